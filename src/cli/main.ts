@@ -1,11 +1,29 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
+import { registerBroker } from './broker.js';
+import { CliError, describeError } from './errors.js';
+import { registerUp } from './up.js';
 
 const program = new Command();
 program
   .name('admiral')
   .description('Command and control for fleets of machines over NATS.')
-  .version(VERSION);
+  .version(VERSION)
+  .showHelpAfterError()
+  .exitOverride();
 
-await program.parseAsync(process.argv);
+registerUp(program);
+registerBroker(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Commander already printed help, the version or its usage error.
+    process.exitCode = err.exitCode;
+  } else {
+    process.stderr.write(`Fatal error: ${describeError(err)}\n`);
+    process.exitCode = err instanceof CliError ? err.exitCode : 1;
+  }
+}

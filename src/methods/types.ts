@@ -1,0 +1,107 @@
+// The contract between the node daemon and the methods it runs. A method sees plain values,
+// never the broker or the store: the node turns what a method returns into reply messages.
+
+/** What a method is asked to do: the fields of the received message a method may use. */
+export interface MethodRequest {
+  /** The message id (ULID/UUIDv7); unique, used to name per-run files. */
+  readonly id: string;
+  readonly fromNode: string;
+  readonly toNode: string;
+  readonly method: string;
+  /** Steward's `methodArgs`. */
+  readonly methodArgs: readonly string[];
+  /** Steward's `methodTimeout`, in seconds; 0 or less means the node's default. */
+  readonly methodTimeout: number;
+  /** Payload carried by the message: for a reply method, the output of the request it answers. */
+  readonly data?: string;
+  /** Steward's `directory` and `fileName`, used by the reply methods that write files. */
+  readonly directory?: string;
+  readonly fileName?: string;
+  /** For reply methods: the state of the request this reply answers. */
+  readonly replyStatus?: MethodStatus;
+  /** For reply methods: the id of the request this reply answers. */
+  readonly inReplyTo?: string;
+}
+
+/** How a run ended, as the sender will record it. */
+export const MethodStatus = {
+  ok: 'ok',
+  error: 'error',
+  timeout: 'timeout',
+  cancelled: 'cancelled',
+  interrupted: 'interrupted',
+} as const;
+export type MethodStatus = (typeof MethodStatus)[keyof typeof MethodStatus];
+
+/** What a method produced. Becomes the `data` and status of the reply message. */
+export interface MethodOutput {
+  readonly status: MethodStatus;
+  /** The text result (stdout for commands). */
+  readonly data: string;
+  readonly stderr?: string;
+  readonly exitCode?: number;
+  /** Why it failed, for status other than ok. */
+  readonly error?: string;
+  /** True when the output was cut at the node's cap; `data` then ends with a note saying so. */
+  readonly truncated?: boolean;
+}
+
+/** One piece of a streamed result (REQCliCommandCont, REQTailFile): each becomes a reply with `seq`. */
+export interface MethodChunk {
+  readonly data: string;
+}
+
+export interface MethodLimits {
+  /** Largest output returned by a method, in bytes; default 10 MiB. */
+  readonly maxOutputBytes: number;
+  /** Directories (absolute) under which file-reading methods may read; default the data dir. */
+  readonly readAllow: readonly string[];
+  /** Default methodTimeout when the message gives none, in seconds. */
+  readonly defaultMethodTimeout: number;
+}
+
+export interface MethodContext {
+  readonly request: MethodRequest;
+  readonly nodeName: string;
+  /** Absolute path of the node's data dir: every file a method writes lands under it. */
+  readonly dataDir: string;
+  readonly limits: MethodLimits;
+  /** Aborted on methodTimeout (reason: 'timeout') or cancel (reason: 'cancelled'). */
+  readonly signal: AbortSignal;
+  /** Streams one chunk to the sender (only for methods whose kind is 'stream'). */
+  emit(chunk: MethodChunk): void;
+  /** Where a reply method prints: REQToConsole writes here (the node decides where it goes). */
+  console(line: string): void;
+  log(
+    level: 'debug' | 'info' | 'warn' | 'error',
+    msg: string,
+    fields?: Record<string, unknown>,
+  ): void;
+}
+
+export const MethodKind = {
+  /** Runs and returns one result that travels back as the reply. */
+  request: 'request',
+  /** Runs and streams chunks (emit) before its final result. */
+  stream: 'stream',
+  /** Handles a reply on the origin node (write to file, console, none). Produces no reply. */
+  reply: 'reply',
+  /** Fire-and-ack: the message is complete once stored by the receiver (error log, hello). */
+  event: 'event',
+} as const;
+export type MethodKind = (typeof MethodKind)[keyof typeof MethodKind];
+
+export interface MethodHandler {
+  readonly name: string;
+  readonly kind: MethodKind;
+  /** Safe to run again after a crash interrupted it (otherwise it is reported `interrupted`). */
+  readonly idempotent?: boolean;
+  /** Needs a trusted signer by default policy (commands, file reads, HTTP, process control). */
+  readonly privileged?: boolean;
+  run(ctx: MethodContext): Promise<MethodOutput>;
+  /**
+   * After a crash, for a message that was running: recover its result if the work finished or is
+   * still running (e.g. a command whose process outlived the node). Undefined means interrupted.
+   */
+  recover?(ctx: MethodContext): Promise<MethodOutput | undefined>;
+}
