@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerBroker } from './broker.js';
 import { CliError, describeError } from './errors.js';
+import { registerStatus } from './status.js';
 import { registerUp } from './up.js';
 
 const program = new Command();
@@ -15,6 +16,7 @@ program
 
 registerUp(program);
 registerBroker(program);
+registerStatus(program);
 
 try {
   await program.parseAsync(process.argv);
