@@ -1,0 +1,349 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { StoreStateError } from './errors.js';
+import type { Migration } from './migrate.js';
+
+// The sender's durable record of every message it sends, from enqueue to exactly one terminal
+// state (DESIGN.md, "How a message travels"). The envelope is kept so a retry after a restart
+// resends the very same signed bytes.
+
+export const OutboxState = {
+  pending: 'pending',
+  delivered: 'delivered',
+  completed: 'completed',
+  failed: 'failed',
+  expired: 'expired',
+  interrupted: 'interrupted',
+  rejected: 'rejected',
+  noop: 'noop',
+  cancelled: 'cancelled',
+} as const;
+export type OutboxState = (typeof OutboxState)[keyof typeof OutboxState];
+
+/** States a message ends in; once one is recorded it never changes. */
+export const OUTBOX_TERMINAL_STATES = [
+  'completed',
+  'failed',
+  'expired',
+  'interrupted',
+  'rejected',
+  'noop',
+  'cancelled',
+] as const satisfies readonly OutboxState[];
+export type OutboxTerminalState = (typeof OUTBOX_TERMINAL_STATES)[number];
+
+export const MessageKind = { request: 'request', reply: 'reply' } as const;
+export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
+
+export const outboxMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'outbox: create table',
+    up(db) {
+      db.exec(`
+        CREATE TABLE outbox (
+          id              TEXT PRIMARY KEY NOT NULL,
+          kind            TEXT NOT NULL CHECK (kind IN ('request','reply')),
+          to_node         TEXT NOT NULL,
+          method          TEXT NOT NULL,
+          envelope        BLOB NOT NULL,
+          state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN
+                            ('pending','delivered','completed','failed','expired',
+                             'interrupted','rejected','noop','cancelled')),
+          attempts        INTEGER NOT NULL DEFAULT 0,
+          next_attempt_at INTEGER NOT NULL,
+          expires_at      INTEGER NOT NULL,
+          ack_timeout_ms  INTEGER NOT NULL,
+          max_retries     INTEGER NOT NULL,
+          created_at      INTEGER NOT NULL,
+          updated_at      INTEGER NOT NULL,
+          delivered_at    INTEGER,
+          finished_at     INTEGER,
+          error           TEXT,
+          result          TEXT
+        ) STRICT;
+        -- Partial indexes: only live rows are scanned by the publisher loop and the online event.
+        CREATE INDEX outbox_due ON outbox (next_attempt_at, created_at) WHERE state = 'pending';
+        CREATE INDEX outbox_pending_target ON outbox (to_node) WHERE state = 'pending';
+        CREATE INDEX outbox_state_created ON outbox (state, created_at);
+        CREATE INDEX outbox_created ON outbox (created_at);
+      `);
+    },
+  },
+];
+
+/** What the publisher supplies to enqueue a message. Times are epoch milliseconds. */
+export interface OutboxEnqueue {
+  id: string;
+  kind: MessageKind;
+  toNode: string;
+  method: string;
+  /** The signed, encoded bytes exactly as they go on the wire. */
+  envelope: Uint8Array;
+  expiresAt: number;
+  ackTimeoutMs: number;
+  maxRetries: number;
+  /** First attempt time; default now. */
+  nextAttemptAt?: number;
+  /** Default now. */
+  createdAt?: number;
+}
+
+export interface OutboxRecord {
+  id: string;
+  kind: MessageKind;
+  toNode: string;
+  method: string;
+  envelope: Buffer;
+  state: OutboxState;
+  attempts: number;
+  nextAttemptAt: number;
+  expiresAt: number;
+  ackTimeoutMs: number;
+  maxRetries: number;
+  createdAt: number;
+  updatedAt: number;
+  deliveredAt: number | null;
+  finishedAt: number | null;
+  error: string | null;
+  /** The reply summary, parsed from its JSON text; null until one is recorded. */
+  result: unknown;
+}
+
+interface OutboxRow {
+  id: string;
+  kind: MessageKind;
+  to_node: string;
+  method: string;
+  envelope: Buffer;
+  state: OutboxState;
+  attempts: number;
+  next_attempt_at: number;
+  expires_at: number;
+  ack_timeout_ms: number;
+  max_retries: number;
+  created_at: number;
+  updated_at: number;
+  delivered_at: number | null;
+  finished_at: number | null;
+  error: string | null;
+  result: string | null;
+}
+
+/** A view of the same bytes as a Buffer (better-sqlite3 binds Buffers as BLOBs). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function toRecord(r: OutboxRow): OutboxRecord {
+  return {
+    id: r.id,
+    kind: r.kind,
+    toNode: r.to_node,
+    method: r.method,
+    envelope: r.envelope,
+    state: r.state,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    expiresAt: r.expires_at,
+    ackTimeoutMs: r.ack_timeout_ms,
+    maxRetries: r.max_retries,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    deliveredAt: r.delivered_at,
+    finishedAt: r.finished_at,
+    error: r.error,
+    result: r.result === null ? null : (JSON.parse(r.result) as unknown),
+  };
+}
+
+export interface OutboxOptions {
+  /** Clock in epoch ms; default `Date.now`. Tests pass a fake one. */
+  now?: () => number;
+}
+
+const LIVE = `state IN ('pending','delivered')`;
+
+/** The sender-side outbox. Every statement is prepared once, here. */
+export class Outbox {
+  readonly #db: Database;
+  readonly #now: () => number;
+  readonly #insert: Statement;
+  readonly #get: Statement<[string], OutboxRow>;
+  readonly #due: Statement<[number, number], OutboxRow>;
+  readonly #pendingFor: Statement<[string], OutboxRow>;
+  readonly #markAttempt: Statement;
+  readonly #markDelivered: Statement;
+  readonly #finish: Statement;
+  readonly #expireSelect: Statement<[number], { id: string }>;
+  readonly #expireOne: Statement;
+  readonly #retryNowFor: Statement;
+  readonly #listAll: Statement<[number], OutboxRow>;
+  readonly #listState: Statement<[string, number], OutboxRow>;
+  readonly #counts: Statement<[], { state: OutboxState; n: number }>;
+  readonly #depth: Statement<[], { to_node: string; n: number }>;
+
+  constructor(db: Database, options: OutboxOptions = {}) {
+    this.#db = db;
+    this.#now = options.now ?? Date.now;
+    // ON CONFLICT(id) DO NOTHING, not INSERT OR IGNORE: OR IGNORE would also swallow CHECK and
+    // NOT NULL violations and report a malformed row as a duplicate.
+    this.#insert = db.prepare(`
+      INSERT INTO outbox (id, kind, to_node, method, envelope, state, attempts, next_attempt_at,
+                          expires_at, ack_timeout_ms, max_retries, created_at, updated_at)
+      VALUES (@id, @kind, @toNode, @method, @envelope, 'pending', 0, @nextAttemptAt,
+              @expiresAt, @ackTimeoutMs, @maxRetries, @createdAt, @createdAt)
+      ON CONFLICT (id) DO NOTHING`);
+    this.#get = db.prepare('SELECT * FROM outbox WHERE id = ?');
+    this.#due = db.prepare(`
+      SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?
+      ORDER BY next_attempt_at, created_at, id LIMIT ?`);
+    this.#pendingFor = db.prepare(`
+      SELECT * FROM outbox WHERE state = 'pending' AND to_node = ? ORDER BY created_at, id`);
+    this.#markAttempt = db.prepare(`
+      UPDATE outbox SET attempts = attempts + 1, next_attempt_at = @next, updated_at = @now
+      WHERE id = @id AND state = 'pending'`);
+    this.#markDelivered = db.prepare(`
+      UPDATE outbox SET state = 'delivered', delivered_at = @now, updated_at = @now
+      WHERE id = @id AND state = 'pending'`);
+    this.#finish = db.prepare(`
+      UPDATE outbox SET state = @state, finished_at = @now, updated_at = @now,
+                        error = @error, result = @result
+      WHERE id = @id AND ${LIVE}`);
+    this.#expireSelect = db.prepare(`
+      SELECT id FROM outbox WHERE state = 'pending' AND expires_at <= ? ORDER BY expires_at, id`);
+    this.#expireOne = db.prepare(`
+      UPDATE outbox SET state = 'expired', finished_at = @now, updated_at = @now,
+                        error = 'not delivered before it expired'
+      WHERE id = @id AND state = 'pending'`);
+    this.#retryNowFor = db.prepare(`
+      UPDATE outbox SET next_attempt_at = @now, updated_at = @now
+      WHERE state = 'pending' AND to_node = @toNode AND next_attempt_at > @now`);
+    this.#listAll = db.prepare('SELECT * FROM outbox ORDER BY created_at DESC, id DESC LIMIT ?');
+    this.#listState = db.prepare(
+      'SELECT * FROM outbox WHERE state = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+    );
+    this.#counts = db.prepare('SELECT state, count(*) AS n FROM outbox GROUP BY state');
+    this.#depth = db.prepare(`
+      SELECT to_node, count(*) AS n FROM outbox WHERE state = 'pending'
+      GROUP BY to_node ORDER BY to_node`);
+  }
+
+  /** Stores a new pending message. A second enqueue of the same id changes nothing. */
+  enqueue(rec: OutboxEnqueue): 'enqueued' | 'duplicate' {
+    const now = this.#now();
+    const info = this.#insert.run({
+      id: rec.id,
+      kind: rec.kind,
+      toNode: rec.toNode,
+      method: rec.method,
+      envelope: asBuffer(rec.envelope),
+      nextAttemptAt: rec.nextAttemptAt ?? now,
+      expiresAt: rec.expiresAt,
+      ackTimeoutMs: rec.ackTimeoutMs,
+      maxRetries: rec.maxRetries,
+      createdAt: rec.createdAt ?? now,
+    });
+    return info.changes === 1 ? 'enqueued' : 'duplicate';
+  }
+
+  /** Enqueues many messages in one transaction (one commit for a fan-out); returns new ids. */
+  enqueueMany(recs: readonly OutboxEnqueue[]): string[] {
+    return this.#db.transaction((list: readonly OutboxEnqueue[]) =>
+      list.filter((r) => this.enqueue(r) === 'enqueued').map((r) => r.id),
+    )(recs);
+  }
+
+  get(id: string): OutboxRecord | undefined {
+    const row = this.#get.get(id);
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  /** Pending messages whose next attempt is due, earliest first. */
+  due(now: number, limit: number): OutboxRecord[] {
+    return this.#due.all(now, limit).map(toRecord);
+  }
+
+  /** Every pending message for one node, oldest first. */
+  pendingFor(toNode: string): OutboxRecord[] {
+    return this.#pendingFor.all(toNode).map(toRecord);
+  }
+
+  /** Records a send attempt and when to try again; false when the message is no longer pending. */
+  markAttempt(id: string, nextAttemptAt: number): boolean {
+    return this.#markAttempt.run({ id, next: nextAttemptAt, now: this.#now() }).changes === 1;
+  }
+
+  /** The receiver ACKed (stored it); false when the message was not pending. */
+  markDelivered(id: string): boolean {
+    return this.#markDelivered.run({ id, now: this.#now() }).changes === 1;
+  }
+
+  /**
+   * Records the terminal state. Returns true if this call set it, false if the message already
+   * had one (or does not exist): the first terminal state wins and is never overwritten.
+   */
+  finish(
+    id: string,
+    state: OutboxTerminalState,
+    details: { error?: string; result?: unknown } = {},
+  ): boolean {
+    if (!(OUTBOX_TERMINAL_STATES as readonly string[]).includes(state)) {
+      throw new StoreStateError(
+        `Expected a terminal state (${OUTBOX_TERMINAL_STATES.join(', ')}) for outbox message ${id}, got "${state}"`,
+        { id, state },
+      );
+    }
+    return (
+      this.#finish.run({
+        id,
+        state,
+        now: this.#now(),
+        error: details.error ?? null,
+        result: details.result === undefined ? null : JSON.stringify(details.result),
+      }).changes === 1
+    );
+  }
+
+  /** Moves pending messages whose `expires_at <= now` to `expired`; returns their ids. */
+  expireDue(now: number): string[] {
+    return this.#db.transaction(() => {
+      const ids: string[] = [];
+      for (const { id } of this.#expireSelect.all(now)) {
+        if (this.#expireOne.run({ id, now }).changes === 1) ids.push(id);
+      }
+      return ids;
+    })();
+  }
+
+  /** Makes every pending message for `toNode` due now (its online event arrived); returns how many. */
+  retryNowFor(toNode: string): number {
+    return this.#retryNowFor.run({ toNode, now: this.#now() }).changes;
+  }
+
+  /** Newest first; default limit 100. */
+  list(filter: { state?: OutboxState; limit?: number } = {}): OutboxRecord[] {
+    const limit = filter.limit ?? 100;
+    const rows =
+      filter.state === undefined
+        ? this.#listAll.all(limit)
+        : this.#listState.all(filter.state, limit);
+    return rows.map(toRecord);
+  }
+
+  /** How many messages are in each state (every state present, zero when none). */
+  counts(): Record<OutboxState, number> {
+    const out = Object.fromEntries(Object.values(OutboxState).map((s) => [s, 0])) as Record<
+      OutboxState,
+      number
+    >;
+    for (const { state, n } of this.#counts.all()) out[state] = n;
+    return out;
+  }
+
+  /** Pending messages per target node, for the `outbox depth per target` metric. */
+  depthByTarget(): Map<string, number> {
+    return new Map(this.#depth.all().map((r) => [r.to_node, r.n]));
+  }
+}
