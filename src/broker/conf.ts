@@ -995,6 +995,8 @@ class Mapper {
     return this.expected('a subject or an array of subjects', m, key, path);
   }
 
+  // Relative paths resolve against the config file's folder. nats-server 2.9 resolves them against
+  // its working directory instead; the two agree when nats-server runs in the config's folder.
   private tls(m: Json, path: string): NonNullable<BrokerOptionsInput['tls']> {
     const out: Partial<NonNullable<BrokerOptionsInput['tls']>> = {};
     const readInto = (key: string, field: 'cert' | 'key' | 'ca'): void => {

@@ -89,7 +89,12 @@ export async function launchNatsServer(
     args.unshift('-c', configFile);
   }
   args.push(...(options.args ?? []));
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // nats-server resolves relative paths in its config (tls cert_file, …) against its working
+  // directory, not the config file: run it in the config's folder so both readings agree.
+  const child = spawn(bin, args, {
+    cwd: options.configDir ?? tmp,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
