@@ -1,0 +1,334 @@
+import { z } from 'zod';
+import { formatIssues } from './describe.js';
+import { InvalidMessageError } from './errors.js';
+import { newMessageId, UUIDV7_PATTERN } from './id.js';
+import { canonicalMethodName, closestNames, METHOD_NAMES } from './methods.js';
+import { NODE_NAME_PATTERN } from './node-name.js';
+
+// The message: one zod schema that is the source of validation, TypeScript types and the JSON
+// Schema in docs/message-format.md. Field names, types and meanings are Steward's (seed 003,
+// "Schema for the messages to send into Steward via the API's" and "Message fields explanation");
+// admiral's additions follow them. Each schema's `error` is the expected phrase used by
+// describe.ts to write "Expected `field` to be <phrase>, got <value> (<type>)".
+
+/** Time to live (seconds) given to a message that names neither `ttl` nor `expiresAt`. */
+export const DEFAULT_TTL_SECONDS = 3600;
+/** Ten years: longer time-to-live values are surely mistakes (and overflow ms arithmetic). */
+export const MAX_TTL_SECONDS = 315_360_000;
+
+const NODE_NAME = 'a node name (1 to 64 of A-Z a-z 0-9 _ -)';
+const NON_NEGATIVE_INT = 'a non-negative integer';
+
+function expectedMethod(input: unknown): string {
+  if (typeof input !== 'string') return 'a method name such as `REQCliCommand`';
+  const near = closestNames(input, METHOD_NAMES);
+  return near.length > 0
+    ? `a known method name (closest: ${near.map((n) => `\`${n}\``).join(', ')})`
+    : `a known method name (one of ${METHOD_NAMES.join(', ')})`;
+}
+
+const nodeName = () =>
+  z.string({ error: NODE_NAME }).regex(NODE_NAME_PATTERN, { error: NODE_NAME });
+const methodName = () => z.enum(METHOD_NAMES, { error: (issue) => expectedMethod(issue.input) });
+const strings = () => z.array(z.string({ error: 'a string' }), { error: 'an array of strings' });
+const seconds = () =>
+  z
+    .int({ error: `${NON_NEGATIVE_INT} (seconds)` })
+    .min(0, { error: `${NON_NEGATIVE_INT} (seconds)` });
+const text = () =>
+  z.string({ error: 'a string' }).regex(/^[^\0]*$/, { error: 'a string without NUL bytes' });
+const epochMs = () =>
+  z
+    .int({ error: 'a Unix time in milliseconds (integer)' })
+    .min(0, { error: 'a Unix time in milliseconds (non-negative integer)' });
+const messageId = () =>
+  z.string({ error: 'a lowercase UUIDv7' }).regex(UUIDV7_PATTERN, { error: 'a lowercase UUIDv7' });
+const jsonObject = (what: string) => z.record(z.string(), z.unknown(), { error: what });
+
+/** Steward's fields, names and types exactly as its documentation gives them. */
+const stewardFields = {
+  toNode: nodeName().optional().describe('The node to send the message to.'),
+  toNodes: z
+    .array(nodeName(), { error: 'an array of node names' })
+    .min(1, { error: 'a non-empty array of node names' })
+    .optional()
+    .describe('Several nodes to send the same message to; expanded into one message per node.'),
+  method: methodName().describe('What request type to use, like REQCliCommand, REQHttpGet.'),
+  methodArgs: strings()
+    .optional()
+    .describe('Arguments of the method, e.g. the command and its arguments for REQCliCommand.'),
+  replyMethod: methodName()
+    .optional()
+    .describe('The method that handles the result on the node the message came from.'),
+  replyMethodArgs: strings().optional().describe('Arguments of the reply method.'),
+  ACKTimeout: seconds().optional().describe('Seconds to wait for an ACK before resending.'),
+  retries: seconds().optional().describe('How many times to resend when no ACK arrives.'),
+  replyACKTimeout: seconds().optional().describe('ACKTimeout of the reply message.'),
+  replyRetries: seconds().optional().describe('retries of the reply message.'),
+  methodTimeout: seconds().optional().describe('Seconds the method may run before it is stopped.'),
+  replyMethodTimeout: seconds()
+    .optional()
+    .describe('Seconds the reply method may run before it is stopped.'),
+  directory: text()
+    .optional()
+    .describe('Directory (inside the data folder) for results written by the reply method.'),
+  fileName: text().optional().describe('File name for results written by the reply method.'),
+  data: strings()
+    .optional()
+    .describe('The payload: for a reply, the output of the method that ran.'),
+  isReply: z
+    .boolean({ error: 'a boolean' })
+    .optional()
+    .describe('Set on reply messages (Steward).'),
+  fromNode: nodeName()
+    .optional()
+    .describe('The node the message originated from; set by the sending node.'),
+  previousMessage: jsonObject('a message object')
+    .optional()
+    .describe('Steward: a copy of the request a reply answers. Carried, not interpreted.'),
+  relayViaNode: nodeName().optional().describe('The node to relay the message via.'),
+  relayFromNode: nodeName()
+    .optional()
+    .describe('The node a relayed message originated from, where the end result goes.'),
+  relayToNode: nodeName().optional().describe('The toNode of the original relayed message.'),
+  relayOriginalMethod: methodName().optional().describe('The method of the original message.'),
+  relayReplyMethod: methodName()
+    .optional()
+    .describe('The method that handles the reply when it is back where the relay started.'),
+};
+
+/** admiral's additions. All are optional on input; the sending node fills id, times and fromNode. */
+const admiralFields = {
+  id: messageId()
+    .optional()
+    .describe('Globally unique message id (UUIDv7); receivers deduplicate by it.'),
+  createdAt: epochMs().optional().describe('When the message was made, Unix time in ms.'),
+  ttl: z
+    .int({ error: 'a positive integer (seconds)' })
+    .min(1, { error: 'a positive integer (seconds)' })
+    .max(MAX_TTL_SECONDS, { error: `at most ${MAX_TTL_SECONDS} seconds (ten years)` })
+    .optional()
+    .describe('Time to live in seconds from createdAt; used when expiresAt is not given.'),
+  expiresAt: epochMs()
+    .optional()
+    .describe('Unix time in ms after which the message is not delivered or run.'),
+  where: jsonObject('an object of fact filters')
+    .optional()
+    .describe('Broadcast filter: the message goes to every node whose facts match.'),
+  jobId: messageId().optional().describe('The job (fleet run) this message belongs to.'),
+  inReplyTo: messageId().optional().describe('On a reply: the id of the request it answers.'),
+  seq: z
+    .int({ error: NON_NEGATIVE_INT })
+    .min(0, { error: NON_NEGATIVE_INT })
+    .optional()
+    .describe('On a reply: its position in a stream of replies, from 0.'),
+  final: z
+    .boolean({ error: 'a boolean' })
+    .optional()
+    .describe('On a reply: true on the last reply of a stream.'),
+};
+
+const inputShape = { ...stewardFields, ...admiralFields };
+
+/** Every field name the schema knows, Steward's first. */
+export const MESSAGE_FIELDS: readonly string[] = Object.keys(inputShape);
+export const STEWARD_FIELDS: readonly string[] = Object.keys(stewardFields);
+export const ADMIRAL_FIELDS: readonly string[] = Object.keys(admiralFields);
+
+type Ctx = z.core.$RefinementCtx;
+
+function issue(ctx: Ctx, message: string, path: string[] = []): void {
+  ctx.addIssue({ code: 'custom', message, path, input: undefined });
+}
+
+function checkTimes(m: { createdAt?: number; expiresAt?: number }, ctx: Ctx): void {
+  if (m.createdAt !== undefined && m.expiresAt !== undefined && m.expiresAt <= m.createdAt) {
+    issue(
+      ctx,
+      `Expected \`expiresAt\` to be after \`createdAt\` (${m.createdAt}), got \`${m.expiresAt}\` (number)`,
+      ['expiresAt'],
+    );
+  }
+}
+
+/** What an operator writes: Steward's message, optionally with admiral's additions. */
+export const messageInputSchema = z
+  .strictObject(inputShape, { error: 'an object' })
+  .superRefine((m, ctx) => {
+    const targets = (['toNode', 'toNodes', 'where'] as const).filter((k) => m[k] !== undefined);
+    if (targets.length === 0) {
+      issue(
+        ctx,
+        'Expected one of `toNode`, `toNodes` or `where` to name the target, got none of them',
+      );
+    } else if (targets.length > 1) {
+      issue(
+        ctx,
+        `Expected only one of \`toNode\`, \`toNodes\` or \`where\`, got ${targets.map((t) => `\`${t}\``).join(' and ')}`,
+      );
+    }
+    if (m.ttl !== undefined && m.expiresAt !== undefined) {
+      issue(ctx, 'Expected either `ttl` or `expiresAt`, got both', ['ttl']);
+    }
+    checkTimes(m, ctx);
+  });
+
+/**
+ * A message as it travels: one target (`toNode`, or `where` for broadcast), with id, fromNode,
+ * createdAt and expiresAt always present.
+ */
+export const messageSchema = z
+  .strictObject(
+    {
+      ...inputShape,
+      id: admiralFields.id.unwrap(),
+      fromNode: stewardFields.fromNode.unwrap(),
+      createdAt: admiralFields.createdAt.unwrap(),
+      expiresAt: admiralFields.expiresAt.unwrap(),
+    },
+    { error: 'an object' },
+  )
+  .superRefine((m, ctx) => {
+    if (m.toNodes !== undefined) {
+      issue(ctx, 'Expected no `toNodes` on a sent message (it is expanded into one per node)', [
+        'toNodes',
+      ]);
+    }
+    if ((m.toNode === undefined) === (m.where === undefined)) {
+      issue(ctx, 'Expected exactly one of `toNode` or `where` on a sent message');
+    }
+    checkTimes(m, ctx);
+  });
+
+export type MessageInput = z.output<typeof messageInputSchema>;
+export type Message = z.output<typeof messageSchema>;
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+
+const fieldByLowerCase = new Map(MESSAGE_FIELDS.map((f) => [f.toLowerCase(), f]));
+const methodFields = ['method', 'replyMethod', 'relayOriginalMethod', 'relayReplyMethod'];
+
+/**
+ * Steward decodes messages with Go's encoding/json, which matches keys case-insensitively: its own
+ * docs write `replyMethodTimeOut` and `RelayViaNode`. Keys are mapped to their canonical spelling
+ * the same way, and the older method spellings to current ones.
+ */
+function normalize(raw: unknown): { value: unknown; errors: string[] } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { value: raw, errors: [] };
+  }
+  const out: Record<string, unknown> = {};
+  const from: Record<string, string> = {};
+  const errors: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    const canonical = key in inputShape ? key : (fieldByLowerCase.get(key.toLowerCase()) ?? key);
+    if (canonical in out) {
+      errors.push(
+        `Field \`${canonical}\` is given twice, as \`${from[canonical]}\` and \`${key}\``,
+      );
+      continue;
+    }
+    from[canonical] = key;
+    out[canonical] =
+      methodFields.includes(canonical) && typeof value === 'string'
+        ? canonicalMethodName(value)
+        : value;
+  }
+  return { value: out, errors };
+}
+
+function run<T>(schema: z.ZodType<T>, raw: unknown): ParseResult<T> {
+  const { value, errors } = normalize(raw);
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success && errors.length === 0) return { ok: true, value: result.data };
+  return {
+    ok: false,
+    errors: [
+      ...errors,
+      ...(result.success ? [] : formatIssues(result.error.issues, MESSAGE_FIELDS)),
+    ],
+  };
+}
+
+/** Validates what an operator wrote (one message object). */
+export function parseMessageInput(raw: unknown): ParseResult<MessageInput> {
+  return run(messageInputSchema, raw);
+}
+
+/** Validates a complete message as it travels. */
+export function parseMessage(raw: unknown): ParseResult<Message> {
+  return run(messageSchema, raw);
+}
+
+/** `parseMessage`, throwing `InvalidMessageError`. */
+export function assertMessage(raw: unknown): Message {
+  const r = parseMessage(raw);
+  if (!r.ok) throw new InvalidMessageError(r.errors);
+  return r.value;
+}
+
+export interface CompletionContext {
+  /** The sending node; becomes `fromNode`. */
+  fromNode: string;
+  /** Current time, Unix ms (default `Date.now()`). */
+  now?: number;
+  /** Time to live when the message gives neither `ttl` nor `expiresAt` (default 3600 s). */
+  defaultTtlSeconds?: number;
+  /** Id generator (default UUIDv7). */
+  newId?: (now: number) => string;
+}
+
+/**
+ * Turns an operator's message into the messages to send: fills id, fromNode, createdAt and
+ * expiresAt, and expands `toNodes` into one message per node, as Steward does (duplicates are
+ * sent once). Each copy gets its own id, since each is delivered and acknowledged on its own.
+ */
+export function completeMessage(
+  input: MessageInput,
+  ctx: CompletionContext,
+): ParseResult<Message[]> {
+  const now = ctx.now ?? Date.now();
+  const newId = ctx.newId ?? newMessageId;
+  const { toNodes, ...rest } = input;
+  const errors: string[] = [];
+  if (input.fromNode !== undefined && input.fromNode !== ctx.fromNode) {
+    errors.push(
+      `Expected \`fromNode\` to be absent or the sending node \`${ctx.fromNode}\`, got \`${JSON.stringify(input.fromNode)}\` (string)`,
+    );
+  }
+  const nodes = toNodes === undefined ? [undefined] : [...new Set(toNodes)];
+  if (input.id !== undefined && nodes.length > 1) {
+    errors.push(
+      `Expected no \`id\` on a message with several \`toNodes\` (each copy gets its own id), got \`${JSON.stringify(input.id)}\` (string)`,
+    );
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  const createdAt = input.createdAt ?? now;
+  const expiresAt =
+    input.expiresAt ??
+    createdAt + (input.ttl ?? ctx.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS) * 1000;
+  const out: Message[] = [];
+  for (const node of nodes) {
+    const candidate = {
+      ...rest,
+      ...(node === undefined ? {} : { toNode: node }),
+      id: input.id ?? newId(now),
+      fromNode: ctx.fromNode,
+      createdAt,
+      expiresAt,
+    };
+    const r = parseMessage(candidate);
+    if (!r.ok) return r;
+    out.push(r.value);
+  }
+  return { ok: true, value: out };
+}
+
+/**
+ * The JSON Schema (draft 2020-12) of the message, generated from the zod schema by
+ * `z.toJSONSchema`. `kind: 'input'` (default) is what operators write; `'wire'` is a sent message.
+ */
+export function messageJsonSchema(kind: 'input' | 'wire' = 'input'): Record<string, unknown> {
+  const schema = kind === 'input' ? messageInputSchema : messageSchema;
+  return z.toJSONSchema(schema, { target: 'draft-2020-12' }) as Record<string, unknown>;
+}

@@ -1,0 +1,115 @@
+import { InvalidSubjectError } from './errors.js';
+import { assertNodeName, isValidNodeName } from './node-name.js';
+
+// Subjects (DESIGN.md, "Wire contract"): `<prefix>.node.<node>.<method>` for directed messages,
+// `<prefix>.all.<method>` for broadcast (the filter rides in the message) and
+// `<prefix>.evt.<node>.<event>` for lifecycle events. Steward used `<node>.<method>.<kind>`
+// (seed 003, "Naming"); the fixed prefix keeps admiral's traffic apart on a shared broker.
+
+export const DEFAULT_SUBJECT_PREFIX = 'adm';
+
+export const EVENTS = { online: 'online', offline: 'offline', hello: 'hello' } as const;
+export type EventName = (typeof EVENTS)[keyof typeof EVENTS];
+
+const SUBJECT_KIND = { node: 'node', all: 'all', event: 'evt' } as const;
+
+// A prefix is one or more dot-separated tokens of the node-name alphabet: no wildcards, no spaces.
+const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+// Method and event tokens: a letter then letters, digits or `_` (Steward's names are REQXxx).
+const TOKEN_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
+const eventNames: ReadonlySet<string> = new Set(Object.values(EVENTS));
+
+export type ParsedSubject =
+  | { kind: 'node'; node: string; method: string }
+  | { kind: 'all'; method: string }
+  | { kind: 'event'; node: string; event: EventName };
+
+/** Builds and parses admiral's subjects under one prefix. */
+export class Subjects {
+  readonly prefix: string;
+  private readonly tokens: number;
+
+  constructor(prefix: string = DEFAULT_SUBJECT_PREFIX) {
+    if (!PREFIX_PATTERN.test(prefix)) {
+      throw new InvalidSubjectError(
+        `Expected the subject prefix to be dot-separated tokens of A-Z a-z 0-9 _ -, got ${JSON.stringify(prefix)}`,
+        prefix,
+      );
+    }
+    this.prefix = prefix;
+    this.tokens = prefix.split('.').length;
+  }
+
+  /** `adm.node.<node>.<method>`: a message directed at one node. */
+  node(node: string, method: string): string {
+    assertNodeName(node, 'toNode');
+    return `${this.prefix}.${SUBJECT_KIND.node}.${node}.${token(method, 'method')}`;
+  }
+
+  /** `adm.all.<method>`: a broadcast; every node subscribes, the `where` filter decides. */
+  all(method: string): string {
+    return `${this.prefix}.${SUBJECT_KIND.all}.${token(method, 'method')}`;
+  }
+
+  /** `adm.evt.<node>.<event>`: a lifecycle event published by `node`. */
+  event(node: string, event: EventName): string {
+    assertNodeName(node, 'node');
+    if (!eventNames.has(event)) {
+      throw new InvalidSubjectError(
+        `Expected event to be one of ${[...eventNames].join(', ')}, got ${JSON.stringify(event)}`,
+        event,
+      );
+    }
+    return `${this.prefix}.${SUBJECT_KIND.event}.${node}.${event}`;
+  }
+
+  /** What a node subscribes to for messages directed at it: `adm.node.<node>.*`. */
+  nodeSubscription(node: string): string {
+    assertNodeName(node, 'node');
+    return `${this.prefix}.${SUBJECT_KIND.node}.${node}.*`;
+  }
+
+  /** What every node subscribes to for broadcasts: `adm.all.*`. */
+  broadcastSubscription(): string {
+    return `${this.prefix}.${SUBJECT_KIND.all}.*`;
+  }
+
+  /** Events of one node or (default) all nodes, of one kind or (default) all kinds. */
+  eventSubscription(node?: string, event?: EventName): string {
+    if (node !== undefined) assertNodeName(node, 'node');
+    if (event !== undefined && !eventNames.has(event)) {
+      throw new InvalidSubjectError(`unknown event ${JSON.stringify(event)}`, event);
+    }
+    return `${this.prefix}.${SUBJECT_KIND.event}.${node ?? '*'}.${event ?? '*'}`;
+  }
+
+  /** The parts of one of admiral's subjects, or `undefined` when it is not one. */
+  parse(subject: string): ParsedSubject | undefined {
+    if (!subject.startsWith(`${this.prefix}.`)) return undefined;
+    const parts = subject.split('.').slice(this.tokens);
+    const [kind, a, b] = parts;
+    if (kind === SUBJECT_KIND.all && parts.length === 2 && isToken(a)) {
+      return { kind: 'all', method: a };
+    }
+    if (parts.length !== 3 || !isValidNodeName(a)) return undefined;
+    if (kind === SUBJECT_KIND.node && isToken(b)) return { kind: 'node', node: a, method: b };
+    if (kind === SUBJECT_KIND.event && b !== undefined && eventNames.has(b)) {
+      return { kind: 'event', node: a, event: b as EventName };
+    }
+    return undefined;
+  }
+}
+
+function isToken(value: string | undefined): value is string {
+  return value !== undefined && TOKEN_PATTERN.test(value);
+}
+
+function token(value: string, field: string): string {
+  if (!isToken(value)) {
+    throw new InvalidSubjectError(
+      `Expected \`${field}\` to be a subject token (a letter, then letters, digits or _), got ${JSON.stringify(value)}`,
+      value,
+    );
+  }
+  return value;
+}
