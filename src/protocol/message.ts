@@ -126,6 +126,21 @@ const admiralFields = {
     .boolean({ error: 'a boolean' })
     .optional()
     .describe('On a reply: true on the last reply of a stream.'),
+  status: z
+    .enum(['ok', 'error', 'timeout', 'cancelled', 'interrupted', 'noop'], {
+      error: 'one of ok, error, timeout, cancelled, interrupted, noop',
+    })
+    .optional()
+    .describe('On a reply: how the request ended on the node that ran it.'),
+  exitCode: z
+    .int({ error: 'an integer' })
+    .optional()
+    .describe('On a reply to a command: its exit code.'),
+  error: text().optional().describe('On a reply: why the request failed, when it did.'),
+  stderr: z
+    .string({ error: 'a string' })
+    .optional()
+    .describe('On a reply to a command: its standard error.'),
 };
 
 const inputShape = { ...stewardFields, ...admiralFields };
