@@ -44,11 +44,15 @@ export interface MethodOutput {
   readonly error?: string;
   /** True when the output was cut at the node's cap; `data` then ends with a note saying so. */
   readonly truncated?: boolean;
+  /** Stable code of the failure (e.g. `ADMIRAL_UNSAFE_PATH`), for the error log and the sender. */
+  readonly code?: string;
 }
 
 /** One piece of a streamed result (REQCliCommandCont, REQTailFile): each becomes a reply with `seq`. */
 export interface MethodChunk {
   readonly data: string;
+  /** Which output of a command the line came from (REQCliCommandCont); absent for other streams. */
+  readonly stream?: 'stdout' | 'stderr';
 }
 
 export interface MethodLimits {
@@ -58,6 +62,8 @@ export interface MethodLimits {
   readonly readAllow: readonly string[];
   /** Default methodTimeout when the message gives none, in seconds. */
   readonly defaultMethodTimeout: number;
+  /** Time between SIGTERM and SIGKILL when a command's process group is stopped; default 2000 ms. */
+  readonly killGraceMs?: number;
 }
 
 export interface MethodContext {

@@ -1,0 +1,79 @@
+// Errors of the method handlers. Each failure has one class with a stable `code`, a `name` equal to
+// the class name, the original error as `cause` and structured fields (STYLE.md, "Errors").
+
+export const METHOD_ERROR_CODES = {
+  methodNotFound: 'ADMIRAL_METHOD_NOT_FOUND',
+  unsafePath: 'ADMIRAL_UNSAFE_PATH',
+  readNotAllowed: 'ADMIRAL_READ_NOT_ALLOWED',
+  badMethodArgs: 'ADMIRAL_BAD_METHOD_ARGS',
+  commandFailed: 'ADMIRAL_COMMAND_FAILED',
+  httpFailed: 'ADMIRAL_HTTP_FAILED',
+  fileFailed: 'ADMIRAL_FILE_FAILED',
+} as const;
+export type MethodErrorCode = (typeof METHOD_ERROR_CODES)[keyof typeof METHOD_ERROR_CODES];
+
+interface ErrorOptions {
+  cause?: unknown;
+}
+
+/** Base class of every error thrown by `src/methods/`. */
+export abstract class MethodError extends Error {
+  abstract readonly code: MethodErrorCode;
+}
+
+/** No handler is registered under the requested method name. */
+export class MethodNotFoundError extends MethodError {
+  override readonly name = 'MethodNotFoundError';
+  readonly code = METHOD_ERROR_CODES.methodNotFound;
+  constructor(
+    readonly method: string,
+    readonly known: readonly string[],
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Expected a known method, got ${JSON.stringify(method)}; this node handles: ${known.join(', ')}`,
+      options,
+    );
+  }
+}
+
+/** A path given by a message would write outside the data dir (`..`, NUL, symlink, absolute). */
+export class UnsafePathError extends MethodError {
+  override readonly name = 'UnsafePathError';
+  readonly code = METHOD_ERROR_CODES.unsafePath;
+  constructor(
+    message: string,
+    readonly path: string,
+    readonly root: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A file-reading method was asked for a path outside the node's `paths.readAllow` list. */
+export class ReadNotAllowedError extends MethodError {
+  override readonly name = 'ReadNotAllowedError';
+  readonly code = METHOD_ERROR_CODES.readNotAllowed;
+  constructor(
+    message: string,
+    readonly path: string,
+    readonly allow: readonly string[],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** `methodArgs` do not have the shape the method needs. */
+export class BadMethodArgsError extends MethodError {
+  override readonly name = 'BadMethodArgsError';
+  readonly code = METHOD_ERROR_CODES.badMethodArgs;
+  constructor(
+    message: string,
+    readonly method: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

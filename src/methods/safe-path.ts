@@ -1,0 +1,154 @@
+// Path confinement. Writes land only inside the node's data dir; reads only under the allowlist.
+// Steward takes an absolute `directory` relative to its data folder ("/var/cli/command_result/" →
+// <data>/var/cli/command_result/); admiral keeps that and also refuses `..` that climbs out, NUL
+// bytes, and symlinks (in any existing component) whose target lies outside.
+
+import { lstat, realpath } from 'node:fs/promises';
+import { isAbsolute, join, posix, resolve, sep } from 'node:path';
+import { ReadNotAllowedError, UnsafePathError } from './errors.js';
+
+function isInside(root: string, p: string): boolean {
+  return p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/**
+ * The absolute path at which a file named by a message's `directory` and `fileName` is written,
+ * inside `root` (the data dir). Existing symlinks along the way are resolved and must stay inside
+ * `root`; components that do not exist yet are returned unresolved (the caller creates them).
+ * Throws UnsafePathError and touches nothing when the path could lead outside.
+ */
+export async function resolveInside(
+  root: string,
+  directory: string | undefined,
+  fileName: string | undefined,
+): Promise<string> {
+  const dir = directory ?? '';
+  const shown = `${JSON.stringify(dir)} + ${JSON.stringify(fileName ?? '')}`;
+  if (dir.includes('\0') || (fileName ?? '').includes('\0')) {
+    throw new UnsafePathError(`Expected a path without NUL bytes, got ${shown}`, dir, root);
+  }
+  if (
+    fileName === undefined ||
+    fileName === '' ||
+    fileName === '.' ||
+    fileName === '..' ||
+    /[/\\]/.test(fileName)
+  ) {
+    throw new UnsafePathError(
+      `Expected \`fileName\` to be a plain file name (no "/", not "." or ".."), got ${JSON.stringify(fileName ?? null)}`,
+      fileName ?? '',
+      root,
+    );
+  }
+  // Steward: an absolute directory is taken relative to the data folder.
+  const normalized = posix.normalize(`./${dir.replace(/^\/+/, '')}`);
+  if (normalized === '..' || normalized.startsWith('../')) {
+    throw new UnsafePathError(
+      `Expected \`directory\` to stay inside the data dir, got ${JSON.stringify(dir)}, which climbs out with ".."`,
+      dir,
+      root,
+    );
+  }
+
+  const realRoot = await realpath(root);
+  let current = realRoot;
+  let missing = false;
+  const components = normalized.split('/').filter((c) => c !== '' && c !== '.');
+  const parts = [...components, fileName];
+  for (const [index, component] of parts.entries()) {
+    const next = join(current, component);
+    const isFile = index === parts.length - 1;
+    if (missing) {
+      current = next;
+      continue;
+    }
+    let st: Awaited<ReturnType<typeof lstat>>;
+    try {
+      st = await lstat(next);
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+      missing = true;
+      current = next;
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      let target: string;
+      try {
+        target = await realpath(next);
+      } catch (err) {
+        throw new UnsafePathError(
+          `Refusing ${shown}: ${next} is a symlink whose target does not exist, so where it leads cannot be checked`,
+          next,
+          realRoot,
+          { cause: err },
+        );
+      }
+      if (!isInside(realRoot, target)) {
+        throw new UnsafePathError(
+          `Refusing ${shown}: ${next} is a symlink to ${target}, outside the data dir ${realRoot}`,
+          next,
+          realRoot,
+        );
+      }
+      current = target;
+    } else {
+      current = next;
+    }
+    if (!isFile && !(st.isSymbolicLink() || st.isDirectory())) {
+      throw new UnsafePathError(
+        `Expected ${next} to be a directory, found a file; refusing ${shown}`,
+        next,
+        realRoot,
+      );
+    }
+  }
+  // The walk resolved each component itself; check the end once more (defence in depth).
+  if (!isInside(realRoot, current) || current === realRoot) {
+    throw new UnsafePathError(
+      `Refusing ${shown}: it resolves to ${current}, outside the data dir`,
+      current,
+      realRoot,
+    );
+  }
+  return current;
+}
+
+/**
+ * The real path (symlinks resolved) of a file a method may read: it must lie under one of the
+ * `allow` directories. A relative `path` is taken from `base` (the data dir for methods).
+ * Throws ReadNotAllowedError naming the `paths.readAllow` setting, or the fs error (ENOENT).
+ */
+export async function resolveReadable(
+  path: string,
+  allow: readonly string[],
+  base: string = process.cwd(),
+): Promise<string> {
+  if (path.includes('\0')) {
+    throw new ReadNotAllowedError(
+      `Expected a path without NUL bytes, got ${JSON.stringify(path)}`,
+      path,
+      allow,
+    );
+  }
+  const absolute = isAbsolute(path) ? path : resolve(base, path);
+  const real = await realpath(absolute);
+  for (const dir of allow) {
+    let realDir: string;
+    try {
+      realDir = await realpath(dir);
+    } catch {
+      continue; // an allowlisted directory that does not exist allows nothing
+    }
+    if (isInside(realDir, real)) return real;
+  }
+  const via = real === absolute ? '' : ` (real path ${real})`;
+  throw new ReadNotAllowedError(
+    `Reading ${absolute}${via} is not allowed: it is outside paths.readAllow [${allow.join(', ')}]; add its directory to paths.readAllow in the node's config to allow it`,
+    real,
+    allow,
+  );
+}
