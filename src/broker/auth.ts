@@ -1,0 +1,213 @@
+// Client authentication as nats-server's server/auth.go (processClientOrLeafAuthentication):
+// nkey users (signed nonce), users with passwords, a single user, or a token.
+
+import {
+  createHash,
+  createPublicKey,
+  type KeyObject,
+  randomBytes,
+  timingSafeEqual,
+  verify,
+} from 'node:crypto';
+import { fromPublic } from '@nats-io/nkeys';
+import { BrokerConfigError } from './errors.js';
+import type { BrokerOptions } from './options.js';
+import { ClientPermissions, PermissionSet } from './permissions.js';
+
+/** The CONNECT fields that authentication reads. */
+export interface ConnectCredentials {
+  auth_token?: string;
+  user?: string;
+  pass?: string;
+  nkey?: string;
+  sig?: string;
+}
+
+/** Who a connection authenticated as, and what it may do. */
+export interface AuthResult {
+  /** User name or nkey; '' for token or no auth. */
+  readonly user: string;
+  readonly permissions: ClientPermissions | null;
+}
+
+interface PasswordUser {
+  password: string;
+  permissions: PermissionSet | null;
+}
+
+interface NkeyUser {
+  key: KeyObject;
+  permissions: PermissionSet | null;
+}
+
+// SPKI DER header of a raw 32-byte ed25519 public key (RFC 8410).
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** Decodes an nkey's base32 text (RFC 4648, no padding). */
+function base32Decode(text: string): Buffer {
+  const out: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const ch of text) {
+    const v = BASE32.indexOf(ch);
+    if (v === -1) throw new Error(`invalid base32 character ${JSON.stringify(ch)}`);
+    value = (value << 5) | v;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** Raw ed25519 public key of a user nkey (`U...`): prefix byte, 32 key bytes, 2 CRC bytes. */
+export function nkeyToPublicKey(nkey: string): KeyObject {
+  fromPublic(nkey); // validates prefix and checksum, throws NKeysError otherwise
+  if (!nkey.startsWith('U')) throw new Error('not a user nkey (expected a key starting with U)');
+  const raw = base32Decode(nkey).subarray(1, 33);
+  return createPublicKey({
+    key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
+    format: 'der',
+    type: 'spki',
+  });
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/** Constant-time string comparison (auth.go comparePasswords). */
+function sameSecret(expected: string, given: string | undefined): boolean {
+  if (given === undefined) return false;
+  return timingSafeEqual(digest(expected), digest(given));
+}
+
+function checkPassword(password: string | undefined, where: string): void {
+  // nats-server accepts bcrypt hashes ("$2a$..."); node has no bcrypt, so refuse them loudly.
+  if (password?.startsWith('$2')) {
+    throw new BrokerConfigError(
+      `Expected \`${where}\` to be a plain password, got a bcrypt hash, which the embedded broker does not support`,
+      where,
+    );
+  }
+}
+
+export class Authenticator {
+  /** Whether clients must authenticate (INFO auth_required, CONNECT first). */
+  readonly required: boolean;
+  /** Whether nkey users exist, so each connection gets a nonce. */
+  readonly usesNonce: boolean;
+  /** CONNECT deadline in ms when auth is required. */
+  readonly timeoutMs: number;
+  private readonly token: string | undefined;
+  private readonly singleUser: { user: string; password: string } | undefined;
+  private readonly users = new Map<string, PasswordUser>();
+  private readonly nkeys = new Map<string, NkeyUser>();
+
+  constructor(options: BrokerOptions) {
+    const a = options.authorization;
+    this.timeoutMs = Math.round((a?.timeout ?? 2) * 1000);
+    this.token = a?.token;
+    const users = a?.users ?? [];
+    if (a?.user !== undefined) {
+      checkPassword(a.password, 'authorization.password');
+      this.singleUser = { user: a.user, password: a.password ?? '' };
+    }
+    if (a?.token !== undefined && (a.user !== undefined || users.length > 0)) {
+      throw new BrokerConfigError(
+        'Expected either `authorization.token` or users, got both (nats-server refuses this too)',
+        'authorization.token',
+      );
+    }
+    if (a?.user !== undefined && users.length > 0) {
+      throw new BrokerConfigError(
+        'Expected either `authorization.user` or `authorization.users`, got both',
+        'authorization.users',
+      );
+    }
+    const defaults = a?.defaultPermissions
+      ? new PermissionSet(a.defaultPermissions, 'authorization.defaultPermissions')
+      : null;
+    users.forEach((u, i) => {
+      const where = `authorization.users[${i}]`;
+      const perms = u.permissions
+        ? new PermissionSet(u.permissions, `${where}.permissions`)
+        : defaults;
+      if (u.nkey !== undefined) {
+        let key: KeyObject;
+        try {
+          key = nkeyToPublicKey(u.nkey);
+        } catch (err) {
+          throw new BrokerConfigError(
+            `Expected \`${where}.nkey\` to be a user public nkey (U...), got ${JSON.stringify(u.nkey)}`,
+            `${where}.nkey`,
+            { cause: err },
+          );
+        }
+        this.nkeys.set(u.nkey, { key, permissions: perms });
+      } else if (u.user !== undefined) {
+        checkPassword(u.password, `${where}.password`);
+        if (this.users.has(u.user)) {
+          throw new BrokerConfigError(
+            `Duplicate user ${JSON.stringify(u.user)} in \`authorization.users\``,
+            where,
+          );
+        }
+        this.users.set(u.user, { password: u.password ?? '', permissions: perms });
+      }
+    });
+    this.usesNonce = this.nkeys.size > 0;
+    this.required =
+      this.token !== undefined ||
+      this.singleUser !== undefined ||
+      this.users.size > 0 ||
+      this.usesNonce;
+  }
+
+  /** 11 random bytes, base64url without padding (server.go generateNonce). */
+  newNonce(): string | undefined {
+    return this.usesNonce ? randomBytes(11).toString('base64url') : undefined;
+  }
+
+  /** Checks CONNECT credentials; null means 'Authorization Violation'. */
+  authenticate(c: ConnectCredentials, nonce: string | undefined): AuthResult | null {
+    if (!this.required) return { user: '', permissions: null };
+    if (this.nkeys.size > 0 && c.nkey) {
+      const u = this.nkeys.get(c.nkey);
+      if (!u || !c.sig || nonce === undefined) return null;
+      // auth.go: base64url without padding, falling back to standard base64.
+      const sig = /^[A-Za-z0-9_-]+$/.test(c.sig)
+        ? Buffer.from(c.sig, 'base64url')
+        : Buffer.from(c.sig, 'base64');
+      if (sig.length !== 64) return null;
+      let ok = false;
+      try {
+        ok = verify(null, Buffer.from(nonce, 'latin1'), u.key, sig);
+      } catch {
+        ok = false;
+      }
+      return ok ? { user: c.nkey, permissions: wrap(u.permissions) } : null;
+    }
+    if (this.users.size > 0) {
+      if (!c.user) return null;
+      const u = this.users.get(c.user);
+      if (!u || !sameSecret(u.password, c.pass)) return null;
+      return { user: c.user, permissions: wrap(u.permissions) };
+    }
+    if (this.token !== undefined) {
+      return sameSecret(this.token, c.auth_token) ? { user: '', permissions: null } : null;
+    }
+    if (this.singleUser) {
+      if (c.user !== this.singleUser.user || !sameSecret(this.singleUser.password, c.pass))
+        return null;
+      return { user: c.user, permissions: null };
+    }
+    return null;
+  }
+}
+
+function wrap(set: PermissionSet | null): ClientPermissions | null {
+  return set ? new ClientPermissions(set) : null;
+}
