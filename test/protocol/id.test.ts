@@ -1,0 +1,17 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isMessageId, messageIdTime, newMessageId } from '../../src/protocol/index.js';
+
+describe('message ids', () => {
+  test('ids are UUIDv7 carrying their creation time', () => {
+    const id = newMessageId(1_700_000_000_123);
+    assert.ok(isMessageId(id), id);
+    assert.equal(messageIdTime(id), 1_700_000_000_123);
+  });
+
+  test('ids made in the same millisecond are unique and increasing', () => {
+    const ids = Array.from({ length: 10_000 }, () => newMessageId(1_800_000_000_000));
+    assert.equal(new Set(ids).size, ids.length);
+    assert.deepEqual([...ids].sort(), ids);
+  });
+});
