@@ -63,6 +63,8 @@ export function openDatabase(options: OpenDatabaseOptions): AdmiralDatabase {
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
     const migration = migrate(db, options.migrations ?? [], file);
+    // SQLite's advice for long-lived connections: analyse tables that need it, cheaply, at open.
+    db.pragma('optimize = 0x10002');
     let closed = false;
     return {
       db,

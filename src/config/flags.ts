@@ -1,0 +1,78 @@
+// Command-line flags that set configuration keys. The CLI registers these with commander and
+// passes `flagsFromOptions(command.opts())` to `loadConfig` and `writeDefaultConfigFile`.
+
+export interface ConfigFlag {
+  /** commander syntax, e.g. `--data-dir <dir>`. */
+  readonly flags: string;
+  /** The dotted config key it sets. */
+  readonly key: string;
+  readonly description: string;
+}
+
+export const CONFIG_FLAGS: readonly ConfigFlag[] = [
+  { flags: '--name <name>', key: 'nodeName', description: "this node's name" },
+  {
+    flags: '--data-dir <dir>',
+    key: 'dataDir',
+    description: 'data folder (default ./admiral-data)',
+  },
+  { flags: '--central <name>', key: 'centralNode', description: 'name of the central node' },
+  { flags: '--broker <url>', key: 'broker.url', description: 'broker address, nats://host:port' },
+  { flags: '--nkey-seed-file <file>', key: 'broker.nkeySeedFile', description: 'nkey seed file' },
+  { flags: '--token <token>', key: 'broker.token', description: 'broker token' },
+  { flags: '--user <user>', key: 'broker.user', description: 'broker user' },
+  { flags: '--password <password>', key: 'broker.password', description: 'broker password' },
+  {
+    flags: '--root-ca <file>',
+    key: 'broker.rootCa',
+    description: "PEM CA of the broker's certificate",
+  },
+  {
+    flags: '--client-cert <file>',
+    key: 'broker.clientCert',
+    description: 'PEM client certificate',
+  },
+  { flags: '--client-key <file>', key: 'broker.clientKey', description: 'PEM client key' },
+  { flags: '--tcp-listen <host:port>', key: 'inputs.tcpListen', description: 'TCP message input' },
+  {
+    flags: '--http-listen <host:port>',
+    key: 'inputs.httpListen',
+    description: 'HTTP message input',
+  },
+  { flags: '--watch-folder <dir>', key: 'inputs.watchFolder', description: 'message file folder' },
+  {
+    flags: '--metrics-listen <host:port>',
+    key: 'metricsListen',
+    description: 'Prometheus /metrics',
+  },
+  { flags: '--status-file <file>', key: 'statusFile.path', description: 'JSON status file' },
+  { flags: '--compression <kind>', key: 'compression', description: 'none, gzip or zstd' },
+  { flags: '--log-level <level>', key: 'logLevel', description: 'trace … error, silent' },
+  {
+    flags: '--hello-interval <seconds>',
+    key: 'helloInterval',
+    description: 'seconds between hellos',
+  },
+];
+
+/** The commander attribute name of a flag: `--data-dir <dir>` → `dataDir`. */
+export function flagAttribute(flags: string): string {
+  const long = flags.split(/[ ,]+/).find((f) => f.startsWith('--')) ?? flags;
+  return long.slice(2).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** The flag that sets `key`, for error messages (`flag --broker`). */
+export function flagForKey(key: string): string | undefined {
+  const f = CONFIG_FLAGS.find((c) => c.key === key);
+  return f?.flags.split(' ')[0];
+}
+
+/** Picks the config flags out of commander's parsed options, keyed by dotted config key. */
+export function flagsFromOptions(opts: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of CONFIG_FLAGS) {
+    const v = opts[flagAttribute(f.flags)];
+    if (v !== undefined) out[f.key] = v;
+  }
+  return out;
+}

@@ -1,0 +1,201 @@
+import { z } from 'zod';
+
+// admiral's configuration: one schema, every object strict (an unknown key is an error naming the
+// key and the file, variable or flag it came from). Defaults follow Steward's where Steward states
+// one (its configuration_flags.go and README); durations are seconds unless the key says `Ms`.
+// To add a section (e.g. `central.jobs`), add a strict object with `.prefault({})` below and a row
+// per key in docs/configuration.md (a test checks that every key is documented).
+
+/** `host:port`; an IPv6 host in brackets. Port 0 means any free port. */
+export const hostPort = z
+  .string()
+  .refine(
+    (s) =>
+      /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]*):\d{1,5}$/.test(s) &&
+      Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535,
+    { message: 'host:port with a port from 0 to 65535, e.g. 127.0.0.1:8080' },
+  );
+
+const nodeName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, {
+  message: 'a node name: 1 to 64 of A-Z a-z 0-9 _ -',
+});
+const seconds = () => z.number().nonnegative();
+const positiveSeconds = () => z.number().positive();
+const count = () => z.number().int().nonnegative();
+const path = () => z.string().min(1);
+
+export const BrokerConfigSchema = z
+  .object({
+    /** Broker address, `nats://host:port` (several comma separated); default nats://127.0.0.1:4222. */
+    url: z.string().min(1).default('nats://127.0.0.1:4222'),
+    /** File holding this node's nkey seed (`SU…`) for nkey authentication; default none. */
+    nkeySeedFile: path().optional(),
+    /** Token authentication; default none. Redacted when printed. */
+    token: z.string().min(1).optional(),
+    /** User for user/password authentication; default none. */
+    user: z.string().min(1).optional(),
+    /** Password for user/password authentication; default none. Redacted when printed. */
+    password: z.string().optional(),
+    /** PEM file of the CA that signed the broker's certificate; turns TLS on; default none. */
+    rootCa: path().optional(),
+    /** PEM client certificate file, for brokers that verify clients; default none. */
+    clientCert: path().optional(),
+    /** PEM private key file of `clientCert`; default none. */
+    clientKey: path().optional(),
+    /** Seconds to wait for the broker connection (Steward's natsConnOptTimeout); default 20 s. */
+    connectTimeout: positiveSeconds().default(20),
+    /** Seconds between reconnect attempts (Steward's natsConnectRetryInterval); default 10 s. */
+    reconnectWait: positiveSeconds().default(10),
+    /** Random extra wait per reconnect, in ms (Steward's natsReconnectJitter); default 100 ms. */
+    reconnectJitterMs: count().default(100),
+    /** Same, over TLS, in ms (Steward's natsReconnectJitterTLS, 5 s); default 5000 ms. */
+    reconnectJitterTlsMs: count().default(5000),
+  })
+  .strict();
+
+export const MessageDefaultsSchema = z
+  .object({
+    /** Seconds to wait for an ACK before resending (Steward's defaultMessageTimeout); default 10 s. */
+    ackTimeout: positiveSeconds().default(10),
+    /** Resends when no ACK arrives (Steward's defaultMessageRetries); default 1. */
+    retries: count().default(1),
+    /** `ackTimeout` for reply messages; default 10 s. */
+    replyAckTimeout: positiveSeconds().default(10),
+    /** `retries` for reply messages; default 1. */
+    replyRetries: count().default(1),
+    /** Seconds a method may run before it is killed (Steward's defaultMethodTimeout); default 10 s. */
+    methodTimeout: positiveSeconds().default(10),
+    /** Seconds a reply method may run; default 10 s. */
+    replyMethodTimeout: positiveSeconds().default(10),
+    /** Seconds a message may wait for delivery before it ends `expired`; default 3600 s. */
+    ttl: positiveSeconds().default(3600),
+  })
+  .strict();
+
+export const RetryConfigSchema = z
+  .object({
+    /** First retry delay, in ms; doubles per attempt; default 500 ms. */
+    baseMs: z.number().int().positive().default(500),
+    /** Longest retry delay, in ms; default 30000 ms. */
+    maxMs: z.number().int().positive().default(30_000),
+    /** Random spread applied to each delay, as a fraction (0.2 = ±20 %); default 0.2. */
+    jitter: z.number().min(0).max(1).default(0.2),
+  })
+  .strict();
+
+export const InputsConfigSchema = z
+  .object({
+    /** Accept messages on the unix socket `<dataDir>/admiral.sock`; default true. */
+    socket: z.boolean().default(true),
+    /** Accept messages on a TCP listener at `host:port`; default off. */
+    tcpListen: hostPort.optional(),
+    /** Accept messages (POST a JSON array) on an HTTP listener at `host:port`; default off. */
+    httpListen: hostPort.optional(),
+    /** Pick up message files dropped into this folder; default off. */
+    watchFolder: path().optional(),
+  })
+  .strict();
+
+export const LimitsConfigSchema = z
+  .object({
+    /** Most bytes of command output kept and sent back, in bytes; default 10485760 (10 MiB). */
+    maxOutputBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(10 * 1024 * 1024),
+  })
+  .strict();
+
+export const PathsConfigSchema = z
+  .object({
+    /** Paths (and everything under them) that file-reading methods may read; default none. */
+    readAllow: z.array(path()).default([]),
+  })
+  .strict();
+
+export const StatusFileConfigSchema = z
+  .object({
+    /** Where the JSON status file is written; default `<dataDir>/status.json`. */
+    path: path().optional(),
+    /** Seconds between writes; 0 disables the status file; default 30 s. */
+    interval: seconds().default(30),
+  })
+  .strict();
+
+export const TrustConfigSchema = z
+  .object({
+    /** Public keys (ed25519) trusted in addition to the data dir's trust store; default none. */
+    keys: z.array(z.string().min(1)).default([]),
+    /** Reject unsigned messages; default true. */
+    requireSigned: z.boolean().default(true),
+    /** Seconds a message's `createdAt` may lie in the future before it is rejected; default 60 s. */
+    maxClockSkew: seconds().default(60),
+  })
+  .strict();
+
+export const StoreConfigSchema = z
+  .object({
+    /** `normal` survives a crash of the process, `full` also power loss (an fsync per commit); default normal. */
+    synchronous: z.enum(['normal', 'full']).default('normal'),
+    /** How long a write waits for a locked database, in ms; default 5000 ms. */
+    busyTimeoutMs: count().default(5000),
+    /** Seconds inbox ids are kept after their message expired, to catch late duplicates; default 3600 s. */
+    inboxKeepAfterExpiry: seconds().default(3600),
+    /** fsync the audit log after every line; default false. */
+    auditFsync: z.boolean().default(false),
+  })
+  .strict();
+
+/** Duties of the central node; sections are added by the central features (jobs, registry, …). */
+export const CentralConfigSchema = z.object({}).strict();
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export const COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
+
+export const ConfigSchema = z
+  .object({
+    /** This node's name, 1 to 64 of A-Z a-z 0-9 _ -; required by `node start`; default none. */
+    nodeName: nodeName.optional(),
+    /** Folder for the database, socket, keys, results and logs; default ./admiral-data. */
+    dataDir: path().default('./admiral-data'),
+    /** Name of the central node that receives hello and error log messages; default central. */
+    centralNode: nodeName.default('central'),
+    /** This node takes the central role (inventory, error log, registry, jobs); default false. */
+    isCentral: z.boolean().default(false),
+    /** First token of every subject admiral uses; default adm. */
+    subjectPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, { message: 'one subject token of A-Z a-z 0-9 _ -' })
+      .default('adm'),
+    broker: BrokerConfigSchema.prefault({}),
+    messages: MessageDefaultsSchema.prefault({}),
+    retry: RetryConfigSchema.prefault({}),
+    /** Seconds between hello messages to central (Steward's startPubREQHello); 0 disables; default 30 s. */
+    helloInterval: seconds().default(30),
+    inputs: InputsConfigSchema.prefault({}),
+    /** Compression of sent payloads (received ones are detected); default none. */
+    compression: z.enum(COMPRESSIONS).default('none'),
+    limits: LimitsConfigSchema.prefault({}),
+    paths: PathsConfigSchema.prefault({}),
+    /** Serve Prometheus metrics at `http://host:port/metrics`; default off. */
+    metricsListen: hostPort.optional(),
+    statusFile: StatusFileConfigSchema.prefault({}),
+    /** Least severe log level written; default info. */
+    logLevel: z.enum(LOG_LEVELS).default('info'),
+    trust: TrustConfigSchema.prefault({}),
+    store: StoreConfigSchema.prefault({}),
+    central: CentralConfigSchema.prefault({}),
+  })
+  .strict();
+
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** The validated, frozen configuration. */
+export type Config = DeepReadonly<z.output<typeof ConfigSchema>>;
+/** What a file, the environment or flags may give: every key optional. */
+export type ConfigInput = z.input<typeof ConfigSchema>;
