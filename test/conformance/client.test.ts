@@ -223,7 +223,7 @@ conformance('a connection with echo off gets none of its own messages', async (t
   const other = await conn(t, b);
   const own = collect(quiet, 'echo.test');
   const theirs = collect(other, 'echo.test');
-  await other.flush();
+  await settle(quiet, other);
   quiet.publish('echo.test', 'mine');
   other.publish('echo.test', 'yours');
   await settle(quiet, other, quiet);
