@@ -67,7 +67,7 @@ export function formatErrorLogLine(fields: ErrorLogFields): string {
     fields.toNode ? `toNode: ${oneLine(fields.toNode)}, ` : '',
     fields.fromNode ? `fromNode: ${oneLine(fields.fromNode)}, ` : '',
   ].join('');
-  return `${when}, ${fields.level ?? 'error'}: node: ${oneLine(fields.node)}, ${addressing}method: ${oneLine(fields.method)}, id: ${oneLine(fields.messageId)}: ${oneLine(fields.reason)}\n`;
+  return `${when}, ${fields.level ?? 'error'}: node: ${oneLine(fields.node)}, ${addressing}method: ${oneLine(fields.method)}, id: ${oneLine(fields.messageId)}: ${oneLine(fields.reason.trimEnd())}\n`;
 }
 
 /** Reads the fields from a REQErrorLog message: JSON ErrorLogFields, or plain text as the reason. */
