@@ -1,3 +1,5 @@
+import { describeValue } from './describe.js';
+
 // Errors of the wire contract. Each failure has one class with a stable `code`, a `name` equal to
 // the class name, the original error as `cause` and structured fields (STYLE.md, "Errors").
 
@@ -62,9 +64,7 @@ export class InvalidNodeNameError extends ProtocolError {
     readonly node: string,
     readonly field = 'node name',
   ) {
-    super(
-      `Expected \`${field}\` to be 1 to 64 of A-Z a-z 0-9 _ -, got ${JSON.stringify(node)} (${typeof node})`,
-    );
+    super(`Expected \`${field}\` to be 1 to 64 of A-Z a-z 0-9 _ -, got ${describeValue(node)}`);
   }
 }
 

@@ -22,6 +22,11 @@ export interface ReplyOptions {
    * counted from now, so a reply gets as long to travel back as the request had to arrive.
    */
   ttlSeconds?: number;
+  /** How the request ended, its exit code, error text and standard error (see message.ts). */
+  status?: Message['status'];
+  exitCode?: number;
+  error?: string;
+  stderr?: string;
 }
 
 export function createReply(request: Message, options: ReplyOptions): Message {
@@ -46,6 +51,10 @@ export function createReply(request: Message, options: ReplyOptions): Message {
     ...(request.jobId !== undefined ? { jobId: request.jobId } : {}),
     ...(options.seq !== undefined ? { seq: options.seq } : {}),
     ...(options.final !== undefined ? { final: options.final } : {}),
+    ...(options.status !== undefined ? { status: options.status } : {}),
+    ...(options.exitCode !== undefined ? { exitCode: options.exitCode } : {}),
+    ...(options.error !== undefined ? { error: options.error } : {}),
+    ...(options.stderr !== undefined ? { stderr: options.stderr } : {}),
     data: options.data,
     isReply: true,
     inReplyTo: request.id,
