@@ -241,6 +241,17 @@ async function runCommand(ctx: MethodContext): Promise<MethodOutput> {
   } catch (err) {
     return failure(err);
   }
+  // A run directory left by an earlier run of this message (the node died) means the command
+  // may have run or may still run: take that result rather than execute it a second time.
+  if (
+    await stat(runDir).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    const earlier = await recoverCommand(ctx);
+    if (earlier) return earlier;
+  }
   const graceMs = limits.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const cap = limits.maxOutputBytes;
   const { argv, env } = substituteStewardData(request.methodArgs, request.data);

@@ -328,6 +328,25 @@ describe('REQCliCommand', () => {
     assert.deepEqual(psGroup(pgid), []);
   });
 
+  test('run() for a message whose earlier run survived the node takes that result instead of running twice', async (t) => {
+    const dataDir = await tempDir(t);
+    const { id } = await runThenKillNode(t, dataDir, [
+      'sh',
+      '-c',
+      'echo ran >> count.txt; sleep 0.4; echo result',
+    ]);
+    const out = await cliCommand.run(
+      makeContext(dataDir, {
+        method: 'REQCliCommand',
+        id,
+        methodArgs: ['sh', '-c', 'echo ran >> count.txt; sleep 0.4; echo result'],
+      }),
+    );
+    assert.equal(out.status, 'ok');
+    assert.equal(out.data, 'result\n');
+    assert.equal(await readFile(join(dataDir, 'count.txt'), 'utf8'), 'ran\n', 'executed once');
+  });
+
   test('recover() reports nothing (interrupted) when there is no trace of the run', async (t) => {
     const dataDir = await tempDir(t);
     const out = await cliCommand.recover?.(makeContext(dataDir, { method: 'REQCliCommand' }));
