@@ -121,6 +121,7 @@ export class Inbox {
   readonly #finish: Statement;
   readonly #runnable: Statement<[number, number], InboxRow>;
   readonly #runningIds: Statement<[], { id: string; method: string }>;
+  readonly #running: Statement<[], InboxRow>;
   readonly #interruptOne: Statement;
   readonly #requeueOne: Statement;
   readonly #expireStoredSelect: Statement<[number], { id: string }>;
@@ -144,6 +145,9 @@ export class Inbox {
     this.#runnable = db.prepare(`
       SELECT * FROM inbox WHERE state = 'stored' AND expires_at > ?
       ORDER BY received_at, id LIMIT ?`);
+    this.#running = db.prepare(
+      `SELECT * FROM inbox WHERE state = 'running' ORDER BY received_at, id`,
+    );
     this.#runningIds = db.prepare(
       `SELECT id, method FROM inbox WHERE state = 'running' ORDER BY id`,
     );
@@ -221,6 +225,11 @@ export class Inbox {
       }
       return rows.map(toRecord);
     })();
+  }
+
+  /** Messages marked running: at startup, what a previous process left unfinished. */
+  running(): InboxRecord[] {
+    return this.#running.all().map(toRecord);
   }
 
   /**
