@@ -10,7 +10,7 @@ import {
   parseGoDuration,
   parseNatsConf,
 } from '../../src/broker/conf.js';
-import { findNatsServer } from '../helpers/nats-server.js';
+import { requireNatsServer } from '../helpers/nats-server.js';
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'admiral-conf-'));
@@ -323,11 +323,8 @@ test('a file that cannot be read is a BrokerConfigFileError with the cause', asy
 });
 
 test('configs accepted here are accepted by nats-server -t, and the same typos are refused', async (t) => {
-  const bin = findNatsServer();
-  if (bin === undefined) {
-    t.skip('nats-server is not installed: apt-get install -y nats-server');
-    return;
-  }
+  const bin = requireNatsServer(t);
+  if (bin === undefined) return;
   const dir = await tempDir(t);
   const good = `listen: 127.0.0.1:4333
 max_payload: 2MB

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
 import { loadBrokerConfigFile } from '../../src/broker/conf.js';
-import type { BrokerOptionsInput } from '../../src/broker/options.js';
+import { Broker } from '../../src/broker/index.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 
 // The conformance harness: every case runs against the embedded broker and against nats-server,
@@ -30,33 +30,6 @@ export interface BrokerSetup {
   configDir?: () => string;
   /** Per-run time limit; default 15 s. */
   timeoutMs?: number;
-}
-
-interface EmbeddedBroker {
-  readonly host: string;
-  readonly port: number;
-  readonly url: string;
-  close(): Promise<void>;
-}
-interface EmbeddedModule {
-  Broker: { start(options?: BrokerOptionsInput): Promise<EmbeddedBroker> };
-}
-
-let embeddedModule: Promise<EmbeddedModule | undefined> | undefined;
-
-/** The embedded broker's module, or undefined while src/broker/index.ts does not exist yet. */
-export function loadEmbedded(): Promise<EmbeddedModule | undefined> {
-  // A computed specifier keeps tsc from resolving a module another helper is still writing.
-  const spec = ['..', '..', 'src', 'broker', 'index.js'].join('/');
-  embeddedModule ??= import(spec).then(
-    (m: Partial<EmbeddedModule>) =>
-      typeof m.Broker?.start === 'function' ? (m as EmbeddedModule) : undefined,
-    (err: unknown) => {
-      if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-      throw err;
-    },
-  );
-  return embeddedModule;
 }
 
 async function writeConfig(t: TestContext, setup: BrokerSetup): Promise<string | undefined> {
@@ -86,14 +59,9 @@ export async function startBroker(
     const srv = await startNatsServer(t, { config, configDir });
     return srv && { kind, url: srv.url, host: srv.host, port: srv.port };
   }
-  const mod = await loadEmbedded();
-  if (mod === undefined) {
-    t.skip('the embedded broker (src/broker/index.ts) is not built yet');
-    return undefined;
-  }
   const file = await writeConfig(t, setup);
   const options = file === undefined ? {} : await loadBrokerConfigFile(file);
-  const broker = await mod.Broker.start({ ...options, host: '127.0.0.1', port: 0 });
+  const broker = await Broker.start({ ...options, host: '127.0.0.1', port: 0 });
   t.after(() => broker.close());
   return { kind, url: broker.url, host: broker.host, port: broker.port };
 }

@@ -112,7 +112,9 @@ test('the embedded broker survives split valid streams and garbage and still ser
   timeout: 20_000,
 }, async (t) => {
   t.diagnostic(`fuzz seed ${seed} (replay with ADMIRAL_FUZZ_SEED=${seed})`);
-  const broker = await startBroker(t, 'embedded');
+  // ADMIRAL_FUZZ_BROKER=nats-server runs the same streams against the reference broker.
+  const kind = process.env.ADMIRAL_FUZZ_BROKER === 'nats-server' ? 'nats-server' : 'embedded';
+  const broker = await startBroker(t, kind);
   if (broker === undefined) return;
   const why = `seed ${seed}`;
 
