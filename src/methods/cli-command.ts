@@ -6,8 +6,9 @@
 //   outlives a node killed with -9 and a restarted node reports the real result (recover()).
 
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { BadMethodArgsError, METHOD_ERROR_CODES } from './errors.js';
 import {
   abortMessage,
@@ -73,6 +74,35 @@ const WRAPPER = [
 ].join('\n');
 
 const WRAPPER_NAME = 'admiral-run';
+
+/**
+ * The file `program` names, searched in PATH as execvp(3) does. The wrapper gets this path, so
+ * its shell runs the program itself: a name such as `eval`, `exec` or `cd` is never taken as a
+ * shell builtin (a name with a slash bypasses builtin lookup, POSIX 2.9.1.1).
+ */
+export async function resolveExecutable(
+  program: string,
+  pathEnv: string | undefined,
+  cwd: string,
+): Promise<string | undefined> {
+  const isExecutableFile = async (p: string): Promise<boolean> => {
+    try {
+      await access(p, constants.X_OK);
+      return (await stat(p)).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (program.includes('/')) {
+    const p = isAbsolute(program) ? program : resolve(cwd, program);
+    return (await isExecutableFile(p)) ? p : undefined;
+  }
+  for (const dir of (pathEnv ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
+    const p = resolve(cwd, dir === '' ? '.' : dir, program);
+    if (await isExecutableFile(p)) return p;
+  }
+  return undefined;
+}
 
 /** What is kept next to a run's output so a restarted node can judge it. */
 interface RunMeta {
@@ -255,6 +285,17 @@ async function runCommand(ctx: MethodContext): Promise<MethodOutput> {
   const graceMs = limits.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const cap = limits.maxOutputBytes;
   const { argv, env } = substituteStewardData(request.methodArgs, request.data);
+  const childEnv = { ...process.env, ...env };
+  const program = await resolveExecutable(argv[0]!, childEnv['PATH'], ctx.dataDir);
+  if (program === undefined) {
+    return {
+      status: MethodStatus.error,
+      data: '',
+      exitCode: 127, // what a shell reports for a command not found
+      error: `Expected methodArgs[0] to name an executable program, got ${JSON.stringify(argv[0])}: not found in PATH (${childEnv['PATH'] ?? ''}) or not executable`,
+      code: METHOD_ERROR_CODES.commandFailed,
+    };
+  }
   const startedAt = Date.now();
   const meta: RunMeta = {
     id: request.id,
@@ -270,9 +311,9 @@ async function runCommand(ctx: MethodContext): Promise<MethodOutput> {
     return { status: abortStatus(ctx.signal), data: '', error: abortMessage(ctx, 'not started') };
   }
 
-  const child = spawn('/bin/sh', ['-c', WRAPPER, WRAPPER_NAME, runDir, ...argv], {
+  const child = spawn('/bin/sh', ['-c', WRAPPER, WRAPPER_NAME, runDir, program, ...argv.slice(1)], {
     cwd: ctx.dataDir,
-    env: { ...process.env, ...env },
+    env: childEnv,
     detached: true, // setsid: the wrapper leads a new group, and survives the node
     stdio: 'ignore',
   });

@@ -59,6 +59,12 @@ export function createTailFile(options: TailFileOptions = {}): MethodHandler {
       real = await resolveReadable(target, limits.readAllow, ctx.dataDir);
       file = await openFollowed(real, true);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        return failure(
+          new Error(`Expected a file to follow at ${named}, found none`, { cause: err }),
+          METHOD_ERROR_CODES.fileFailed,
+        );
+      }
       return failure(err, METHOD_ERROR_CODES.fileFailed);
     }
 

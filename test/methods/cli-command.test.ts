@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
 import { cliCommand, runDirFor, substituteStewardData } from '../../src/methods/cli-command.js';
@@ -122,7 +122,7 @@ describe('REQCliCommand', () => {
     assert.equal(out.code, 'ADMIRAL_COMMAND_FAILED');
   });
 
-  test('a command that does not exist reports exit 127 with the shell’s message', async (t) => {
+  test('a program that does not exist is exit 127 with an error naming it', async (t) => {
     const dataDir = await tempDir(t);
     const ctx = makeContext(dataDir, {
       method: 'REQCliCommand',
@@ -131,7 +131,28 @@ describe('REQCliCommand', () => {
     const out = await cliCommand.run(ctx);
     assert.equal(out.status, 'error');
     assert.equal(out.exitCode, 127);
-    assert.match(out.stderr ?? '', /not found/);
+    assert.match(out.error ?? '', /"admiral-no-such-command-xyz": not found in PATH/);
+  });
+
+  test('shell builtins are not programs: argv ["eval", "touch pwned"] runs nothing', async (t) => {
+    const dataDir = await tempDir(t);
+    for (const builtin of ['eval', 'exec', '.']) {
+      const out = await cliCommand.run(
+        makeContext(dataDir, { method: 'REQCliCommand', methodArgs: [builtin, 'touch pwned'] }),
+      );
+      assert.equal(out.status, 'error', builtin);
+      assert.equal(out.exitCode, 127, builtin);
+    }
+    assert.equal(await exists(join(dataDir, 'pwned')), false);
+  });
+
+  test('a program is found through PATH like execvp, and by a path relative to the data dir', async (t) => {
+    const dataDir = await tempDir(t);
+    await writeFile(join(dataDir, 'hello.sh'), '#!/bin/sh\necho "hi $1"\n', { mode: 0o755 });
+    const out = await cliCommand.run(
+      makeContext(dataDir, { method: 'REQCliCommand', methodArgs: ['./hello.sh', 'there'] }),
+    );
+    assert.equal(out.data, 'hi there\n');
   });
 
   test('empty methodArgs are refused with the expected shape named', async (t) => {

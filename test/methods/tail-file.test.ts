@@ -124,6 +124,6 @@ describe('REQTailFile', () => {
       makeContext(dataDir, { method: 'REQTailFile', methodArgs: ['nope.log'] }),
     );
     assert.equal(out.status, 'error');
-    assert.match(out.error ?? '', /nope\.log/);
+    assert.match(out.error ?? '', /Expected a file to follow at .*nope\.log, found none/);
   });
 });
