@@ -2,7 +2,12 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerBroker } from './broker.js';
+import { registerConfig } from './config.js';
 import { CliError, describeError } from './errors.js';
+import { registerKeys, registerTrust } from './keys.js';
+import { registerMessages } from './messages.js';
+import { registerNode } from './node.js';
+import { registerSend } from './send.js';
 import { registerStatus } from './status.js';
 import { registerUp } from './up.js';
 
@@ -15,7 +20,13 @@ program
   .exitOverride();
 
 registerUp(program);
+registerNode(program);
+registerSend(program);
+registerMessages(program);
 registerBroker(program);
+registerKeys(program);
+registerTrust(program);
+registerConfig(program);
 registerStatus(program);
 
 try {

@@ -11,7 +11,7 @@ export const DEFAULT_SUBJECT_PREFIX = 'adm';
 export const EVENTS = { online: 'online', offline: 'offline', hello: 'hello' } as const;
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];
 
-const SUBJECT_KIND = { node: 'node', all: 'all', event: 'evt' } as const;
+const SUBJECT_KIND = { node: 'node', all: 'all', event: 'evt', key: 'key' } as const;
 
 // A prefix is one or more dot-separated tokens of the node-name alphabet: no wildcards, no spaces.
 const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -61,6 +61,12 @@ export class Subjects {
       );
     }
     return `${this.prefix}.${SUBJECT_KIND.event}.${node}.${event}`;
+  }
+
+  /** `adm.key.<node>`: a plain request answered by `node` with its public key (trust on first use). */
+  key(node: string): string {
+    assertNodeName(node, 'node');
+    return `${this.prefix}.${SUBJECT_KIND.key}.${node}`;
   }
 
   /** What a node subscribes to for messages directed at it: `adm.node.<node>.*`. */

@@ -1,0 +1,45 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { writeDefaultConfigFile } from '../config/default-file.js';
+import { CONFIG_FLAGS, flagsFromOptions } from '../config/flags.js';
+import { loadConfig } from '../config/load.js';
+import { nodeOptionsFromConfig } from '../node/from-config.js';
+import { AdmiralNode } from '../node/node.js';
+import { logLine, untilSignal } from './lifecycle.js';
+import { stderrLogger } from './logger.js';
+
+/** Adds every configuration flag (CONFIG_FLAGS) to a command. */
+export function withConfigFlags(cmd: Command): Command {
+  for (const f of CONFIG_FLAGS) cmd.option(f.flags, f.description);
+  return cmd.option('--config <file>', 'config file (instead of <data-dir>/config.yaml)');
+}
+
+export function registerNode(program: Command): void {
+  const node = program.command('node').description('run a node daemon');
+  withConfigFlags(
+    node
+      .command('start')
+      .description(
+        'start a node: connect to the broker, take and run messages, until SIGINT/SIGTERM',
+      )
+      .option('--central-role', 'give this node the central role'),
+  ).action(async (opts: Record<string, unknown>) => {
+    const flags = flagsFromOptions(opts);
+    if (opts.centralRole === true) flags.isCentral = true;
+    if (typeof flags.helloInterval === 'string') flags.helloInterval = Number(flags.helloInterval);
+    const configFile = typeof opts.config === 'string' ? opts.config : undefined;
+    const first = loadConfig({ flags, ...(configFile && { configFile }) });
+    // Steward writes a default config on first start and persists the flags given (STYLE: one validation).
+    writeDefaultConfigFile(resolve(first.config.dataDir), flags);
+    const loaded = loadConfig({ flags, ...(configFile && { configFile }) });
+    const log = stderrLogger(loaded.config.logLevel);
+    for (const w of loaded.warnings) log('warn', w);
+    const started = await AdmiralNode.start(nodeOptionsFromConfig(loaded.config, log));
+    process.stdout.write(
+      `node ${started.options.name} is up\n  broker:   ${started.connectedServer ?? loaded.config.broker.url}\n  socket:   ${started.inputs.find((i) => i.name === 'socket')?.address ?? '(off)'}\n  data dir: ${started.options.dataDir}\n`,
+    );
+    const signal = await untilSignal();
+    logLine('info', 'shutting down', { signal });
+    await started.close();
+  });
+}

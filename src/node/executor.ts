@@ -1,0 +1,315 @@
+import type { MethodRegistry } from '../methods/registry.js';
+import type {
+  MethodContext,
+  MethodHandler,
+  MethodOutput,
+  MethodRequest,
+} from '../methods/types.js';
+import type { Logger } from '../observability/logger.js';
+import {
+  type Compression,
+  createReply,
+  decodeEnvelope,
+  encodeEnvelope,
+  type Identity,
+  type Message,
+  signMessage,
+} from '../protocol/index.js';
+import type { InboxRecord } from '../store/inbox.js';
+import type { OutboxTerminalState } from '../store/outbox.js';
+import type { Store } from '../store/store.js';
+import type { MessageDefaults } from './options.js';
+import { replyMethodFor } from './reply-method.js';
+
+export interface ExecutorDeps {
+  readonly nodeName: string;
+  readonly dataDir: string;
+  readonly store: Store;
+  readonly registry: MethodRegistry;
+  readonly identity: Identity;
+  readonly compression: Compression;
+  readonly defaults: MessageDefaults;
+  readonly limits: { readonly maxOutputBytes: number; readonly readAllow: readonly string[] };
+  readonly maxConcurrent: number;
+  readonly log: Logger;
+  /** A reply was enqueued: the publisher should run. */
+  readonly onEnqueued: () => void;
+  /** A message this node sent reached its terminal state through the reply that answered it. */
+  readonly onFinished: (id: string, state: OutboxTerminalState) => void;
+  /** REQToConsole's output. */
+  readonly console: (line: string) => void;
+}
+
+/** The sender's terminal state for the status a reply carries. */
+function stateOf(status: Message['status']): OutboxTerminalState {
+  switch (status) {
+    case undefined:
+    case 'ok':
+      return 'completed';
+    case 'cancelled':
+      return 'cancelled';
+    case 'interrupted':
+      return 'interrupted';
+    case 'noop':
+      return 'noop';
+    default:
+      return 'failed';
+  }
+}
+
+/**
+ * Runs what the inbox holds: requests (the result goes back as a reply through the outbox, in
+ * the same transaction that marks the inbox row done, so a crash cannot lose or double it),
+ * streamed requests (one reply per chunk, then a final one), reply methods (files, console) and
+ * events. At most `maxConcurrent` at once.
+ */
+export class Executor {
+  readonly #deps: ExecutorDeps;
+  readonly #running = new Map<string, AbortController>();
+  #scheduled = false;
+  #stopped = false;
+  executed = 0;
+
+  constructor(deps: ExecutorDeps) {
+    this.#deps = deps;
+  }
+
+  wake(): void {
+    if (this.#scheduled || this.#stopped) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#pump();
+    });
+  }
+
+  /** Ids of the messages running now. */
+  running(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  /** Cancels a running message: its method's signal aborts with reason 'cancelled'. */
+  cancel(id: string): boolean {
+    const ctl = this.#running.get(id);
+    if (!ctl) return false;
+    ctl.abort('cancelled');
+    return true;
+  }
+
+  /** Stops taking new work and aborts what runs (it will be reported interrupted on restart). */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  #pump(): void {
+    if (this.#stopped) return;
+    const free = this.#deps.maxConcurrent - this.#running.size;
+    if (free <= 0) return;
+    const { inbox } = this.#deps.store;
+    for (const id of inbox.expireStored(Date.now())) {
+      this.#deps.log('info', 'message expired before it ran', { id });
+    }
+    for (const rec of inbox.claimRunnable(free)) void this.#execute(rec);
+  }
+
+  /** At start: settle what a previous process left running (recover a result, or interrupted). */
+  async recover(records: readonly InboxRecord[]): Promise<void> {
+    for (const rec of records) {
+      const msg = this.#decode(rec);
+      if (!msg) continue;
+      const handler = this.#deps.registry.has(msg.method)
+        ? this.#deps.registry.get(msg.method)
+        : undefined;
+      let out: MethodOutput | undefined;
+      if (handler?.recover) {
+        const ctl = new AbortController();
+        const timer = this.#timeout(msg, handler, ctl);
+        try {
+          out = await handler.recover(this.#context(msg, ctl.signal, () => undefined));
+        } catch (err) {
+          this.#deps.log('warn', 'recovery failed', { id: msg.id, error: String(err) });
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+      this.#complete(
+        rec.id,
+        msg,
+        handler,
+        out ?? {
+          status: 'interrupted',
+          data: '',
+          error: `${this.#deps.nodeName} stopped while ${msg.method} was running; it was not run again`,
+        },
+      );
+    }
+  }
+
+  #decode(rec: InboxRecord): Message | undefined {
+    try {
+      return decodeEnvelope(rec.envelope).msg;
+    } catch (err) {
+      this.#deps.store.inbox.finish(rec.id, 'rejected', { error: String(err) });
+      return undefined;
+    }
+  }
+
+  #timeout(msg: Message, handler: MethodHandler, ctl: AbortController): NodeJS.Timeout | undefined {
+    if (handler.kind === 'reply' || handler.kind === 'event') return undefined;
+    const seconds =
+      msg.methodTimeout && msg.methodTimeout > 0
+        ? msg.methodTimeout
+        : this.#deps.defaults.methodTimeout;
+    return setTimeout(() => ctl.abort('timeout'), seconds * 1000);
+  }
+
+  #context(msg: Message, signal: AbortSignal, emit: (data: string) => void): MethodContext {
+    const request: MethodRequest = {
+      id: msg.id,
+      fromNode: msg.fromNode,
+      toNode: msg.toNode ?? this.#deps.nodeName,
+      method: msg.method,
+      methodArgs: msg.methodArgs ?? [],
+      methodTimeout: msg.methodTimeout ?? 0,
+      ...(msg.data !== undefined && { data: msg.data.join('') }),
+      ...(msg.directory !== undefined && { directory: msg.directory }),
+      ...(msg.fileName !== undefined && { fileName: msg.fileName }),
+      ...(msg.status !== undefined && msg.status !== 'noop' && { replyStatus: msg.status }),
+      ...(msg.inReplyTo !== undefined && { inReplyTo: msg.inReplyTo }),
+    };
+    const log = this.#deps.log;
+    return {
+      request,
+      nodeName: this.#deps.nodeName,
+      dataDir: this.#deps.dataDir,
+      limits: { ...this.#deps.limits, defaultMethodTimeout: this.#deps.defaults.methodTimeout },
+      signal,
+      emit: (chunk) => emit(chunk.data),
+      console: this.#deps.console,
+      log: (level, text, fields) => log(level, text, { id: msg.id, method: msg.method, ...fields }),
+    };
+  }
+
+  async #execute(rec: InboxRecord): Promise<void> {
+    const msg = this.#decode(rec);
+    if (!msg) return;
+    const handler = this.#deps.registry.get(msg.method);
+    const ctl = new AbortController();
+    this.#running.set(msg.id, ctl);
+    const timer = this.#timeout(msg, handler, ctl);
+    let seq = 0;
+    const emit = (data: string): void => {
+      if (handler.kind !== 'stream') return;
+      this.#enqueueReply(msg, { status: 'ok', data }, { seq: seq++, final: false });
+    };
+    let out: MethodOutput;
+    try {
+      out = await handler.run(this.#context(msg, ctl.signal, emit));
+    } catch (err) {
+      out = { status: 'error', data: '', error: err instanceof Error ? err.message : String(err) };
+    } finally {
+      clearTimeout(timer);
+      this.#running.delete(msg.id);
+    }
+    this.executed++;
+    this.#complete(rec.id, msg, handler, out, handler.kind === 'stream' ? seq : undefined);
+    this.wake();
+  }
+
+  #complete(
+    inboxId: string,
+    msg: Message,
+    handler: MethodHandler | undefined,
+    out: MethodOutput,
+    streamSeq?: number,
+  ): void {
+    const { store } = this.#deps;
+    const summary = {
+      status: out.status,
+      ...(out.exitCode !== undefined && { exitCode: out.exitCode }),
+      ...(out.error !== undefined && { error: out.error }),
+    };
+    const answersRequest =
+      handler === undefined || handler.kind === 'request' || handler.kind === 'stream';
+    store.database.db.transaction(() => {
+      // A message that answers one this node sent settles that message's terminal state.
+      if (msg.inReplyTo !== undefined && msg.final !== false) {
+        const state = stateOf(msg.status);
+        if (
+          store.outbox.finish(msg.inReplyTo, state, {
+            result: replySummary(msg),
+            ...(msg.error && { error: msg.error }),
+          })
+        ) {
+          this.#deps.onFinished(msg.inReplyTo, state);
+        }
+      }
+      if (answersRequest) {
+        this.#enqueueReply(
+          msg,
+          out,
+          streamSeq === undefined ? {} : { seq: streamSeq, final: true },
+        );
+      }
+      const inboxState =
+        out.status === 'interrupted'
+          ? 'interrupted'
+          : out.status === 'cancelled'
+            ? 'cancelled'
+            : 'done';
+      store.inbox.finish(inboxId, inboxState, summary);
+    })();
+    store.audit.append({
+      at: Date.now(),
+      direction: 'in',
+      event: 'finished',
+      id: msg.id,
+      fromNode: msg.fromNode,
+      toNode: msg.toNode ?? this.#deps.nodeName,
+      method: msg.method,
+      state: out.status,
+      ...(out.error !== undefined && { error: out.error }),
+    });
+  }
+
+  #enqueueReply(msg: Message, out: MethodOutput, stream: { seq?: number; final?: boolean }): void {
+    const { defaults, identity, store } = this.#deps;
+    const base = createReply(msg, {
+      fromNode: this.#deps.nodeName,
+      data: [out.data],
+      ...(stream.seq !== undefined && { seq: stream.seq }),
+      ...(stream.final !== undefined && { final: stream.final }),
+    });
+    const reply: Message = {
+      ...base,
+      method: replyMethodFor(msg),
+      status: out.status,
+      ...(out.exitCode !== undefined && { exitCode: out.exitCode }),
+      ...(out.error !== undefined && { error: out.error }),
+      ...(out.stderr !== undefined && out.stderr !== '' && { stderr: out.stderr }),
+    };
+    const envelope = encodeEnvelope(signMessage(reply, identity), this.#deps.compression);
+    store.outbox.enqueue({
+      id: reply.id,
+      kind: 'reply',
+      toNode: reply.toNode ?? msg.fromNode,
+      method: reply.method,
+      envelope,
+      expiresAt: reply.expiresAt,
+      ackTimeoutMs: (reply.ACKTimeout ?? defaults.replyACKTimeout) * 1000,
+      maxRetries: reply.retries ?? -1,
+    });
+    this.#deps.onEnqueued();
+  }
+}
+
+/** What the sender keeps of a reply in its outbox row: status, exit code, output. */
+function replySummary(reply: Message): Record<string, unknown> {
+  return {
+    status: reply.status ?? 'ok',
+    ...(reply.exitCode !== undefined && { exitCode: reply.exitCode }),
+    output: (reply.data ?? []).join(''),
+    ...(reply.stderr !== undefined && { stderr: reply.stderr }),
+    from: reply.fromNode,
+  };
+}

@@ -1,0 +1,67 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { NodeOptions } from './options.js';
+
+/** Maps the validated configuration onto a node's options; relative paths resolve from the cwd. */
+export function nodeOptionsFromConfig(config: Config, log: Logger): NodeOptions {
+  if (config.nodeName === undefined) {
+    throw new Error('a node needs a name: give --name NAME (or nodeName in its config file)');
+  }
+  const dataDir = resolve(config.dataDir);
+  const inData = (p: string): string => (isAbsolute(p) ? p : join(dataDir, p));
+  const m = config.messages;
+  const broker = config.broker;
+  return {
+    name: config.nodeName,
+    dataDir,
+    broker: {
+      url: broker.url,
+      ...(broker.nkeySeedFile !== undefined && { nkeySeedFile: broker.nkeySeedFile }),
+      ...(broker.token !== undefined && { token: broker.token }),
+      ...(broker.user !== undefined && { user: broker.user }),
+      ...(broker.password !== undefined && { password: broker.password }),
+      ...(broker.rootCa !== undefined && { rootCa: broker.rootCa }),
+      ...(broker.clientCert !== undefined && { clientCert: broker.clientCert }),
+      ...(broker.clientKey !== undefined && { clientKey: broker.clientKey }),
+    },
+    central: config.centralNode,
+    isCentral: config.isCentral,
+    subjectPrefix: config.subjectPrefix,
+    compression: config.compression,
+    helloIntervalMs: config.helloInterval * 1000,
+    defaults: {
+      ACKTimeout: m.ackTimeout,
+      retries: m.retries,
+      replyACKTimeout: m.replyAckTimeout,
+      replyRetries: m.replyRetries,
+      methodTimeout: m.methodTimeout,
+      replyMethodTimeout: m.replyMethodTimeout,
+      ttl: m.ttl,
+    },
+    backoff: { baseMs: config.retry.baseMs, maxMs: config.retry.maxMs },
+    limits: {
+      maxOutputBytes: config.limits.maxOutputBytes,
+      // File-reading methods read under the data dir by default, and wherever the config allows.
+      readAllow: [dataDir, ...config.paths.readAllow.map((p) => resolve(p))],
+    },
+    maxConcurrent: 64,
+    inputs: {
+      socket: config.inputs.socket,
+      ...(config.inputs.tcpListen !== undefined && { tcpListen: config.inputs.tcpListen }),
+      ...(config.inputs.httpListen !== undefined && { httpListen: config.inputs.httpListen }),
+      ...(config.inputs.watchFolder !== undefined && {
+        watchFolder: inData(config.inputs.watchFolder),
+      }),
+    },
+    ...(config.metricsListen !== undefined && { metricsListen: config.metricsListen }),
+    ...(config.statusFile.interval > 0 && {
+      statusFile: {
+        path: config.statusFile.path ?? join(dataDir, 'status.json'),
+        intervalMs: config.statusFile.interval * 1000,
+      },
+    }),
+    trustCentralOnFirstUse: true,
+    log,
+  };
+}

@@ -1,0 +1,460 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { parseHostPort, type RunningHttpServer, startHttpServer } from '../http/server.js';
+import { createMethodRegistry, type MethodRegistry } from '../methods/registry.js';
+import { NodeMetrics } from '../observability/metrics.js';
+import { writeStatusFile } from '../observability/status-file.js';
+import {
+  encodeEnvelope,
+  FileTrustStore,
+  type Identity,
+  InputSyntaxError,
+  loadOrCreateIdentity,
+  type Message,
+  parseInput,
+  Subjects,
+  signMessage,
+} from '../protocol/index.js';
+import { openStore, type Store } from '../store/store.js';
+import { VERSION } from '../version.js';
+import { connectToBroker } from './broker-connection.js';
+import { Executor } from './executor.js';
+import { startFolderInput } from './inputs/folder-input.js';
+import { messagesRoute } from './inputs/http-input.js';
+import { startSocketInput, startTcpInput } from './inputs/stream-input.js';
+import type { Input, SubmitResult } from './inputs/types.js';
+import type { NodeOptions } from './options.js';
+import { Policy } from './policy.js';
+import { Publisher } from './publisher.js';
+import { Receiver } from './receiver.js';
+
+/** A lifecycle event as published on `adm.evt.<node>.<event>`. */
+export interface NodeEvent {
+  readonly node: string;
+  readonly publicKey: string;
+  readonly central: boolean;
+  readonly version: string;
+  /** Unix ms. */
+  readonly at: number;
+}
+
+export const SOCKET_FILE = 'admiral.sock';
+
+/**
+ * The node daemon (DESIGN.md, "Roles"): connects outbound to the broker, receives messages for
+ * itself into its inbox, runs them, and sends what it is given through its outbox, durably.
+ */
+export class AdmiralNode {
+  readonly options: NodeOptions;
+  readonly identity: Identity;
+  readonly store: Store;
+  readonly subjects: Subjects;
+  readonly trust: FileTrustStore;
+  readonly registry: MethodRegistry;
+  readonly metrics: NodeMetrics;
+  readonly publisher: Publisher;
+  readonly receiver: Receiver;
+  readonly executor: Executor;
+  readonly inputs: Input[] = [];
+  httpServer: RunningHttpServer | undefined;
+  #nc: NatsConnection | undefined;
+  readonly #subs: Subscription[] = [];
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #startedAt = Date.now();
+  #closed = false;
+
+  private constructor(options: NodeOptions, identity: Identity) {
+    this.options = options;
+    this.identity = identity;
+    this.subjects = new Subjects(options.subjectPrefix);
+    this.store = openStore({ dataDir: options.dataDir });
+    this.trust = new FileTrustStore(join(options.dataDir, 'trust.json'));
+    this.registry = createMethodRegistry();
+    const depth = (): Record<string, number> =>
+      Object.fromEntries(this.store.outbox.depthByTarget());
+    this.metrics = new NodeMetrics(options.name, depth);
+    const policy = new Policy(identity.publicKey, this.trust, this.store.outbox);
+    this.publisher = new Publisher({
+      store: this.store,
+      subjects: this.subjects,
+      connection: () => this.#nc,
+      completesOnAck: (method, kind) =>
+        kind === 'reply' ||
+        (this.registry.has(method) && this.registry.get(method).kind === 'event'),
+      backoff: options.backoff,
+      metrics: this.metrics,
+      log: options.log,
+      onTerminal: (id, state, error) => this.#onSentTerminal(id, state, error),
+    });
+    this.executor = new Executor({
+      nodeName: options.name,
+      dataDir: options.dataDir,
+      store: this.store,
+      registry: this.registry,
+      identity,
+      compression: options.compression,
+      defaults: options.defaults,
+      limits: options.limits,
+      maxConcurrent: options.maxConcurrent,
+      log: options.log,
+      onEnqueued: () => this.publisher.wake(),
+      onFinished: (id, state) => {
+        const rec = this.store.outbox.get(id);
+        if (rec) this.metrics.messages.inc({ method: rec.method, state });
+      },
+      console: (line) => options.log('info', line, { console: true }),
+    });
+    this.receiver = new Receiver({
+      nodeName: options.name,
+      store: this.store,
+      registry: this.registry,
+      policy,
+      log: options.log,
+      onStored: () => this.executor.wake(),
+      onRejected: (envelope, reason) => {
+        options.log('warn', 'message rejected', {
+          id: envelope?.msg.id,
+          from: envelope?.msg.fromNode,
+          reason,
+        });
+        if (envelope && envelope.msg.method !== 'REQErrorLog') {
+          this.reportError({
+            method: envelope.msg.method,
+            messageId: envelope.msg.id,
+            fromNode: envelope.msg.fromNode,
+            reason: `rejected: ${reason}`,
+          });
+        }
+      },
+    });
+  }
+
+  /** Starts a node: store, identity, broker connection, subscriptions, inputs. */
+  static async start(options: NodeOptions): Promise<AdmiralNode> {
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    const identity = await loadOrCreateIdentity(join(options.dataDir, 'identity.seed'));
+    const node = new AdmiralNode(options, identity);
+    try {
+      await node.#start();
+    } catch (err) {
+      await node.close();
+      throw err;
+    }
+    return node;
+  }
+
+  get connected(): boolean {
+    return this.#nc !== undefined && !this.#nc.isClosed();
+  }
+
+  /** Broker URL while connected. */
+  get connectedServer(): string | null {
+    return this.#nc?.getServer() ?? null;
+  }
+
+  async #start(): Promise<void> {
+    const { options } = this;
+    // What a previous process left running: recover its result or report it interrupted.
+    const leftRunning = this.store.inbox.running();
+    await this.#startInputs();
+    this.#nc = await connectToBroker(options.broker, {
+      name: `admiral:${options.name}`,
+      persistent: true,
+    });
+    this.metrics.brokerConnected.set(1);
+    await this.#learnCentralKey(this.#nc);
+    this.#subscribe(this.#nc);
+    void this.#watchStatus(this.#nc);
+    this.#publishEvent('online');
+    this.publisher.start();
+    await this.executor.recover(leftRunning);
+    this.executor.wake();
+    if (options.helloIntervalMs > 0) {
+      const t = setInterval(() => this.#publishEvent('hello'), options.helloIntervalMs);
+      t.unref();
+      this.#timers.push(t);
+    }
+    if (options.statusFile) {
+      const { path, intervalMs } = options.statusFile;
+      this.#writeStatus(path);
+      const t = setInterval(() => this.#writeStatus(path), intervalMs);
+      t.unref();
+      this.#timers.push(t);
+    }
+    const purge = setInterval(() => this.store.inbox.purgeExpired(Date.now(), 0), 60_000);
+    purge.unref();
+    this.#timers.push(purge);
+  }
+
+  async #startInputs(): Promise<void> {
+    const { options } = this;
+    const submit = (raw: Buffer, source: string): Promise<SubmitResult> =>
+      Promise.resolve(this.submit(raw, source));
+    if (options.inputs.socket) {
+      this.inputs.push(await startSocketInput(join(options.dataDir, SOCKET_FILE), submit));
+    }
+    if (options.inputs.tcpListen) {
+      const { host, port } = parseHostPort(options.inputs.tcpListen, 'inputs.tcpListen');
+      this.inputs.push(await startTcpInput(host, port, submit));
+    }
+    if (options.inputs.watchFolder) {
+      this.inputs.push(await startFolderInput(options.inputs.watchFolder, submit));
+    }
+    const routes = [];
+    if (options.inputs.httpListen) routes.push(messagesRoute(submit));
+    if (options.metricsListen && options.metricsListen === options.inputs.httpListen)
+      routes.push(this.metrics.route());
+    if (routes.length > 0 && options.inputs.httpListen) {
+      const { host, port } = parseHostPort(options.inputs.httpListen, 'inputs.httpListen');
+      this.httpServer = await startHttpServer(host, port, routes);
+    }
+    if (options.metricsListen && options.metricsListen !== options.inputs.httpListen) {
+      const { host, port } = parseHostPort(options.metricsListen, 'metricsListen');
+      const server = await startHttpServer(host, port, [this.metrics.route()]);
+      this.inputs.push({ name: 'metrics', address: server.url, close: () => server.close() });
+    }
+  }
+
+  #subscribe(nc: NatsConnection): void {
+    const { subjects, options } = this;
+    this.#subs.push(
+      nc.subscribe(subjects.nodeSubscription(options.name), {
+        callback: (err, msg) => {
+          if (err) return;
+          try {
+            this.receiver.handle(msg);
+          } catch (e) {
+            options.log('error', 'failed to receive a message', { error: String(e) });
+          }
+        },
+      }),
+    );
+    this.#subs.push(
+      nc.subscribe(subjects.key(options.name), {
+        callback: (err, msg) => {
+          if (!err) msg.respond(JSON.stringify(this.#event()));
+        },
+      }),
+    );
+    this.#subs.push(
+      nc.subscribe(subjects.eventSubscription(undefined, 'online'), {
+        callback: (err, msg) => {
+          if (err) return;
+          const event = parseEvent(msg.data);
+          if (!event) return;
+          this.#observeOnline(event);
+        },
+      }),
+    );
+  }
+
+  #centralPinned(): boolean {
+    return this.trust.list().some((k) => k.label === `central ${this.options.central}`);
+  }
+
+  /** Trust on first use: ask the central for its key before taking messages (local fleets). */
+  async #learnCentralKey(nc: NatsConnection): Promise<void> {
+    const { options } = this;
+    if (!options.trustCentralOnFirstUse || options.isCentral || this.#centralPinned()) return;
+    try {
+      const reply = await nc.request(this.subjects.key(options.central), undefined, {
+        timeout: 2000,
+      });
+      const event = parseEvent(reply.data);
+      if (event) this.#observeOnline(event);
+    } catch {
+      // The central is not up yet: its online event will carry its key.
+    }
+  }
+
+  #observeOnline(event: NodeEvent): void {
+    const { options } = this;
+    // Trust on first use of the central's key, for local fleets; a remote fleet pins it at enrolment.
+    if (
+      options.trustCentralOnFirstUse &&
+      event.node === options.central &&
+      event.central &&
+      event.publicKey !== this.identity.publicKey &&
+      !this.#centralPinned()
+    ) {
+      this.trust.add(event.publicKey, `central ${options.central}`);
+      options.log('info', 'trusting the central key on first use', {
+        central: event.node,
+        key: event.publicKey,
+      });
+    }
+    if (event.node !== options.name) this.publisher.nodeOnline(event.node);
+  }
+
+  async #watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        this.metrics.brokerConnected.set(0);
+        this.options.log('warn', 'disconnected from the broker', { server: s.server });
+      } else if (s.type === 'reconnect') {
+        this.metrics.brokerConnected.set(1);
+        this.options.log('info', 'reconnected to the broker', { server: s.server });
+        this.#publishEvent('online');
+        this.publisher.wake();
+      }
+    }
+  }
+
+  #publishEvent(event: 'online' | 'offline' | 'hello'): void {
+    const nc = this.#nc;
+    if (!nc || nc.isClosed()) return;
+    nc.publish(this.subjects.event(this.options.name, event), JSON.stringify(this.#event()));
+  }
+
+  #event(): NodeEvent {
+    return {
+      node: this.options.name,
+      publicKey: this.identity.publicKey,
+      central: this.options.isCentral,
+      version: VERSION,
+      at: Date.now(),
+    };
+  }
+
+  #writeStatus(path: string): void {
+    try {
+      const counts = this.store.outbox.counts();
+      writeStatusFile(path, {
+        identity: this.options.name,
+        version: VERSION,
+        uptime: Math.round((Date.now() - this.#startedAt) / 1000),
+        connectedServer: this.connected ? this.connectedServer : null,
+        lastMessage:
+          this.receiver.lastMessageAt === null
+            ? null
+            : Math.floor(this.receiver.lastMessageAt / 1000),
+        updated: Math.floor(Date.now() / 1000),
+        stats: {
+          received: this.receiver.received,
+          rejected: this.receiver.rejected,
+          executed: this.executor.executed,
+          sent: this.publisher.sent,
+          outboxPending: counts.pending,
+        },
+      });
+    } catch (err) {
+      this.options.log('warn', 'cannot write the status file', { path, error: String(err) });
+    }
+  }
+
+  /**
+   * Takes operator input (a JSON array or object, or YAML, as Steward's socket does): validates
+   * each message, signs it and commits it to the outbox. Answers with the ids accepted and the
+   * errors for what was rejected; one bad message never stops the others.
+   */
+  submit(raw: Buffer | string, source = 'api'): SubmitResult {
+    const { options } = this;
+    let parsed: ReturnType<typeof parseInput>;
+    try {
+      parsed = parseInput(raw, { fromNode: options.name, defaultTtlSeconds: options.defaults.ttl });
+    } catch (err) {
+      const reason =
+        err instanceof InputSyntaxError ? err.message : `cannot read input: ${String(err)}`;
+      return { accepted: [], rejected: [{ index: 0, errors: [reason] }] };
+    }
+    const ids = this.send(parsed.accepted);
+    if (parsed.rejected.length > 0) {
+      options.log('warn', 'input rejected', { source, rejected: parsed.rejected });
+    }
+    return { accepted: ids, rejected: parsed.rejected };
+  }
+
+  /** Signs complete messages and commits them to the outbox in one transaction; returns their ids. */
+  send(messages: readonly Message[]): string[] {
+    const { options } = this;
+    const records = messages.map((msg) => ({
+      id: msg.id,
+      kind: 'request' as const,
+      toNode: msg.toNode ?? '',
+      method: msg.method,
+      envelope: encodeEnvelope(signMessage(msg, this.identity), options.compression),
+      expiresAt: msg.expiresAt,
+      ackTimeoutMs: (msg.ACKTimeout ?? options.defaults.ACKTimeout) * 1000,
+      maxRetries: msg.retries ?? -1,
+      createdAt: msg.createdAt,
+    }));
+    const ids = this.store.outbox.enqueueMany(records);
+    const at = Date.now();
+    for (const msg of messages) {
+      this.store.audit.append({
+        at,
+        direction: 'out',
+        event: 'enqueued',
+        id: msg.id,
+        kind: 'request',
+        fromNode: msg.fromNode,
+        toNode: msg.toNode ?? '',
+        method: msg.method,
+        message: msg,
+      });
+    }
+    this.publisher.wake();
+    return ids;
+  }
+
+  /** Sends an error line to the central's error log (REQErrorLog), durably. */
+  reportError(fields: {
+    method: string;
+    messageId: string;
+    reason: string;
+    fromNode?: string;
+    toNode?: string;
+  }): void {
+    const now = Date.now();
+    const result = parseInput(
+      JSON.stringify({
+        toNode: this.options.central,
+        method: 'REQErrorLog',
+        data: [
+          JSON.stringify({ time: new Date(now).toISOString(), node: this.options.name, ...fields }),
+        ],
+      }),
+      { fromNode: this.options.name, now, defaultTtlSeconds: this.options.defaults.ttl },
+    );
+    if (result.accepted.length > 0) this.send(result.accepted);
+  }
+
+  #onSentTerminal(id: string, state: string, error?: string): void {
+    const rec = this.store.outbox.get(id);
+    if (!rec || rec.method === 'REQErrorLog' || state === 'completed') return;
+    this.reportError({
+      method: rec.method,
+      messageId: id,
+      toNode: rec.toNode,
+      fromNode: this.options.name,
+      reason: `${state}: ${error ?? ''}`,
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.publisher.stop();
+    this.executor.stop();
+    for (const input of this.inputs) await input.close().catch(() => undefined);
+    await this.httpServer?.close();
+    const nc = this.#nc;
+    if (nc && !nc.isClosed()) {
+      this.#publishEvent('offline');
+      await nc.drain().catch(() => undefined);
+    }
+    this.store.close();
+  }
+}
+
+function parseEvent(data: Uint8Array): NodeEvent | undefined {
+  try {
+    const v = JSON.parse(Buffer.from(data).toString('utf8')) as Partial<NodeEvent>;
+    if (typeof v.node === 'string' && typeof v.publicKey === 'string') return v as NodeEvent;
+  } catch {
+    // not an event of ours
+  }
+  return undefined;
+}

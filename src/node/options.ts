@@ -1,0 +1,56 @@
+import type { Logger } from '../observability/logger.js';
+import type { Compression } from '../protocol/index.js';
+import type { BrokerCredentials } from './broker-connection.js';
+
+/** Message defaults applied when a message leaves a field out (Steward's names, seconds). */
+export interface MessageDefaults {
+  readonly ACKTimeout: number;
+  readonly retries: number;
+  readonly replyACKTimeout: number;
+  readonly replyRetries: number;
+  readonly methodTimeout: number;
+  readonly replyMethodTimeout: number;
+  /** Time to live of a message that names none, in seconds. */
+  readonly ttl: number;
+}
+
+/** Everything a node needs, resolved: the CLI maps the validated config onto this. */
+export interface NodeOptions {
+  readonly name: string;
+  /** Absolute path; every file the node writes is under it. */
+  readonly dataDir: string;
+  readonly broker: BrokerCredentials;
+  /** Name of the central node (error log, inventory). */
+  readonly central: string;
+  readonly isCentral: boolean;
+  readonly subjectPrefix: string;
+  readonly compression: Compression;
+  readonly helloIntervalMs: number;
+  readonly defaults: MessageDefaults;
+  /** Retry backoff after a failed attempt: base doubled per attempt up to max, with jitter. */
+  readonly backoff: { readonly baseMs: number; readonly maxMs: number };
+  readonly limits: { readonly maxOutputBytes: number; readonly readAllow: readonly string[] };
+  /** Methods run at once on this node. */
+  readonly maxConcurrent: number;
+  readonly inputs: {
+    readonly socket: boolean;
+    readonly tcpListen?: string;
+    readonly httpListen?: string;
+    readonly watchFolder?: string;
+  };
+  readonly metricsListen?: string;
+  readonly statusFile?: { readonly path: string; readonly intervalMs: number };
+  /** Pin the central's key the first time its online event is seen (local, loopback fleets). */
+  readonly trustCentralOnFirstUse: boolean;
+  readonly log: Logger;
+}
+
+export const DEFAULT_MESSAGE_DEFAULTS: MessageDefaults = {
+  ACKTimeout: 5,
+  retries: 3,
+  replyACKTimeout: 5,
+  replyRetries: 3,
+  methodTimeout: 10,
+  replyMethodTimeout: 10,
+  ttl: 3600,
+};

@@ -1,0 +1,65 @@
+import type { MethodHandler } from '../methods/types.js';
+import { decodeEnvelope, type FileTrustStore, type Message } from '../protocol/index.js';
+import type { Outbox } from '../store/outbox.js';
+import { replyMethodFor } from './reply-method.js';
+
+/**
+ * Who may make this node do what (DESIGN.md, "Security by default"; Steward's allowed publishers).
+ * - A reply (it answers a message this node sent) is accepted only from the node it was sent to,
+ *   and, when the reply method runs a command (Steward's chaining), only with exactly the
+ *   replyMethodArgs the original message asked for.
+ * - Privileged methods (commands, file reads, HTTP, process control) need a trusted signer: this
+ *   node's own key, a key in its trust store, or its central's key.
+ * - Everything else needs only a valid signature.
+ */
+export class Policy {
+  constructor(
+    private readonly ownKey: string,
+    private readonly trust: FileTrustStore,
+    private readonly outbox: Outbox,
+  ) {}
+
+  isTrusted(publicKey: string): boolean {
+    return publicKey === this.ownKey || this.trust.has(publicKey);
+  }
+
+  /** Why the message may not run here, or undefined when it may. */
+  check(msg: Message, signer: string, handler: MethodHandler): string | undefined {
+    if (msg.inReplyTo !== undefined) return this.#checkReply(msg);
+    if (handler.kind === 'reply') {
+      return `${msg.method} is a reply method and this message answers no request (no inReplyTo)`;
+    }
+    if (handler.privileged && !this.isTrusted(signer)) {
+      return `signer ${signer} (node ${msg.fromNode}) is not trusted to call ${msg.method}; on ${msg.toNode ?? 'this node'} run: admiral trust add ${signer}`;
+    }
+    return undefined;
+  }
+
+  #checkReply(msg: Message): string | undefined {
+    const original = this.outbox.get(msg.inReplyTo ?? '');
+    if (original === undefined) return `reply to unknown message ${msg.inReplyTo}`;
+    if (original.toNode !== msg.fromNode) {
+      return `reply to ${msg.inReplyTo} came from ${msg.fromNode}, but that message was sent to ${original.toNode}`;
+    }
+    const sent = decodeSentMessage(original.envelope);
+    if (sent === undefined) return undefined;
+    const expectedMethod = replyMethodFor(sent);
+    if (msg.method !== expectedMethod) {
+      return `reply to ${msg.inReplyTo} asks for ${msg.method}, but the request named replyMethod ${expectedMethod}`;
+    }
+    const expectedArgs = JSON.stringify(sent.replyMethodArgs ?? []);
+    if (JSON.stringify(msg.methodArgs ?? []) !== expectedArgs) {
+      return `reply to ${msg.inReplyTo} carries methodArgs other than the request's replyMethodArgs`;
+    }
+    return undefined;
+  }
+}
+
+/** The message inside an envelope this node signed itself (read back from its outbox). */
+function decodeSentMessage(envelope: Uint8Array): Message | undefined {
+  try {
+    return decodeEnvelope(envelope).msg;
+  } catch {
+    return undefined;
+  }
+}
