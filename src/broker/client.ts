@@ -48,9 +48,10 @@ const DIRECT_WRITE_MIN = 64 * 1024;
 /** How long a closing connection may take to flush before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
-// Reply prefixes reserved for service imports and gateways (client.go isReservedReply).
+// Reply prefix reserved for service imports (client.go isServiceReply); 2.9.10 lets a client
+// use the gateway prefix `$GNR.` as a reply (checked against the binary).
 function isReservedReply(reply: string): boolean {
-  return reply.startsWith('_R_.') || reply.startsWith('$GNR.');
+  return reply.startsWith('_R_.');
 }
 
 /** CONNECT fields and their JSON types; a mismatch is a JSON error to nats-server (Go unmarshal). */
@@ -90,7 +91,9 @@ function parseConnect(json: string): ConnectFields | null {
   } catch {
     return null;
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  // Go's json.Unmarshal of `null` into a struct is a no-op, not an error.
+  if (v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) return null;
   const o = v as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     const want = CONNECT_FIELD_TYPES[key];

@@ -445,6 +445,8 @@ export class Parser {
           this.fail(ParseErrorKind.MaxPayload);
           return;
         }
+        // A zero header size means no headers: nats-server delivers it as a plain MSG.
+        if (op.hdr === 0) op.hdr = -1;
         this.state = S.Payload;
         return;
       }

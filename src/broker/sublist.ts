@@ -141,7 +141,8 @@ export class Sublist<T extends SublistEntry> {
       const hit = this.cache.get(subject);
       if (hit) return hit;
     }
-    if (this.entries === 0) return EMPTY_RESULT;
+    // sublist.go match: a subject with an empty token matches nothing.
+    if (this.entries === 0 || hasEmptyToken(subject)) return EMPTY_RESULT;
     const psubs: T[] = [];
     const qsubs: T[][] = [];
     const qindex = new Map<string, number>();
@@ -230,4 +231,14 @@ function addNode<T extends SublistEntry>(
     const list = qsubs[idx];
     for (const s of group) list.push(s);
   }
+}
+
+function hasEmptyToken(subject: string): boolean {
+  const n = subject.length;
+  return (
+    n === 0 ||
+    subject.charCodeAt(0) === 0x2e ||
+    subject.charCodeAt(n - 1) === 0x2e ||
+    subject.indexOf('..') !== -1
+  );
 }

@@ -220,6 +220,31 @@ describe('connection', () => {
     assert.ok(!c.closed);
   });
 
+  test('edge cases match nats-server 2.9.10 byte for byte', async (t) => {
+    const { open } = await setup(t);
+    const h = await open('{"verbose":false,"headers":true}');
+    // A zero header size is a plain message.
+    assert.equal(
+      await h.roundTrip('SUB foo 1\r\nHPUB foo rep 0 2\r\nhi\r\n'),
+      'MSG foo 1 rep 2\r\nhi\r\n',
+    );
+    const c = await open('{"verbose":false}');
+    // Subjects with empty tokens match nothing, even '>'.
+    assert.equal(
+      await c.roundTrip('SUB > 1\r\nPUB .foo 1\r\nx\r\n'),
+      "-ERR 'Invalid Publish Subject'\r\n",
+    );
+    // The service-import reply prefix is reserved; the gateway one is not, in 2.9.10.
+    assert.equal(
+      await c.roundTrip('PUB foo _R_.x 1\r\nx\r\n'),
+      `-ERR 'Permissions Violation for Publish with Reply of "_R_.x"'\r\n`,
+    );
+    assert.equal(await c.roundTrip('PUB foo $GNR.x 1\r\nx\r\n'), 'MSG foo 1 $GNR.x 1\r\nx\r\n');
+    // CONNECT null is a no-op in Go's JSON decoder.
+    const n = await open();
+    assert.equal(await n.roundTrip('CONNECT null\r\n'), '+OK\r\n');
+  });
+
   test('protocol errors close with the exact nats-server -ERR', async (t) => {
     const { open } = await setup(t, { maxPayload: 16, maxControlLine: 64 });
     const cases: [string, string][] = [
