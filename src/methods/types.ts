@@ -46,6 +46,11 @@ export interface MethodOutput {
   readonly truncated?: boolean;
   /** Stable code of the failure (e.g. `ADMIRAL_UNSAFE_PATH`), for the error log and the sender. */
   readonly code?: string;
+  /**
+   * The answer will come later from elsewhere (REQRelay: the relayed node's reply is forwarded).
+   * The node sends no reply for this run, and the sender's message stays delivered until then.
+   */
+  readonly deferred?: boolean;
 }
 
 /** One piece of a streamed result (REQCliCommandCont, REQTailFile): each becomes a reply with `seq`. */
@@ -66,6 +71,36 @@ export interface MethodLimits {
   readonly killGraceMs?: number;
 }
 
+/** A running method, as REQOpProcessList shows it. */
+export interface RunningMethod {
+  readonly id: string;
+  readonly method: string;
+  readonly fromNode: string;
+  /** Unix ms. */
+  readonly startedAt: number;
+}
+
+/**
+ * What the node offers methods that act on the node itself (process control, cancel, relay,
+ * copy): sending messages through its outbox, its running methods, and cancelling one.
+ */
+export interface NodeServices {
+  readonly nodeName: string;
+  readonly publicKey: string;
+  /**
+   * Validates, signs and commits messages to the outbox, as operator input is (same shape as
+   * Steward's JSON); `fromNode` is this node. Returns the ids accepted and errors per message.
+   */
+  submit(messages: readonly Record<string, unknown>[]): {
+    accepted: string[];
+    rejected: { index: number; errors: string[] }[];
+  };
+  /** Methods running now. */
+  running(): RunningMethod[];
+  /** Aborts a running method with reason 'cancelled'; false when it is not running. */
+  cancel(id: string): boolean;
+}
+
 export interface MethodContext {
   readonly request: MethodRequest;
   readonly nodeName: string;
@@ -83,6 +118,8 @@ export interface MethodContext {
     msg: string,
     fields?: Record<string, unknown>,
   ): void;
+  /** The node's own services; absent when a method runs outside a node (unit tests). */
+  readonly services?: NodeServices;
 }
 
 export const MethodKind = {

@@ -4,6 +4,8 @@ import type {
   MethodHandler,
   MethodOutput,
   MethodRequest,
+  NodeServices,
+  RunningMethod,
 } from '../methods/types.js';
 import type { Logger } from '../observability/logger.js';
 import {
@@ -38,6 +40,8 @@ export interface ExecutorDeps {
   readonly onFinished: (id: string, state: OutboxTerminalState) => void;
   /** REQToConsole's output. */
   readonly console: (line: string) => void;
+  /** The node's services, given to every method. */
+  readonly services: () => NodeServices;
 }
 
 /** The sender's terminal state for the status a reply carries. */
@@ -65,7 +69,7 @@ function stateOf(status: Message['status']): OutboxTerminalState {
  */
 export class Executor {
   readonly #deps: ExecutorDeps;
-  readonly #running = new Map<string, AbortController>();
+  readonly #running = new Map<string, { ctl: AbortController; info: RunningMethod }>();
   #scheduled = false;
   #stopped = false;
   executed = 0;
@@ -83,16 +87,16 @@ export class Executor {
     });
   }
 
-  /** Ids of the messages running now. */
-  running(): string[] {
-    return [...this.#running.keys()];
+  /** The messages running now. */
+  running(): RunningMethod[] {
+    return [...this.#running.values()].map((r) => r.info);
   }
 
   /** Cancels a running message: its method's signal aborts with reason 'cancelled'. */
   cancel(id: string): boolean {
-    const ctl = this.#running.get(id);
-    if (!ctl) return false;
-    ctl.abort('cancelled');
+    const run = this.#running.get(id);
+    if (!run) return false;
+    run.ctl.abort('cancelled');
     return true;
   }
 
@@ -187,6 +191,7 @@ export class Executor {
       emit: (chunk) => emit(chunk.data),
       console: this.#deps.console,
       log: (level, text, fields) => log(level, text, { id: msg.id, method: msg.method, ...fields }),
+      services: this.#deps.services(),
     };
   }
 
@@ -195,7 +200,10 @@ export class Executor {
     if (!msg) return;
     const handler = this.#deps.registry.get(msg.method);
     const ctl = new AbortController();
-    this.#running.set(msg.id, ctl);
+    this.#running.set(msg.id, {
+      ctl,
+      info: { id: msg.id, method: msg.method, fromNode: msg.fromNode, startedAt: Date.now() },
+    });
     const timer = this.#timeout(msg, handler, ctl);
     let seq = 0;
     const emit = (data: string): void => {
@@ -244,7 +252,7 @@ export class Executor {
           this.#deps.onFinished(msg.inReplyTo, state);
         }
       }
-      if (answersRequest) {
+      if (answersRequest && !out.deferred) {
         this.#enqueueReply(
           msg,
           out,

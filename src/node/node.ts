@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { parseHostPort, type RunningHttpServer, startHttpServer } from '../http/server.js';
-import { createMethodRegistry, type MethodRegistry } from '../methods/registry.js';
+import { createMethodRegistry, METHOD_HANDLERS, type MethodRegistry } from '../methods/registry.js';
+import type { NodeServices } from '../methods/types.js';
 import { NodeMetrics } from '../observability/metrics.js';
 import { writeStatusFile } from '../observability/status-file.js';
 import {
@@ -20,6 +21,7 @@ import { openStore, type Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { connectToBroker } from './broker-connection.js';
 import { Executor } from './executor.js';
+import type { NodeContext } from './extension.js';
 import { startFolderInput } from './inputs/folder-input.js';
 import { messagesRoute } from './inputs/http-input.js';
 import { startSocketInput, startTcpInput } from './inputs/stream-input.js';
@@ -37,6 +39,8 @@ export interface NodeEvent {
   readonly version: string;
   /** Unix ms. */
   readonly at: number;
+  /** Extra fields from extensions (facts), on hello events. */
+  readonly [field: string]: unknown;
 }
 
 export const SOCKET_FILE = 'admiral.sock';
@@ -57,11 +61,14 @@ export class AdmiralNode {
   readonly receiver: Receiver;
   readonly executor: Executor;
   readonly inputs: Input[] = [];
+  /** What methods and extensions may ask of this node. */
+  readonly services: NodeServices;
   httpServer: RunningHttpServer | undefined;
   #nc: NatsConnection | undefined;
   readonly #subs: Subscription[] = [];
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #startedAt = Date.now();
+  readonly #started: NonNullable<NodeOptions['extensions']>[number][] = [];
   #closed = false;
 
   private constructor(options: NodeOptions, identity: Identity) {
@@ -70,10 +77,26 @@ export class AdmiralNode {
     this.subjects = new Subjects(options.subjectPrefix);
     this.store = openStore({ dataDir: options.dataDir });
     this.trust = new FileTrustStore(join(options.dataDir, 'trust.json'));
-    this.registry = createMethodRegistry();
+    this.registry = createMethodRegistry([
+      ...METHOD_HANDLERS,
+      ...(options.extensions ?? []).flatMap((e) => e.methods ?? []),
+    ]);
     const depth = (): Record<string, number> =>
       Object.fromEntries(this.store.outbox.depthByTarget());
     this.metrics = new NodeMetrics(options.name, depth);
+    this.services = {
+      nodeName: options.name,
+      publicKey: identity.publicKey,
+      submit: (messages) => {
+        const r = this.submit(JSON.stringify(messages), 'method');
+        return {
+          accepted: [...r.accepted],
+          rejected: r.rejected.map((x) => ({ index: x.index, errors: [...x.errors] })),
+        };
+      },
+      running: () => this.executor.running(),
+      cancel: (id) => this.executor.cancel(id),
+    };
     const policy = new Policy(identity.publicKey, this.trust, this.store.outbox);
     this.publisher = new Publisher({
       store: this.store,
@@ -104,6 +127,7 @@ export class AdmiralNode {
         if (rec) this.metrics.messages.inc({ method: rec.method, state });
       },
       console: (line) => options.log('info', line, { console: true }),
+      services: () => this.services,
     });
     this.receiver = new Receiver({
       nodeName: options.name,
@@ -168,8 +192,22 @@ export class AdmiralNode {
     void this.#watchStatus(this.#nc);
     this.#publishEvent('online');
     this.publisher.start();
+    const ctx: NodeContext = {
+      options,
+      nc: this.#nc,
+      subjects: this.subjects,
+      store: this.store,
+      identity: this.identity,
+      services: this.services,
+      metrics: this.metrics,
+    };
+    for (const ext of options.extensions ?? []) {
+      await ext.start(ctx);
+      this.#started.push(ext);
+    }
     await this.executor.recover(leftRunning);
     this.executor.wake();
+    this.#publishEvent('hello');
     if (options.helloIntervalMs > 0) {
       const t = setInterval(() => this.#publishEvent('hello'), options.helloIntervalMs);
       t.unref();
@@ -202,7 +240,10 @@ export class AdmiralNode {
       this.inputs.push(await startFolderInput(options.inputs.watchFolder, submit));
     }
     const routes = [];
-    if (options.inputs.httpListen) routes.push(messagesRoute(submit));
+    if (options.inputs.httpListen) {
+      routes.push(messagesRoute(submit));
+      for (const ext of options.extensions ?? []) routes.push(...(ext.routes ?? []));
+    }
     if (options.metricsListen && options.metricsListen === options.inputs.httpListen)
       routes.push(this.metrics.route());
     if (routes.length > 0 && options.inputs.httpListen) {
@@ -304,7 +345,11 @@ export class AdmiralNode {
   #publishEvent(event: 'online' | 'offline' | 'hello'): void {
     const nc = this.#nc;
     if (!nc || nc.isClosed()) return;
-    nc.publish(this.subjects.event(this.options.name, event), JSON.stringify(this.#event()));
+    const body: Record<string, unknown> = { ...this.#event() };
+    if (event === 'hello') {
+      for (const ext of this.options.extensions ?? []) Object.assign(body, ext.hello?.());
+    }
+    nc.publish(this.subjects.event(this.options.name, event), JSON.stringify(body));
   }
 
   #event(): NodeEvent {
@@ -438,6 +483,16 @@ export class AdmiralNode {
     for (const t of this.#timers) clearInterval(t);
     this.publisher.stop();
     this.executor.stop();
+    for (const ext of this.#started.reverse()) {
+      await ext
+        .stop()
+        .catch((err: unknown) =>
+          this.options.log('warn', 'extension did not stop cleanly', {
+            extension: ext.name,
+            error: String(err),
+          }),
+        );
+    }
     for (const input of this.inputs) await input.close().catch(() => undefined);
     await this.httpServer?.close();
     const nc = this.#nc;

@@ -1,6 +1,7 @@
 import type { Logger } from '../observability/logger.js';
 import type { Compression } from '../protocol/index.js';
 import type { BrokerCredentials } from './broker-connection.js';
+import type { NodeExtension } from './extension.js';
 
 /** Message defaults applied when a message leaves a field out (Steward's names, seconds). */
 export interface MessageDefaults {
@@ -43,6 +44,8 @@ export interface NodeOptions {
   /** Pin the central's key the first time its online event is seen (local, loopback fleets). */
   readonly trustCentralOnFirstUse: boolean;
   readonly log: Logger;
+  /** Duties added to this node (central role, fleet control, …), started in order. */
+  readonly extensions?: readonly NodeExtension[];
 }
 
 export const DEFAULT_MESSAGE_DEFAULTS: MessageDefaults = {

@@ -1,0 +1,35 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { HttpRoute } from '../http/server.js';
+import type { MethodHandler, NodeServices } from '../methods/types.js';
+import type { NodeMetrics } from '../observability/metrics.js';
+import type { Identity, Subjects } from '../protocol/index.js';
+import type { Store } from '../store/store.js';
+import type { NodeOptions } from './options.js';
+
+/** What an extension sees of its node once the node is connected. */
+export interface NodeContext {
+  readonly options: NodeOptions;
+  readonly nc: NatsConnection;
+  readonly subjects: Subjects;
+  readonly store: Store;
+  readonly identity: Identity;
+  readonly services: NodeServices;
+  readonly metrics: NodeMetrics;
+}
+
+/**
+ * A duty added to a node: the central's inventory, registry and jobs, the fleet broadcast
+ * listener, and so on. Methods and routes are registered when the node is built; `start` runs
+ * once the broker connection is up, `stop` when the node closes (in reverse order).
+ */
+export interface NodeExtension {
+  readonly name: string;
+  /** Methods added to the node's registry. */
+  readonly methods?: readonly MethodHandler[];
+  /** Routes served on the node's HTTP listener (`inputs.httpListen`). */
+  readonly routes?: readonly HttpRoute[];
+  /** Fields merged into the node's hello event (facts). */
+  hello?(): Record<string, unknown>;
+  start(ctx: NodeContext): Promise<void>;
+  stop(): Promise<void>;
+}
