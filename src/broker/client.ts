@@ -54,6 +54,16 @@ function isReservedReply(reply: string): boolean {
   return reply.startsWith('_R_.');
 }
 
+/**
+ * Copies a latin1 string's bytes. For the short strings of a MSG line a JIT-compiled loop beats
+ * Buffer#write, whose per-call encoding dispatch dominated the profile.
+ */
+function putLatin1(out: Buffer, pos: number, s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) out[pos + i] = s.charCodeAt(i);
+  return pos + n;
+}
+
 /** CONNECT fields and their JSON types; a mismatch is a JSON error to nats-server (Go unmarshal). */
 const CONNECT_FIELD_TYPES: Record<string, 'boolean' | 'string' | 'number'> = {
   verbose: 'boolean',
@@ -131,6 +141,7 @@ export class Connection implements ParserSink {
   private out: Buffer = Buffer.allocUnsafe(0);
   private outPos = 0;
   private pingsOut = 0;
+  private lastTail = '';
   private lastIn = Date.now();
   private pingTimer: NodeJS.Timeout | null = null;
   private authTimer: NodeJS.Timeout | null = null;
@@ -369,6 +380,8 @@ export class Connection implements ParserSink {
     stats.inBytes += op.size;
     const subject = op.subject;
     const reply = op.reply;
+    // The cached MSG tail is valid only across a run of identical control lines.
+    if (!op.repeat) this.lastTail = '';
     if (this.pedantic && !isValidLiteralSubject(subject)) {
       // client.go processPub: reported, yet the message is still processed.
       this.sendErr(ServerErrorText.InvalidPublishSubject);
@@ -385,11 +398,16 @@ export class Connection implements ParserSink {
     if (this.verbose) this.queueString(OK_LINE);
 
     const r = host.sublist.match(subject);
-    // The part of the MSG/HMSG line after the sid, built once per message (client.go pa.szb).
-    const tail =
-      op.hdr >= 0
-        ? (reply === '' ? '' : reply + ' ') + op.hdrText + ' ' + op.sizeText + '\r\n'
-        : (reply === '' ? '' : reply + ' ') + op.sizeText + '\r\n';
+    // The part of the MSG/HMSG line after the sid, built once per message (client.go pa.szb),
+    // and reused while the publisher repeats the same control line.
+    let tail = this.lastTail;
+    if (tail === '') {
+      tail =
+        op.hdr >= 0
+          ? (reply === '' ? '' : reply + ' ') + op.hdrText + ' ' + op.sizeText + '\r\n'
+          : (reply === '' ? '' : reply + ' ') + op.sizeText + '\r\n';
+      this.lastTail = tail;
+    }
     let delivered = false;
     const psubs = r.psubs;
     for (let k = 0; k < psubs.length; k++) {
@@ -443,23 +461,16 @@ export class Connection implements ParserSink {
     }
     if (perms?.tracksReplies && op.reply !== '') perms.trackReply(op.reply, Date.now());
     let payload = op.payload;
-    let line: string;
-    if (op.hdr < 0) {
-      line = 'MSG ' + op.subject + sub.sidPart + tail;
-    } else if (this.headers) {
-      line = 'HMSG ' + op.subject + sub.sidPart + tail;
+    let ok: boolean;
+    if (op.hdr < 0 || this.headers) {
+      ok = this.queueMessage(op.hdr < 0 ? 'MSG ' : 'HMSG ', op.subject, sub.sidPart, tail, payload);
     } else {
       // A client without headers gets the message body only (client.go deliverMsg strips them).
       payload = payload.subarray(op.hdr);
-      line =
-        'MSG ' +
-        op.subject +
-        sub.sidPart +
-        (op.reply === '' ? '' : op.reply + ' ') +
-        String(payload.length) +
-        '\r\n';
+      const plain = (op.reply === '' ? '' : op.reply + ' ') + String(payload.length) + '\r\n';
+      ok = this.queueMessage('MSG ', op.subject, sub.sidPart, plain, payload);
     }
-    if (!this.queueMessage(line, payload)) return false;
+    if (!ok) return false;
     const stats = this.host.stats;
     stats.outMsgs++;
     stats.outBytes += payload.length;
@@ -493,9 +504,9 @@ export class Connection implements ParserSink {
   // ---- outbound ----
 
   /** Room for n more bytes, or false after closing this client as a slow consumer. */
-  private reserve(n: number): boolean {
+  private reserve(n: number, uncopied = 0): boolean {
     const need = this.outPos + n;
-    if (need + this.stream.writableLength > this.host.options.maxPending) {
+    if (need + uncopied + this.stream.writableLength > this.host.options.maxPending) {
       this.slowConsumer();
       return false;
     }
@@ -515,26 +526,41 @@ export class Connection implements ParserSink {
     this.markDirty();
   }
 
-  private queueMessage(line: string, payload: Buffer): boolean {
+  /** Queues `<verb><subject><sidPart><tail><payload>\r\n`, the MSG/HMSG framing. */
+  private queueMessage(
+    verb: string,
+    subject: string,
+    sidPart: string,
+    tail: string,
+    payload: Buffer,
+  ): boolean {
     const plen = payload.length;
-    if (plen >= DIRECT_WRITE_MIN) {
-      if (!this.reserve(line.length + plen + 2)) return false;
-      this.outPos += this.out.write(line, this.outPos, 'latin1');
+    const head = verb.length + subject.length + sidPart.length + tail.length;
+    const direct = plen >= DIRECT_WRITE_MIN;
+    if (!this.reserve(direct ? head + 2 : head + plen + 2, direct ? plen : 0)) return false;
+    let out = this.out;
+    let pos = putLatin1(out, this.outPos, verb);
+    pos = putLatin1(out, pos, subject);
+    pos = putLatin1(out, pos, sidPart);
+    pos = putLatin1(out, pos, tail);
+    if (direct) {
       // Large payloads go out as their own chunk rather than being copied per receiver.
+      this.outPos = pos;
       this.flush();
       this.writeChunk(payload);
-      this.out[this.outPos++] = 13;
-      this.out[this.outPos++] = 10;
+      if (!this.reserve(2)) return false;
+      out = this.out;
+      pos = this.outPos;
+    } else if (plen > 32) {
+      out.set(payload, pos);
+      pos += plen;
     } else {
-      if (!this.reserve(line.length + plen + 2)) return false;
-      const out = this.out;
-      let pos = this.outPos;
-      pos += out.write(line, pos, 'latin1');
-      if (plen > 0) pos += payload.copy(out, pos);
-      out[pos++] = 13;
-      out[pos++] = 10;
-      this.outPos = pos;
+      for (let i = 0; i < plen; i++) out[pos + i] = payload[i];
+      pos += plen;
     }
+    out[pos++] = 13;
+    out[pos++] = 10;
+    this.outPos = pos;
     this.markDirty();
     return true;
   }

@@ -56,6 +56,11 @@ export interface ParsedOp {
   arg: string;
   /** PUB/HPUB payload, headers included. */
   payload: Buffer;
+  /**
+   * True when this PUB/HPUB control line was byte-identical to the previous one, so every
+   * field (and its string identity) is the same: callers may reuse work keyed on it.
+   */
+  repeat: boolean;
 }
 
 export interface ParserSink {
@@ -101,6 +106,7 @@ const VERB_TEXT: Record<OpKind, string> = {
 };
 
 const EMPTY = Buffer.alloc(0);
+const LAST_LINE_MAX = 256;
 
 /** Parses a decimal size as nats-server's parseSize: digits only, at most 9 of them, else -1. */
 export function parseSize(text: string): number {
@@ -119,7 +125,7 @@ export class Parser {
   /** When true, any first byte other than 'C' is an authorization violation (parser.go OP_START). */
   requireConnect = false;
   /** Whether HPUB is allowed (the client's CONNECT negotiated headers). */
-  headers = false;
+  private headersOk = false;
 
   private state: S = S.Start;
   private verb: OpKind = OpKind.Ping;
@@ -129,6 +135,17 @@ export class Parser {
   private payloadBuf: Buffer = EMPTY;
   private payloadFill = 0;
   private readonly args: string[] = [];
+  // The last PUB/HPUB control line, to skip re-parsing a repeated one (publishers usually
+  // send runs of messages to one subject); strings are kept so Map lookups reuse their hash.
+  private readonly lastLine = new Uint8Array(LAST_LINE_MAX);
+  private lastLen = -1;
+  private lastVerb: OpKind = OpKind.Ping;
+  private lastSubject = '';
+  private lastReply = '';
+  private lastSizeText = '';
+  private lastHdrText = '';
+  private lastSize = 0;
+  private lastHdr = -1;
   private readonly op: ParsedOp = {
     kind: OpKind.Ping,
     subject: '',
@@ -142,12 +159,23 @@ export class Parser {
     max: -1,
     arg: '',
     payload: EMPTY,
+    repeat: false,
   };
 
   constructor(
     private readonly sink: ParserSink,
     private readonly limits: ParserLimits,
   ) {}
+
+  /** Whether HPUB is allowed (the client's CONNECT negotiated headers). */
+  get headers(): boolean {
+    return this.headersOk;
+  }
+
+  set headers(v: boolean) {
+    this.headersOk = v;
+    this.lastLen = -1;
+  }
 
   /** True once a parse error stopped the parser (or `stop()` was called). */
   get stopped(): boolean {
@@ -275,8 +303,38 @@ export class Parser {
               this.fail(ParseErrorKind.MaxControlLine);
             return;
           }
+          const verb = this.verb;
+          if (
+            this.pendingLen === 0 &&
+            verb === this.lastVerb &&
+            nl - i === this.lastLen &&
+            (verb === OpKind.Pub || verb === OpKind.Hpub)
+          ) {
+            const prev = this.lastLine;
+            let k = 0;
+            const n = this.lastLen;
+            while (k < n && buf[i + k] === prev[k]) k++;
+            if (k === n) {
+              const op = this.op;
+              op.kind = verb;
+              op.subject = this.lastSubject;
+              op.reply = this.lastReply;
+              op.sizeText = this.lastSizeText;
+              op.hdrText = this.lastHdrText;
+              op.size = this.lastSize;
+              op.hdr = this.lastHdr;
+              op.repeat = true;
+              i = nl + 1;
+              this.state = S.Payload;
+              i = this.startPayload(buf, i);
+              if (i < 0) return;
+              break;
+            }
+          }
+          const lineStart = i;
+          const whole = this.pendingLen === 0;
           let line: string;
-          if (this.pendingLen === 0) {
+          if (whole) {
             line = buf.toString('latin1', i, nl);
           } else {
             this.pending.push(buf.subarray(i, nl));
@@ -291,26 +349,20 @@ export class Parser {
             return;
           }
           this.state = S.Start;
+          this.op.repeat = false;
           this.processArgs(line);
           // processArgs may have moved the state on (TS cannot see that through the call).
           const next = this.state as S;
           if (next === S.Dead) return;
           if (next === S.Payload) {
-            const need = this.op.size + 2;
-            if (len - i >= need) {
-              // Whole payload in this chunk: no copy.
-              if (buf[i + need - 2] !== CR || buf[i + need - 1] !== LF) {
-                this.fail(ParseErrorKind.UnknownOp);
-                return;
-              }
-              this.op.payload = buf.subarray(i, i + this.op.size);
-              i += need;
-              this.state = S.Start;
-              this.sink.onOp(this.op);
+            const lineLen = nl - lineStart;
+            if (whole && lineLen <= LAST_LINE_MAX) {
+              this.remember(buf, lineStart, lineLen);
             } else {
-              this.payloadBuf = Buffer.allocUnsafe(need);
-              this.payloadFill = 0;
+              this.lastLen = -1;
             }
+            i = this.startPayload(buf, i);
+            if (i < 0) return;
           }
           break;
         }
@@ -341,6 +393,40 @@ export class Parser {
         }
       }
     }
+  }
+
+  private remember(buf: Buffer, start: number, n: number): void {
+    const op = this.op;
+    for (let k = 0; k < n; k++) this.lastLine[k] = buf[start + k];
+    this.lastLen = n;
+    this.lastVerb = op.kind;
+    this.lastSubject = op.subject;
+    this.lastReply = op.reply;
+    this.lastSizeText = op.sizeText;
+    this.lastHdrText = op.hdrText;
+    this.lastSize = op.size;
+    this.lastHdr = op.hdr;
+  }
+
+  /**
+   * Starts a payload at `i`: emits it at once (a zero-copy view) when the chunk holds all of it,
+   * else begins collecting. Returns the next index, or -1 when parsing stopped.
+   */
+  private startPayload(buf: Buffer, i: number): number {
+    const need = this.op.size + 2;
+    if (buf.length - i >= need) {
+      if (buf[i + need - 2] !== CR || buf[i + need - 1] !== LF) {
+        this.fail(ParseErrorKind.UnknownOp);
+        return -1;
+      }
+      this.op.payload = buf.subarray(i, i + this.op.size);
+      this.state = S.Start;
+      this.sink.onOp(this.op);
+      return i + need;
+    }
+    this.payloadBuf = Buffer.allocUnsafe(need);
+    this.payloadFill = 0;
+    return i;
   }
 
   private startVerb(kind: OpKind): void {
@@ -416,7 +502,7 @@ export class Parser {
       }
       case OpKind.Hpub: {
         // client.go processHeaderPub: refused before anything else when headers were not negotiated.
-        if (!this.headers) {
+        if (!this.headersOk) {
           this.fail(ParseErrorKind.HeadersNotSupported);
           return;
         }

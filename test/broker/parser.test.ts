@@ -230,6 +230,28 @@ describe('parser', () => {
     assert.equal(errors.length, 1);
   });
 
+  test('a repeated PUB line is recognised and yields the same fields after other operations', () => {
+    const { parser, ops, errors } = collect();
+    parser.feed(
+      Buffer.from('PUB a.b r 1\r\nx\r\nSUB zzz 9\r\nPUB a.b r 1\r\ny\r\nPUB a.c r 1\r\nz\r\n'),
+    );
+    assert.deepEqual(errors, []);
+    assert.deepEqual(summary(ops), [
+      'PUB a.b r -1 1 "x"',
+      'SUB zzz  9',
+      'PUB a.b r -1 1 "y"',
+      'PUB a.c r -1 1 "z"',
+    ]);
+  });
+
+  test('turning headers off forgets a remembered HPUB line', () => {
+    const { parser, errors } = collect();
+    parser.feed(Buffer.from('HPUB h 2 3\r\n\r\nx\r\n'));
+    parser.headers = false;
+    parser.feed(Buffer.from('HPUB h 2 3\r\n\r\nx\r\n'));
+    assert.deepEqual(errors, [ParseErrorKind.HeadersNotSupported]);
+  });
+
   test('sizes parse as nats-server parseSize: digits only, at most nine', () => {
     assert.equal(parseSize('0'), 0);
     assert.equal(parseSize('0042'), 42);
