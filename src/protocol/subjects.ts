@@ -11,7 +11,13 @@ export const DEFAULT_SUBJECT_PREFIX = 'adm';
 export const EVENTS = { online: 'online', offline: 'offline', hello: 'hello' } as const;
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];
 
-const SUBJECT_KIND = { node: 'node', all: 'all', event: 'evt', key: 'key' } as const;
+const SUBJECT_KIND = {
+  node: 'node',
+  all: 'all',
+  event: 'evt',
+  key: 'key',
+  central: 'central',
+} as const;
 
 // A prefix is one or more dot-separated tokens of the node-name alphabet: no wildcards, no spaces.
 const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -67,6 +73,15 @@ export class Subjects {
   key(node: string): string {
     assertNodeName(node, 'node');
     return `${this.prefix}.${SUBJECT_KIND.key}.${node}`;
+  }
+
+  /**
+   * `adm.central.<service>`: plain request/reply services of the central node (ping echo, service
+   * registry, extensions, jobs, inventory). Requests carry their own authorization (access keys,
+   * signatures); the broker connection's credentials are the first gate.
+   */
+  central(service: string): string {
+    return `${this.prefix}.${SUBJECT_KIND.central}.${token(service, 'service')}`;
   }
 
   /** What a node subscribes to for messages directed at it: `adm.node.<node>.*`. */

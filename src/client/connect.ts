@@ -1,0 +1,109 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { type BrokerCredentials, connectToBroker } from '../node/broker-connection.js';
+import { generateIdentity, type Identity, identityFromSeed, Subjects } from '../protocol/index.js';
+
+/** How a client command reaches the system (global flags; DESIGN.md, "Roles"). */
+export interface ClientOptions {
+  /** `--broker URL|host:port`: a remote broker. Without it, the local node's broker. */
+  readonly broker?: string;
+  /** `--data-dir`: the local node (default ADMIRAL_DATA_DIR, else ./admiral-data). */
+  readonly dataDir?: string;
+  /** ms to wait for the connection; default 5 s. */
+  readonly timeoutMs?: number;
+  /** Client name shown by the broker. */
+  readonly name?: string;
+}
+
+/** A client's connection: the broker, the subjects, and who it speaks as. */
+export interface AdmiralClient {
+  readonly nc: NatsConnection;
+  readonly subjects: Subjects;
+  /** Name of the central node. */
+  readonly central: string;
+  /** The local node's identity when its data dir is readable, else a throwaway one. */
+  readonly identity: Identity;
+  /** True when `identity` is the local node's (so its trust and policy apply). */
+  readonly localIdentity: boolean;
+  /** The data dir used for defaults, when one exists. */
+  readonly dataDir: string | undefined;
+  readonly brokerUrl: string;
+  close(): Promise<void>;
+}
+
+/** `host:port` → `nats://host:port`; a URL stays as it is. */
+export function normalizeBrokerUrl(value: string): string {
+  return /^[a-z]+:\/\//i.test(value) ? value : `nats://${value}`;
+}
+
+function readStatusServer(dataDir: string): string | undefined {
+  try {
+    const status = JSON.parse(readFileSync(join(dataDir, 'status.json'), 'utf8')) as {
+      connectedServer?: unknown;
+    };
+    return typeof status.connectedServer === 'string' ? status.connectedServer : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function credentialsOf(config: Config, url: string): BrokerCredentials {
+  const b = config.broker;
+  return {
+    url,
+    ...(b.nkeySeedFile !== undefined && { nkeySeedFile: b.nkeySeedFile }),
+    ...(b.token !== undefined && { token: b.token }),
+    ...(b.user !== undefined && { user: b.user }),
+    ...(b.password !== undefined && { password: b.password }),
+    ...(b.rootCa !== undefined && { rootCa: b.rootCa }),
+    ...(b.clientCert !== undefined && { clientCert: b.clientCert }),
+    ...(b.clientKey !== undefined && { clientKey: b.clientKey }),
+  };
+}
+
+/**
+ * Connects a client command: with `--broker`, to that broker (credentials from ADMIRAL_BROKER_*
+ * and the local config if any); otherwise to the broker the local node (`admiral up` or
+ * `admiral node start` with this data dir) is connected to, with that node's credentials and
+ * identity.
+ */
+export async function connectClient(options: ClientOptions = {}): Promise<AdmiralClient> {
+  const dataDir = resolve(options.dataDir ?? process.env.ADMIRAL_DATA_DIR ?? 'admiral-data');
+  const hasLocal = existsSync(join(dataDir, 'config.yaml'));
+  const loaded = loadConfig({ flags: { dataDir } });
+  const config = loaded.config;
+  let url: string;
+  if (options.broker !== undefined) url = normalizeBrokerUrl(options.broker);
+  else {
+    const fromStatus = readStatusServer(dataDir);
+    url = fromStatus !== undefined ? normalizeBrokerUrl(fromStatus) : config.broker.url;
+  }
+  const seedFile = join(dataDir, 'identity.seed');
+  let identity: Identity;
+  let localIdentity = false;
+  try {
+    identity = identityFromSeed(readFileSync(seedFile, 'utf8'));
+    localIdentity = true;
+  } catch {
+    identity = generateIdentity();
+  }
+  const nc = await connectToBroker(credentialsOf(config, url), {
+    name: options.name ?? 'admiral-cli',
+    timeout: options.timeoutMs ?? 5000,
+  });
+  return {
+    nc,
+    subjects: new Subjects(config.subjectPrefix),
+    central: config.centralNode,
+    identity,
+    localIdentity,
+    dataDir: hasLocal ? dataDir : undefined,
+    brokerUrl: url,
+    close: async () => {
+      await nc.close();
+    },
+  };
+}
