@@ -42,7 +42,8 @@ const PONG_LINE = 'PONG\r\n';
 const OK_LINE = '+OK\r\n';
 /** Smaller flushes are copied into a pooled buffer; larger ones hand the scratch buffer off. */
 const COPY_FLUSH_MAX = 4096;
-const OUT_INITIAL = 16 * 1024;
+/** Initial scratch size; kept small because every idle connection holds one. */
+const OUT_INITIAL = 4096;
 /** Payloads this large are written as their own chunk instead of being copied. */
 const DIRECT_WRITE_MIN = 64 * 1024;
 /** How long a closing connection may take to flush before it is destroyed. */
@@ -190,7 +191,6 @@ export class Connection implements ParserSink {
     }
     this.pingTimer = setInterval(() => this.onPingTimer(), opts.pingInterval);
     this.pingTimer.unref();
-    this.host.markDirty(this);
   }
 
   /** Resolves once the underlying stream has closed. */
