@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { FileTrustStore, loadIdentity } from '../protocol/index.js';
 import { CliError } from './errors.js';
-import { type Format, parseFormat, renderRows } from './output.js';
+import { type Format, renderRows } from './output.js';
 import { localDataDir } from './system.js';
 
 const dataDirOption = [
@@ -15,8 +15,8 @@ export function registerKeys(program: Command): void {
   keys
     .command('show')
     .description("print this node's public key (what other nodes put in their trust store)")
-    .option(...dataDirOption)
-    .action(async (opts: { dataDir?: string }) => {
+    .action(async (_opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<{ dataDir?: string }>();
       const path = join(localDataDir(opts.dataDir), 'identity.seed');
       try {
         process.stdout.write(`${(await loadIdentity(path)).publicKey}\n`);
@@ -39,24 +39,27 @@ export function registerTrust(program: Command): void {
     .description('trust a public key (U…) to call privileged methods on this node')
     .argument('<key>', 'public key, as `admiral keys show` prints it on the other node')
     .option('--label <label>', 'a name for the key, e.g. the node it belongs to')
-    .option(...dataDirOption)
-    .action((key: string, opts: { label?: string; dataDir?: string }) => {
+    .action((key: string, _opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<{ label?: string; dataDir?: string }>();
       store(opts.dataDir).add(key, opts.label);
     });
   trust
     .command('remove')
     .description('stop trusting a public key')
     .argument('<key>', 'public key')
-    .option(...dataDirOption)
-    .action((key: string, opts: { dataDir?: string }) => {
+    .action((key: string, _opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<{ dataDir?: string }>();
       if (!store(opts.dataDir).remove(key)) throw new CliError(`key ${key} was not trusted`);
     });
   trust
     .command('list')
     .description('list trusted keys')
-    .option(...dataDirOption)
-    .option('--format <format>', 'text, json, jsonl, csv or csv-noheader', parseFormat, 'text')
-    .action((opts: { dataDir?: string; format: Format }) => {
+    .action((_opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<{
+        dataDir?: string;
+        format?: Format;
+        cols?: string[];
+      }>();
       const rows = store(opts.dataDir)
         .list()
         .map((k) => ({
@@ -64,6 +67,8 @@ export function registerTrust(program: Command): void {
           label: k.label ?? '',
           added: new Date(k.addedAt).toISOString(),
         }));
-      process.stdout.write(renderRows(rows, opts.format, ['key', 'label', 'added']));
+      process.stdout.write(
+        renderRows(rows, opts.format ?? 'text', opts.cols ?? ['key', 'label', 'added']),
+      );
     });
 }

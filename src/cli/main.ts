@@ -7,6 +7,7 @@ import { CliError, describeError } from './errors.js';
 import { registerKeys, registerTrust } from './keys.js';
 import { registerMessages } from './messages.js';
 import { registerNode } from './node.js';
+import { parseCols, parseFormat } from './output.js';
 import { registerSend } from './send.js';
 import { registerStatus } from './status.js';
 import { registerUp } from './up.js';
@@ -16,6 +17,18 @@ program
   .name('admiral')
   .description('Command and control for fleets of machines over NATS.')
   .version(VERSION)
+  // Global flags of every client command (bpclient's): read them with `command.optsWithGlobals()`.
+  .option(
+    '--broker <url>',
+    "broker to use, nats://host:port or host:port (default: the local node's)",
+  )
+  .option('--access-key <key>', 'access key for registry entries and extensions that require one')
+  .option(
+    '--data-dir <dir>',
+    'data dir of the local node (default ADMIRAL_DATA_DIR or ./admiral-data)',
+  )
+  .option('--format <format>', 'output: text, json, jsonl, csv or csv-noheader', parseFormat)
+  .option('--cols <cols>', 'columns to show, comma separated (repeatable)', parseCols)
   .showHelpAfterError()
   .exitOverride();
 

@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { OutboxState } from '../store/outbox.js';
-import { type Format, parseCols, parseFormat, renderRows } from './output.js';
+import { type Format, renderRows } from './output.js';
 import { localDataDir, openLocalOutbox } from './system.js';
 
 const STATES = Object.values(OutboxState) as string[];
@@ -18,37 +18,33 @@ export function registerMessages(program: Command): void {
     .description('list the messages this node sent and the state each one is in')
     .option('--state <state>', `only this state (${STATES.join(', ')})`, parseState)
     .option('--limit <n>', 'at most this many, newest first', (v) => Number.parseInt(v, 10), 100)
-    .option('--data-dir <dir>', 'data dir of the node (default ./admiral-data)')
-    .option('--format <format>', 'text, json, jsonl, csv or csv-noheader', parseFormat, 'text')
-    .option('--cols <cols>', 'columns to show, comma separated', parseCols)
-    .action(
-      (opts: {
+    .action((_opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<{
         state?: OutboxState;
         limit: number;
         dataDir?: string;
-        format: Format;
+        format?: Format;
         cols?: string[];
-      }) => {
-        const { outbox, close } = openLocalOutbox(localDataDir(opts.dataDir));
-        try {
-          const rows = outbox
-            .list({ limit: opts.limit, ...(opts.state && { state: opts.state }) })
-            .map((r) => ({
-              id: r.id,
-              kind: r.kind,
-              toNode: r.toNode,
-              method: r.method,
-              state: r.state,
-              attempts: r.attempts,
-              created: new Date(r.createdAt).toISOString(),
-              finished: r.finishedAt === null ? '' : new Date(r.finishedAt).toISOString(),
-              error: r.error ?? '',
-              result: r.result,
-            }));
-          process.stdout.write(renderRows(rows, opts.format, opts.cols ?? DEFAULT_COLS));
-        } finally {
-          close();
-        }
-      },
-    );
+      }>();
+      const { outbox, close } = openLocalOutbox(localDataDir(opts.dataDir));
+      try {
+        const rows = outbox
+          .list({ limit: opts.limit, ...(opts.state && { state: opts.state }) })
+          .map((r) => ({
+            id: r.id,
+            kind: r.kind,
+            toNode: r.toNode,
+            method: r.method,
+            state: r.state,
+            attempts: r.attempts,
+            created: new Date(r.createdAt).toISOString(),
+            finished: r.finishedAt === null ? '' : new Date(r.finishedAt).toISOString(),
+            error: r.error ?? '',
+            result: r.result,
+          }));
+        process.stdout.write(renderRows(rows, opts.format ?? 'text', opts.cols ?? DEFAULT_COLS));
+      } finally {
+        close();
+      }
+    });
 }

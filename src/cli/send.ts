@@ -16,8 +16,8 @@ export function registerSend(program: Command): void {
     .command('send')
     .description("send messages (Steward's JSON array, one object, or YAML) through the local node")
     .argument('<file>', 'message file, or - for standard input')
-    .option('--data-dir <dir>', 'data dir of the node to send through (default ./admiral-data)')
-    .action(async (file: string, opts: { dataDir?: string }) => {
+    .action(async (file: string, _opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<{ dataDir?: string }>();
       const result = await submitToSocket(localDataDir(opts.dataDir), readInput(file));
       for (const id of result.accepted) process.stdout.write(`${id}\n`);
       for (const r of result.rejected) {
