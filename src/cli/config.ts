@@ -12,7 +12,8 @@ export function registerConfig(program: Command): void {
       .description(
         'print the effective configuration, secrets redacted, with where each value came from',
       ),
-  ).action((opts: Record<string, unknown>) => {
+  ).action((_opts: unknown, command: Command) => {
+    const opts = command.optsWithGlobals<Record<string, unknown>>();
     const configFile = typeof opts.config === 'string' ? opts.config : undefined;
     const loaded = loadConfig({ flags: flagsFromOptions(opts), ...(configFile && { configFile }) });
     process.stdout.write(renderEffectiveConfig(loaded));

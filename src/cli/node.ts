@@ -23,7 +23,8 @@ export function registerNode(program: Command): void {
         'start a node: connect to the broker, take and run messages, until SIGINT/SIGTERM',
       )
       .option('--central-role', 'give this node the central role'),
-  ).action(async (opts: Record<string, unknown>) => {
+  ).action(async (_opts: unknown, command: Command) => {
+    const opts = command.optsWithGlobals<Record<string, unknown>>();
     const flags = flagsFromOptions(opts);
     if (opts.centralRole === true) flags.isCentral = true;
     if (typeof flags.helloInterval === 'string') flags.helloInterval = Number(flags.helloInterval);

@@ -33,7 +33,8 @@ export function registerUp(program: Command): void {
     )
     .option('--http-listen <host:port>', 'HTTP input and API address', UP_HTTP_DEFAULT)
     .option('--log-level <level>', 'trace … error, silent')
-    .action(async (opts: UpFlags) => {
+    .action(async (_opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<UpFlags>();
       // Local mode: loopback only, no auth (DESIGN.md, "Security by default").
       const broker = await Broker.start(
         { host: '127.0.0.1', port: opts.brokerPort },
