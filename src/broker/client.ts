@@ -462,8 +462,25 @@ export class Connection implements ParserSink {
     if (perms?.tracksReplies && op.reply !== '') perms.trackReply(op.reply, Date.now());
     let payload = op.payload;
     let ok: boolean;
-    if (op.hdr < 0 || this.headers) {
+    if (!op.repeat && (op.hdr < 0 || this.headers)) {
+      // One-off lines (e.g. requests with unique reply subjects) are framed directly.
       ok = this.queueMessage(op.hdr < 0 ? 'MSG ' : 'HMSG ', op.subject, sub.sidPart, tail, payload);
+    } else if (op.hdr < 0 || this.headers) {
+      const verb = op.hdr < 0 ? 'MSG ' : 'HMSG ';
+      let head = sub.head;
+      if (
+        head === null ||
+        sub.headSubject !== op.subject ||
+        sub.headTail !== tail ||
+        sub.headVerb !== verb
+      ) {
+        head = Buffer.from(verb + op.subject + sub.sidPart + tail, 'latin1');
+        sub.head = head;
+        sub.headSubject = op.subject;
+        sub.headTail = tail;
+        sub.headVerb = verb;
+      }
+      ok = this.queueFramed(head, payload);
     } else {
       // A client without headers gets the message body only (client.go deliverMsg strips them).
       payload = payload.subarray(op.hdr);
@@ -524,6 +541,30 @@ export class Connection implements ParserSink {
     if (!this.reserve(n)) return;
     this.outPos += this.out.write(s, this.outPos, encoding);
     this.markDirty();
+  }
+
+  /** Queues a prebuilt MSG/HMSG line head, the payload and CRLF. */
+  private queueFramed(head: Buffer, payload: Buffer): boolean {
+    const plen = payload.length;
+    const hlen = head.length;
+    if (plen >= DIRECT_WRITE_MIN || !this.reserve(hlen + plen + 2)) {
+      return (
+        plen >= DIRECT_WRITE_MIN && this.queueMessage('', head.toString('latin1'), '', '', payload)
+      );
+    }
+    const out = this.out;
+    let pos = this.outPos;
+    if (hlen > 24) out.set(head, pos);
+    else for (let i = 0; i < hlen; i++) out[pos + i] = head[i];
+    pos += hlen;
+    if (plen > 32) out.set(payload, pos);
+    else for (let i = 0; i < plen; i++) out[pos + i] = payload[i];
+    pos += plen;
+    out[pos++] = 13;
+    out[pos++] = 10;
+    this.outPos = pos;
+    this.markDirty();
+    return true;
   }
 
   /** Queues `<verb><subject><sidPart><tail><payload>\r\n`, the MSG/HMSG framing. */

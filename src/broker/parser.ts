@@ -198,6 +198,20 @@ export class Parser {
         case S.Dead:
           return;
         case S.Start: {
+          // Fast path for the common upper-case "PUB " (the state machine below handles the rest).
+          if (
+            buf[i] === 0x50 &&
+            i + 4 <= len &&
+            buf[i + 1] === 0x55 &&
+            buf[i + 2] === 0x42 &&
+            buf[i + 3] === SPACE &&
+            !this.requireConnect
+          ) {
+            this.verb = OpKind.Pub;
+            this.state = S.SkipSpace;
+            i += 4;
+            break;
+          }
           const b = buf[i++];
           if (this.requireConnect && b !== 0x43 && b !== 0x63) {
             this.fail(ParseErrorKind.AuthViolation);

@@ -15,6 +15,12 @@ export class Subscription<O extends SubscriptionOwner = SubscriptionOwner> imple
   /** Messages delivered so far (counts before any UNSUB max, as nats-server's sub.nm). */
   delivered = 0;
   closed = false;
+  // The last MSG line head written for this subscription, reused while the publisher repeats
+  // the same subject and tail (same string objects, so the check is two pointer compares).
+  headSubject = '';
+  headTail = '';
+  headVerb = '';
+  head: Buffer | null = null;
 
   constructor(
     readonly owner: O,
