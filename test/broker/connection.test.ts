@@ -220,6 +220,24 @@ describe('connection', () => {
     assert.ok(!c.closed);
   });
 
+  test('runs of identical publishes are framed correctly for every subscription', async (t) => {
+    const { open } = await setup(t);
+    const c = await open(QUIET);
+    await c.roundTrip('SUB a.* 1\r\nSUB a.1 22\r\n');
+    const out = await c.roundTrip(
+      'PUB a.1 1\r\nx\r\nPUB a.1 1\r\ny\r\nPUB a.2 r 1\r\nz\r\nPUB a.2 r 1\r\nw\r\nPUB a.1 1\r\nv\r\n',
+    );
+    assert.equal(
+      out,
+      // Literal matches come before wildcard ones, in nats-server's sublist order.
+      'MSG a.1 22 1\r\nx\r\nMSG a.1 1 1\r\nx\r\n' +
+        'MSG a.1 22 1\r\ny\r\nMSG a.1 1 1\r\ny\r\n' +
+        'MSG a.2 1 r 1\r\nz\r\n' +
+        'MSG a.2 1 r 1\r\nw\r\n' +
+        'MSG a.1 22 1\r\nv\r\nMSG a.1 1 1\r\nv\r\n',
+    );
+  });
+
   test('edge cases match nats-server 2.9.10 byte for byte', async (t) => {
     const { open } = await setup(t);
     const h = await open('{"verbose":false,"headers":true}');
