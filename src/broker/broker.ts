@@ -151,7 +151,7 @@ class BrokerCore implements ConnectionHost, StreamAcceptor {
   }
 
   refusal(greeting: Greeting): string | null {
-    if (this.closing || this.connections.size >= this.options.maxConnections) {
+    if (this.connections.size >= this.options.maxConnections) {
       // server.go createClient: INFO first, then the error, then close.
       return `${greeting.info}-ERR '${ServerErrorText.MaxConnections}'\r\n`;
     }
@@ -159,6 +159,11 @@ class BrokerCore implements ConnectionHost, StreamAcceptor {
   }
 
   attach(stream: Duplex, meta: ConnectionMeta, greeting: Greeting, infoSent: boolean): void {
+    if (this.closing) {
+      stream.on('error', () => {});
+      stream.destroy();
+      return;
+    }
     if (!infoSent) {
       const refusal = this.refusal(greeting);
       if (refusal !== null) {
