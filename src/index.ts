@@ -1,2 +1,38 @@
 // The library's public surface. Values and types are exported in separate lists.
+
+export { BrokerConfigFileError, loadBrokerConfigFile, parseNatsConf } from './broker/conf.js';
+export type { BrokerOptions, BrokerOptionsInput, BrokerStats } from './broker/index.js';
+export { Broker, BrokerConfigError, InsecureListenError } from './broker/index.js';
+export type { AdmiralClient, ClientOptions } from './client/connect.js';
+export { connectClient, normalizeBrokerUrl } from './client/connect.js';
+export { ConfigError } from './config/errors.js';
+export { loadConfig } from './config/load.js';
+export { redact } from './config/redact.js';
+export type { Config } from './config/schema.js';
+export { createMethodRegistry, METHOD_HANDLERS, MethodNotFoundError } from './methods/registry.js';
+export type { MethodContext, MethodHandler, MethodOutput } from './methods/types.js';
+export type { BrokerCredentials } from './node/broker-connection.js';
+export { BrokerConnectError, connectToBroker } from './node/broker-connection.js';
+export type { NodeContext, NodeExtension } from './node/extension.js';
+export { nodeOptionsFromConfig } from './node/from-config.js';
+export { AdmiralNode } from './node/node.js';
+export type { NodeOptions } from './node/options.js';
+export { checkStatusFile } from './observability/status-file.js';
+export type { Envelope, Identity, Message, MessageInput } from './protocol/index.js';
+export {
+  completeMessage,
+  decodeEnvelope,
+  encodeEnvelope,
+  generateIdentity,
+  loadOrCreateIdentity,
+  messageJsonSchema,
+  newMessageId,
+  parseInput,
+  parseMessage,
+  Subjects,
+  signMessage,
+  verifyMessage,
+} from './protocol/index.js';
+export type { Store } from './store/store.js';
+export { openStore } from './store/store.js';
 export { VERSION } from './version.js';

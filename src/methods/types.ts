@@ -147,4 +147,9 @@ export interface MethodHandler {
    * still running (e.g. a command whose process outlived the node). Undefined means interrupted.
    */
   recover?(ctx: MethodContext): Promise<MethodOutput | undefined>;
+  /**
+   * Called once the node has committed the result of run() or recover(): release what was kept
+   * so a crash before that commit could still recover the result (a command's run directory).
+   */
+  settled?(ctx: MethodContext): Promise<void>;
 }

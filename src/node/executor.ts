@@ -116,37 +116,63 @@ export class Executor {
     for (const rec of inbox.claimRunnable(free)) void this.#execute(rec);
   }
 
-  /** At start: settle what a previous process left running (recover a result, or interrupted). */
+  /**
+   * At start: settle what a previous process left running, all at once and alongside new work. A
+   * method with `recover` gets its result back (a command whose process outlived the node, or one
+   * that provably never started and now runs); an idempotent one runs again (DESIGN.md); anything
+   * else is reported `interrupted`, never silently run twice. Resolves when all are settled.
+   */
   async recover(records: readonly InboxRecord[]): Promise<void> {
-    for (const rec of records) {
-      const msg = this.#decode(rec);
-      if (!msg) continue;
-      const handler = this.#deps.registry.has(msg.method)
-        ? this.#deps.registry.get(msg.method)
-        : undefined;
-      let out: MethodOutput | undefined;
-      if (handler?.recover) {
-        const ctl = new AbortController();
-        const timer = this.#timeout(msg, handler, ctl);
-        try {
-          out = await handler.recover(this.#context(msg, ctl.signal, () => undefined));
-        } catch (err) {
-          this.#deps.log('warn', 'recovery failed', { id: msg.id, error: String(err) });
-        } finally {
-          clearTimeout(timer);
-        }
-      }
-      this.#complete(
-        rec.id,
-        msg,
-        handler,
-        out ?? {
-          status: 'interrupted',
-          data: '',
-          error: `${this.#deps.nodeName} stopped while ${msg.method} was running; it was not run again`,
-        },
-      );
+    await Promise.all(records.map((rec) => this.#recoverOne(rec)));
+  }
+
+  async #recoverOne(rec: InboxRecord): Promise<void> {
+    const msg = this.#decode(rec);
+    if (!msg) return;
+    const handler = this.#deps.registry.has(msg.method)
+      ? this.#deps.registry.get(msg.method)
+      : undefined;
+    const ctl = new AbortController();
+    this.#running.set(msg.id, {
+      ctl,
+      info: { id: msg.id, method: msg.method, fromNode: msg.fromNode, startedAt: Date.now() },
+    });
+    const timer = handler ? this.#timeout(msg, handler, ctl) : undefined;
+    const ctx = this.#context(msg, ctl.signal, () => undefined);
+    let out: MethodOutput | undefined;
+    try {
+      if (handler?.recover) out = await handler.recover(ctx);
+      else if (handler?.idempotent) out = await handler.run(ctx);
+    } catch (err) {
+      this.#deps.log('warn', 'recovery failed', { id: msg.id, error: String(err) });
+    } finally {
+      clearTimeout(timer);
+      this.#running.delete(msg.id);
     }
+    // Stopped meanwhile: the row stays running and the next start recovers it again.
+    if (this.#stopped) return;
+    this.#complete(
+      rec.id,
+      msg,
+      handler,
+      out ?? {
+        status: 'interrupted',
+        data: '',
+        error: `${this.#deps.nodeName} stopped while ${msg.method} was running; it was not run again`,
+      },
+    );
+    this.#settled(handler, ctx);
+    this.wake();
+  }
+
+  /** After the commit: the handler may drop what it kept to recover the result. */
+  #settled(handler: MethodHandler | undefined, ctx: MethodContext): void {
+    handler?.settled?.(ctx).catch((err: unknown) => {
+      this.#deps.log('warn', 'cleanup after a run failed', {
+        id: ctx.request.id,
+        error: String(err),
+      });
+    });
   }
 
   #decode(rec: InboxRecord): Message | undefined {
@@ -210,9 +236,10 @@ export class Executor {
       if (handler.kind !== 'stream') return;
       this.#enqueueReply(msg, { status: 'ok', data }, { seq: seq++, final: false });
     };
+    const ctx = this.#context(msg, ctl.signal, emit);
     let out: MethodOutput;
     try {
-      out = await handler.run(this.#context(msg, ctl.signal, emit));
+      out = await handler.run(ctx);
     } catch (err) {
       out = { status: 'error', data: '', error: err instanceof Error ? err.message : String(err) };
     } finally {
@@ -220,7 +247,11 @@ export class Executor {
       this.#running.delete(msg.id);
     }
     this.executed++;
+    // The node is closing (its store may be gone): the row stays running and is recovered at
+    // the next start, as after a crash.
+    if (this.#stopped) return;
     this.#complete(rec.id, msg, handler, out, handler.kind === 'stream' ? seq : undefined);
+    this.#settled(handler, ctx);
     this.wake();
   }
 

@@ -205,7 +205,8 @@ export class AdmiralNode {
       await ext.start(ctx);
       this.#started.push(ext);
     }
-    await this.executor.recover(leftRunning);
+    // Recovery may wait for long commands that outlived the last process: it runs alongside.
+    void this.executor.recover(leftRunning);
     this.executor.wake();
     this.#publishEvent('hello');
     if (options.helloIntervalMs > 0) {
