@@ -338,37 +338,44 @@ async function runCommand(ctx: MethodContext): Promise<MethodOutput> {
     const what = gone
       ? `process group ${pgid} killed`
       : `process group ${pgid} signalled, but some processes did not end`;
-    const output = await stoppedOutput(
-      runDir,
-      cap,
-      abortStatus(ctx.signal),
-      abortMessage(ctx, what),
-    );
-    await cleanRunDir(ctx, runDir);
-    return output;
+    // The run dir stays until the node has committed this result (settled): a crash before
+    // that commit must find the result again, not an empty place that reads as "never started".
+    return await stoppedOutput(runDir, cap, abortStatus(ctx.signal), abortMessage(ctx, what));
   }
   if (first instanceof Error) {
     await cleanRunDir(ctx, runDir);
     return failure(first, METHOD_ERROR_CODES.commandFailed);
   }
   const exitCode = await readExitCode(runDir);
-  const output =
-    exitCode === undefined
-      ? await stoppedOutput(
-          runDir,
-          cap,
-          MethodStatus.error,
-          `the command's wrapper ended without an exit code (${first.signal ?? `exit ${first.code}`}); was its process group killed from outside?`,
-        )
-      : await finishedOutput(runDir, cap, exitCode);
-  await cleanRunDir(ctx, runDir);
-  return output;
+  return exitCode === undefined
+    ? await stoppedOutput(
+        runDir,
+        cap,
+        MethodStatus.error,
+        `the command's wrapper ended without an exit code (${first.signal ?? `exit ${first.code}`}); was its process group killed from outside?`,
+      )
+    : await finishedOutput(runDir, cap, exitCode);
+}
+
+/** How long recovery waits for a just-spawned wrapper to record its pid. */
+const PID_WAIT_MS = 1000;
+
+async function waitForPid(runDir: string, ms: number): Promise<number | undefined> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const pid = await readPid(runDir);
+    if (pid !== undefined || Date.now() >= deadline) return pid;
+    await sleep(25);
+  }
 }
 
 /**
  * After a node restart: the result of a run that was going on when the node died. An `exit`
  * file means it finished: return it. A live wrapper means it is still running: wait for it
- * (until what is left of methodTimeout, then stop the group). Otherwise: undefined (interrupted).
+ * (until what is left of methodTimeout, then stop the group). No run dir, or one whose wrapper
+ * never recorded its pid, means the command never started (the wrapper writes its pid before it
+ * runs the command, and the run dir is only removed once the node committed the result): run it
+ * now. A wrapper that is gone without an exit code: undefined (interrupted).
  */
 async function recoverCommand(ctx: MethodContext): Promise<MethodOutput | undefined> {
   let runDir: string;
@@ -377,30 +384,34 @@ async function recoverCommand(ctx: MethodContext): Promise<MethodOutput | undefi
   } catch {
     return undefined;
   }
-  try {
-    await stat(runDir);
-  } catch {
-    return undefined;
+  const exists = await stat(runDir).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) {
+    ctx.log('info', 'the command never started before the node stopped; running it now');
+    return runCommand(ctx);
   }
   const cap = ctx.limits.maxOutputBytes;
   const graceMs = ctx.limits.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const done = await readExitCode(runDir);
-  if (done !== undefined) {
-    const output = await finishedOutput(runDir, cap, done);
-    await cleanRunDir(ctx, runDir);
-    return output;
+  if (done !== undefined) return finishedOutput(runDir, cap, done);
+  const pgid = await waitForPid(runDir, PID_WAIT_MS);
+  if (pgid === undefined) {
+    const late = await readExitCode(runDir);
+    if (late !== undefined) return finishedOutput(runDir, cap, late);
+    ctx.log('info', 'the command never started before the node stopped; running it now');
+    await rm(runDir, { recursive: true, force: true });
+    return runCommand(ctx);
   }
-  const pgid = await readPid(runDir);
   const meta = await readMeta(runDir);
   // The pid is ours only while the wrapper holding our run dir in its argv is alive: after a
   // reboot or a long outage the number may belong to someone else's process.
-  const cmdline = pgid === undefined ? undefined : processCommandLine(pgid);
+  const cmdline = processCommandLine(pgid);
   const ours = cmdline?.includes(WRAPPER_NAME) === true && cmdline.includes(runDir);
-  if (pgid === undefined || !ours) {
+  if (!ours) {
     const late = await readExitCode(runDir);
-    const output = late === undefined ? undefined : await finishedOutput(runDir, cap, late);
-    await cleanRunDir(ctx, runDir);
-    return output;
+    return late === undefined ? undefined : await finishedOutput(runDir, cap, late);
   }
 
   const remaining = Math.max(0, (meta?.deadline ?? Date.now() + methodTimeoutMs(ctx)) - Date.now());
@@ -427,7 +438,6 @@ async function recoverCommand(ctx: MethodContext): Promise<MethodOutput | undefi
   } finally {
     clearTimeout(timer);
     ctx.signal.removeEventListener('abort', onAbort);
-    await cleanRunDir(ctx, runDir);
   }
 }
 
@@ -437,4 +447,12 @@ export const cliCommand: MethodHandler = {
   privileged: true,
   run: runCommand,
   recover: recoverCommand,
+  // The node committed the result: the run's files are no longer needed to recover it.
+  settled: async (ctx) => {
+    try {
+      await cleanRunDir(ctx, runDirFor(ctx.dataDir, ctx.request.id));
+    } catch {
+      // an id that cannot name a run dir never had one
+    }
+  },
 };

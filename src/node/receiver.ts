@@ -69,6 +69,7 @@ export class Receiver {
       envelope: nats.data,
       expiresAt: dedupHorizon(msg),
     });
+    if (status === 'stored') testFault('exit-after-store');
     this.#respond(nats, { ack: msg.id, status });
     this.#deps.store.audit.append({
       at: Date.now(),
@@ -102,4 +103,16 @@ export class Receiver {
   #respond(nats: Msg, frame: AckFrame): void {
     if (nats.reply) nats.respond(encodeAck(frame));
   }
+}
+
+/**
+ * TEST ONLY: a crash at a named point, for tests that must kill a node at an exact moment with
+ * real processes. `ADMIRAL_TEST_FAULT=exit-after-store` makes the node SIGKILL itself right after
+ * a new message is committed to its inbox and before the ACK goes out (no cleanup runs, as in a
+ * crash). Unset in production: the variable is read once, and nothing else changes.
+ */
+const TEST_FAULT = process.env.ADMIRAL_TEST_FAULT;
+
+function testFault(point: 'exit-after-store'): void {
+  if (TEST_FAULT === point) process.kill(process.pid, 'SIGKILL');
 }

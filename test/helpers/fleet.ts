@@ -25,8 +25,8 @@ export interface NodeProcess {
   kill9(): Promise<void>;
   /** SIGTERM and wait for exit. */
   stop(): Promise<void>;
-  /** Starts the same node again (same name, data dir, arguments). */
-  restart(): Promise<void>;
+  /** Starts the same node again (same name, data dir, arguments); `env` replaces the extra environment. */
+  restart(env?: Readonly<Record<string, string>>): Promise<void>;
 }
 
 export interface Fleet {
@@ -34,7 +34,13 @@ export interface Fleet {
   readonly brokerUrl: string;
   readonly central: NodeProcess;
   readonly nodes: Map<string, NodeProcess>;
-  startNode(name: string, args?: readonly string[]): Promise<NodeProcess>;
+  startNode(
+    name: string,
+    args?: readonly string[],
+    env?: Readonly<Record<string, string>>,
+  ): Promise<NodeProcess>;
+  /** Runs an admiral CLI command to its end, in the fleet's folder. */
+  cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** Submits raw input (JSON text or objects) through `from`'s unix socket. */
   send(from: string, messages: string | readonly Record<string, unknown>[]): Promise<SubmitResult>;
   /** The sender's outbox record of `id`. */
@@ -88,8 +94,13 @@ function waitForLine(
 function spawnCli(
   args: readonly string[],
   cwd: string,
+  env: Readonly<Record<string, string>> = {},
 ): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   child.stdout?.on('data', (d: Buffer) => {
     text += d.toString();
@@ -111,7 +122,9 @@ function nodeProcess(
   args: readonly string[],
   cwd: string,
   ready: RegExp,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<NodeProcess> {
+  let extraEnv = env;
   const proc: NodeProcess = {
     name,
     dataDir,
@@ -127,13 +140,14 @@ function nodeProcess(
       await exited(proc.child);
       clearTimeout(timer);
     },
-    restart: async () => {
+    restart: async (newEnv) => {
       await proc.stop();
+      if (newEnv) extraEnv = newEnv;
       await launch();
     },
   };
   const launch = async (): Promise<void> => {
-    const { child, output } = spawnCli(args, cwd);
+    const { child, output } = spawnCli(args, cwd, extraEnv);
     proc.child = child;
     proc.output = output;
     await waitForLine(child, output, ready, name);
@@ -146,20 +160,70 @@ export interface FleetOptions {
   nodes?: readonly string[];
   /** Extra arguments for every `node start`. */
   nodeArgs?: readonly string[];
+  /**
+   * Use this broker (e.g. a nats-server) instead of `admiral up`: central is then started as
+   * `admiral node start --name central --central-role`, with `nodeArgs` too.
+   */
+  brokerUrl?: string;
+}
+
+export function runCli(
+  args: readonly string[],
+  cwd: string,
+  env: Readonly<Record<string, string>> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /** Starts `admiral up` and the given nodes in a temp folder; everything stops in t.after. */
 export async function startFleet(t: TestContext, options: FleetOptions = {}): Promise<Fleet> {
   const dir = await mkdtemp(join(tmpdir(), 'admiral-fleet-'));
   const centralDir = join(dir, 'admiral-data');
-  const central = await nodeProcess(
-    'central',
-    centralDir,
-    ['up', '--broker-port', '0', '--http-listen', '127.0.0.1:0', '--data-dir', centralDir],
-    dir,
-    /admiral is up[\s\S]*data dir:/,
-  );
-  const brokerUrl = /broker:\s+(nats:\/\/\S+)/.exec(central.output())?.[1] ?? '';
+  const central =
+    options.brokerUrl === undefined
+      ? await nodeProcess(
+          'central',
+          centralDir,
+          ['up', '--broker-port', '0', '--http-listen', '127.0.0.1:0', '--data-dir', centralDir],
+          dir,
+          /admiral is up[\s\S]*data dir:/,
+        )
+      : await nodeProcess(
+          'central',
+          centralDir,
+          [
+            'node',
+            'start',
+            '--name',
+            'central',
+            '--central-role',
+            '--data-dir',
+            centralDir,
+            '--broker',
+            options.brokerUrl,
+            ...(options.nodeArgs ?? []),
+          ],
+          dir,
+          /node \S+ is up/,
+        );
+  const brokerUrl =
+    options.brokerUrl ?? /broker:\s+(nats:\/\/\S+)/.exec(central.output())?.[1] ?? '';
   const nodes = new Map<string, NodeProcess>([['central', central]]);
   const dbs = new Map<string, Database.Database>();
   const outbox = (from: string): Outbox => {
@@ -177,7 +241,8 @@ export async function startFleet(t: TestContext, options: FleetOptions = {}): Pr
     brokerUrl,
     central,
     nodes,
-    async startNode(name, args = []) {
+    cli: (args) => runCli(args, dir),
+    async startNode(name, args = [], env = {}) {
       const dataDir = join(dir, name);
       const proc = await nodeProcess(
         name,
@@ -196,6 +261,7 @@ export async function startFleet(t: TestContext, options: FleetOptions = {}): Pr
         ],
         dir,
         /node \S+ is up/,
+        env,
       );
       nodes.set(name, proc);
       return proc;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
 import { cliCommand, runDirFor, substituteStewardData } from '../../src/methods/cli-command.js';
@@ -163,10 +163,13 @@ describe('REQCliCommand', () => {
     assert.match(out.error ?? '', /\[command, \.\.\.arguments\]/);
   });
 
-  test('the run directory is removed once the result is read', async (t) => {
+  test('the run directory is kept until the node settled the result, then removed', async (t) => {
     const dataDir = await tempDir(t);
     const ctx = makeContext(dataDir, { method: 'REQCliCommand', methodArgs: ['true'] });
     await cliCommand.run(ctx);
+    // A crash before the node commits the result must still find it.
+    assert.equal(await exists(runDirFor(dataDir, ctx.request.id)), true);
+    await cliCommand.settled?.(ctx);
     assert.equal(await exists(runDirFor(dataDir, ctx.request.id)), false);
   });
 
@@ -323,7 +326,9 @@ describe('REQCliCommand', () => {
     assert.equal(out.exitCode, 4);
     assert.equal(out.data, 'done\n');
     assert.equal(out.stderr, 'warn\n');
-    assert.equal(await exists(runDir), false, 'the run directory is cleaned after reading');
+    assert.equal(await exists(runDir), true, 'kept until the node committed the result');
+    await cliCommand.settled?.(ctx);
+    assert.equal(await exists(runDir), false, 'the run directory is cleaned once settled');
   });
 
   test('recover() waits for a command still running after the node died and returns its result', async (t) => {
@@ -368,9 +373,39 @@ describe('REQCliCommand', () => {
     assert.equal(await readFile(join(dataDir, 'count.txt'), 'utf8'), 'ran\n', 'executed once');
   });
 
-  test('recover() reports nothing (interrupted) when there is no trace of the run', async (t) => {
+  test('recover() runs a command that never started (no run directory: the node died before it)', async (t) => {
     const dataDir = await tempDir(t);
-    const out = await cliCommand.recover?.(makeContext(dataDir, { method: 'REQCliCommand' }));
-    assert.equal(out, undefined);
+    const ctx = makeContext(dataDir, {
+      method: 'REQCliCommand',
+      methodArgs: ['sh', '-c', 'echo ran >> count.txt; echo result'],
+    });
+    const out = await cliCommand.recover?.(ctx);
+    assert.equal(out?.status, 'ok');
+    assert.equal(out?.data, 'result\n');
+    assert.equal(await readFile(join(dataDir, 'count.txt'), 'utf8'), 'ran\n');
+  });
+
+  test('recover() runs a command whose wrapper never recorded its pid (died between meta and spawn)', async (t) => {
+    const dataDir = await tempDir(t);
+    const ctx = makeContext(dataDir, {
+      method: 'REQCliCommand',
+      methodArgs: ['sh', '-c', 'echo ran >> count.txt'],
+    });
+    const runDir = runDirFor(dataDir, ctx.request.id);
+    await mkdir(runDir, { recursive: true });
+    await writeFile(join(runDir, 'meta.json'), '{}');
+    const out = await cliCommand.recover?.(ctx);
+    assert.equal(out?.status, 'ok');
+    assert.equal(await readFile(join(dataDir, 'count.txt'), 'utf8'), 'ran\n');
+  });
+
+  test('recover() reports interrupted when the wrapper is gone without an exit code', async (t) => {
+    const dataDir = await tempDir(t);
+    const ctx = makeContext(dataDir, { method: 'REQCliCommand', methodArgs: ['true'] });
+    const runDir = runDirFor(dataDir, ctx.request.id);
+    await mkdir(runDir, { recursive: true });
+    // pid 2 (kthreadd) is alive but is not our wrapper.
+    await writeFile(join(runDir, 'pid'), '2\n');
+    assert.equal(await cliCommand.recover?.(ctx), undefined);
   });
 });
