@@ -191,6 +191,8 @@ export class Connection implements ParserSink {
     }
     this.pingTimer = setInterval(() => this.onPingTimer(), opts.pingInterval);
     this.pingTimer.unref();
+    // A stream that died before it was handed over will never emit 'close' again.
+    if (stream.destroyed) queueMicrotask(() => this.onStreamClose());
   }
 
   /** Resolves once the underlying stream has closed. */
