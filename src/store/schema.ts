@@ -1,4 +1,5 @@
 import { inboxMigrations } from './inbox.js';
+import { inventoryMigrations } from './inventory.js';
 import { jobMigrations } from './jobs.js';
 import type { Migration } from './migrate.js';
 import { outboxMigrations } from './outbox.js';
@@ -12,4 +13,5 @@ export const MIGRATIONS: readonly Migration[] = [
   ...inboxMigrations,
   ...servicesMigrations,
   ...jobMigrations,
+  ...inventoryMigrations,
 ].sort((a, b) => a.version - b.version);
