@@ -147,8 +147,67 @@ export const StoreConfigSchema = z
   })
   .strict();
 
+export const CentralRegistryConfigSchema = z
+  .object({
+    /** Seconds between backups of the service registry into `backupDir` (bpbroker's backup_freq_secs); 0 disables; default 3600 s. */
+    backupFreqSecs: seconds().default(3600),
+    /** Registry backups kept, oldest deleted first (bpbroker's backup_retain_n); default 24. */
+    backupRetainN: z.number().int().positive().default(24),
+    /** Folder for registry backups; default `<dataDir>/backups`. */
+    backupDir: path().optional(),
+  })
+  .strict();
+
+export const CentralExtensionsConfigSchema = z
+  .object({
+    /** Folder of installed extension modules (`admiral install-extension`); default `<dataDir>/extensions`. */
+    dir: path().optional(),
+    /** Seconds an extension method may run before its process is killed; default 10 s. */
+    timeout: positiveSeconds().default(10),
+    /** Heap limit of an extension's process, in MB; default 256 MB. */
+    maxMemoryMb: z.number().int().positive().default(256),
+    /** Extension methods run at once; more wait their turn; default 4. */
+    maxConcurrent: z.number().int().positive().default(4),
+  })
+  .strict();
+
+export const CentralDiscoveryConfigSchema = z
+  .object({
+    /** Answer UDP discovery on the central; default true. */
+    enabled: z.boolean().default(true),
+    /** Address the central's discovery responder binds (0.0.0.0 to hear broadcasts); default 0.0.0.0. */
+    listen: z.string().min(1).default('0.0.0.0'),
+    /** UDP port of discovery, for the responder and `admiral discover` (bpbroker's 20443); default 20443. */
+    port: z.number().int().min(1).max(65535).default(20443),
+    /** Address `admiral discover` sends to; default 255.255.255.255. */
+    broadcast: z.string().min(1).default('255.255.255.255'),
+    /** Discovery requests answered per second per source address (more are dropped); default 5. */
+    ratePerSource: z.number().positive().default(5),
+    /** Public keys `admiral discover` accepts replies from (none: any correctly signed reply); default none. */
+    trustedKeys: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+const accessKey = z.string().min(1);
+
+export const CentralAccessKeysConfigSchema = z
+  .object({
+    /** Registry names (`*` matches any run of characters) and the key a request on them must carry; default none. Redacted when printed. */
+    services: z.array(z.strictObject({ pattern: z.string().min(1), key: accessKey })).default([]),
+    /** Extension modules and the key `admiral execute` on them must carry; default none. Redacted when printed. */
+    extensions: z.array(z.strictObject({ module: z.string().min(1), key: accessKey })).default([]),
+  })
+  .strict();
+
 /** Duties of the central node; sections are added by the central features (jobs, registry, …). */
-export const CentralConfigSchema = z.object({}).strict();
+export const CentralConfigSchema = z
+  .object({
+    registry: CentralRegistryConfigSchema.prefault({}),
+    extensions: CentralExtensionsConfigSchema.prefault({}),
+    discovery: CentralDiscoveryConfigSchema.prefault({}),
+    accessKeys: CentralAccessKeysConfigSchema.prefault({}),
+  })
+  .strict();
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export const COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
