@@ -1,0 +1,318 @@
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import {
+  type Filter,
+  FilterSyntaxError,
+  formatFilter,
+  isEmptyTarget,
+  parseWhere,
+  resolveTarget,
+  type Target,
+} from '../fleet/target.js';
+import type { NodeContext, NodeExtension } from '../node/extension.js';
+import type { Subjects } from '../protocol/index.js';
+import { type InventoryRecord, InventoryStore } from '../store/inventory.js';
+
+// The central's node inventory (DESIGN.md, "Roles"): every node seen, online or offline with the
+// time it was last heard from, and its facts. It listens to every node's lifecycle events
+// (`adm.evt.<node>.online|offline|hello`, hello carrying the facts) and answers queries on
+// `adm.central.inventory`. A node is offline when it says so, or when its hellos stop for
+// `missedHellos` intervals (a crash, a cut link).
+
+export const INVENTORY_SERVICE = 'inventory';
+
+/** A query on `adm.central.inventory`. No target lists every node. */
+export interface InventoryQuery {
+  readonly target?: Target;
+  /** Only nodes that are online; default false. */
+  readonly onlineOnly?: boolean;
+  /** Answer node names only (`names`), not records; default false. */
+  readonly namesOnly?: boolean;
+  /** Skip this many matching nodes (paging; see `next` in the reply). */
+  readonly offset?: number;
+}
+
+/** The reply on `adm.central.inventory`. */
+export type InventoryReply =
+  | {
+      readonly ok: true;
+      /** Matching nodes in all pages. */
+      readonly total: number;
+      readonly nodes?: readonly InventoryRecord[];
+      readonly names?: readonly string[];
+      /** Offset of the next page, when this one is not the last. */
+      readonly next?: number;
+    }
+  | { readonly ok: false; readonly error: string };
+
+/** Bytes of records per reply page: well under the NATS default max_payload of 1 MiB. */
+const PAGE_BYTES = 512 * 1024;
+
+export interface InventoryOptions {
+  /** Hello interval assumed for nodes that do not announce theirs, in ms. */
+  readonly helloIntervalMs: number;
+  /** Hellos a node may miss before it is marked offline; default 3. */
+  readonly missedHellos?: number;
+  /** How often the write-behind buffer is committed, in ms; default 200. */
+  readonly flushMs?: number;
+  readonly now?: () => number;
+}
+
+/** A lifecycle event's body as nodes publish it (see `NodeEvent` in src/node/node.ts). */
+interface EventBody {
+  node?: unknown;
+  publicKey?: unknown;
+  central?: unknown;
+  version?: unknown;
+  facts?: unknown;
+  helloIntervalMs?: unknown;
+}
+
+/** The inventory itself: memory for queries, SQLite behind it (written in batches). */
+export class Inventory {
+  readonly #store: InventoryStore;
+  readonly #nodes = new Map<string, InventoryRecord>();
+  readonly #dirty = new Set<string>();
+  readonly #helloMs: number;
+  readonly #missed: number;
+  readonly #now: () => number;
+
+  constructor(store: InventoryStore, options: InventoryOptions) {
+    this.#store = store;
+    this.#helloMs = options.helloIntervalMs;
+    this.#missed = options.missedHellos ?? 3;
+    this.#now = options.now ?? Date.now;
+    for (const r of store.list()) this.#nodes.set(r.node, r);
+  }
+
+  /** Records a lifecycle event of `node`; returns the updated record. */
+  observe(node: string, event: 'online' | 'offline' | 'hello', body: EventBody): InventoryRecord {
+    const now = this.#now();
+    const prev = this.#nodes.get(node);
+    const facts =
+      event === 'hello' && body.facts !== null && typeof body.facts === 'object'
+        ? (body.facts as Record<string, unknown>)
+        : (prev?.facts ?? {});
+    const helloMs =
+      typeof body.helloIntervalMs === 'number' && body.helloIntervalMs >= 0
+        ? body.helloIntervalMs
+        : (prev?.helloMs ?? 0);
+    const rec: InventoryRecord = {
+      node,
+      publicKey: typeof body.publicKey === 'string' ? body.publicKey : (prev?.publicKey ?? ''),
+      central: typeof body.central === 'boolean' ? body.central : (prev?.central ?? false),
+      version: typeof body.version === 'string' ? body.version : (prev?.version ?? ''),
+      online: event !== 'offline',
+      firstSeen: prev?.firstSeen ?? now,
+      lastSeen: now,
+      lastEvent: event,
+      helloMs,
+      facts,
+    };
+    this.#nodes.set(node, rec);
+    this.#dirty.add(node);
+    return rec;
+  }
+
+  /** Marks offline every online node whose hellos stopped; returns their names. */
+  sweep(): string[] {
+    const now = this.#now();
+    const stale: string[] = [];
+    for (const r of this.#nodes.values()) {
+      if (!r.online) continue;
+      const interval = r.helloMs > 0 ? r.helloMs : this.#helloMs;
+      if (interval <= 0 || now - r.lastSeen <= this.#missed * interval) continue;
+      this.#nodes.set(r.node, { ...r, online: false, lastEvent: 'stale' });
+      this.#dirty.add(r.node);
+      stale.push(r.node);
+    }
+    return stale;
+  }
+
+  /** Commits what changed since the last flush, in one transaction. */
+  flush(): void {
+    if (this.#dirty.size === 0) return;
+    const records = [...this.#dirty].flatMap((n) => {
+      const r = this.#nodes.get(n);
+      return r === undefined ? [] : [r];
+    });
+    this.#dirty.clear();
+    this.#store.putMany(records);
+  }
+
+  get(node: string): InventoryRecord | undefined {
+    return this.#nodes.get(node);
+  }
+
+  /** Every node, sorted by name. */
+  list(): InventoryRecord[] {
+    return [...this.#nodes.values()].sort((a, b) =>
+      a.node < b.node ? -1 : a.node > b.node ? 1 : 0,
+    );
+  }
+
+  /** The nodes a target selects (no target: all), sorted by name. */
+  select(target: Target | undefined, onlineOnly = false): InventoryRecord[] {
+    const all = this.list();
+    const chosen =
+      target === undefined || isEmptyTarget(target)
+        ? all
+        : resolveTarget(target, all).flatMap((n) => {
+            const r = this.#nodes.get(n);
+            return r === undefined ? [] : [r];
+          });
+    return onlineOnly ? chosen.filter((r) => r.online) : chosen;
+  }
+
+  /** Answers one query (see InventoryQuery). */
+  query(q: InventoryQuery): InventoryReply {
+    let target: Target | undefined;
+    try {
+      target = q.target === undefined ? undefined : checkTarget(q.target);
+    } catch (err) {
+      return { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+    const selected = this.select(target, q.onlineOnly === true);
+    if (q.namesOnly === true) {
+      return { ok: true, total: selected.length, names: selected.map((r) => r.node) };
+    }
+    const offset = Math.max(0, Math.floor(q.offset ?? 0));
+    const page: InventoryRecord[] = [];
+    let bytes = 0;
+    let i = offset;
+    for (; i < selected.length; i++) {
+      const r = selected[i]!;
+      const size = JSON.stringify(r).length;
+      if (page.length > 0 && bytes + size > PAGE_BYTES) break;
+      page.push(r);
+      bytes += size;
+    }
+    return {
+      ok: true,
+      total: selected.length,
+      nodes: page,
+      ...(i < selected.length && { next: i }),
+    };
+  }
+}
+
+/** Re-validates a target that came over the wire (filters are parsed again, names checked). */
+function checkTarget(raw: Target): Target {
+  const where: Filter[] = [];
+  for (const f of raw.where ?? []) {
+    try {
+      where.push(parseWhere(formatFilter(f)));
+    } catch (err) {
+      throw err instanceof FilterSyntaxError ? new Error(err.message) : err;
+    }
+  }
+  if (raw.nodes !== undefined && !Array.isArray(raw.nodes)) {
+    throw new Error('Expected `target.nodes` to be a list of node names');
+  }
+  return {
+    ...(raw.nodes !== undefined && { nodes: raw.nodes.map(String) }),
+    ...(raw.all === true && { all: true }),
+    ...(where.length > 0 && { where }),
+  };
+}
+
+export interface InventoryExtensionOptions {
+  /** Hellos a node may miss before it is marked offline; default 3. */
+  readonly missedHellos?: number;
+  /** Hello interval assumed for nodes that do not announce theirs, in ms; default the central's own. */
+  readonly helloIntervalMs?: number;
+}
+
+/** The inventory as a central NodeExtension; `inventory` is there once the node started. */
+export interface InventoryExtension extends NodeExtension {
+  readonly inventory: Inventory | undefined;
+}
+
+/** The central's inventory duty: listens to lifecycle events, answers `adm.central.inventory`. */
+export function inventoryExtension(options: InventoryExtensionOptions = {}): InventoryExtension {
+  let inventory: Inventory | undefined;
+  let subs: Subscription[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  let nc: NatsConnection | undefined;
+  return {
+    name: 'inventory',
+    get inventory() {
+      return inventory;
+    },
+    async start(ctx: NodeContext) {
+      const helloIntervalMs = options.helloIntervalMs ?? ctx.options.helloIntervalMs;
+      const inv = new Inventory(new InventoryStore(ctx.store.database.db), {
+        helloIntervalMs,
+        ...(options.missedHellos !== undefined && { missedHellos: options.missedHellos }),
+      });
+      inventory = inv;
+      nc = ctx.nc;
+      subs = subscribe(ctx.nc, ctx.subjects, inv, ctx.options.log);
+      const flush = setInterval(() => {
+        try {
+          inv.flush();
+        } catch (err) {
+          ctx.options.log('warn', 'inventory: cannot write', { error: String(err) });
+        }
+      }, 200);
+      flush.unref();
+      timers.push(flush);
+      if (helloIntervalMs > 0) {
+        const every = Math.max(100, Math.min(1000, Math.floor(helloIntervalMs / 2)));
+        const sweep = setInterval(() => {
+          for (const node of inv.sweep()) {
+            ctx.options.log('info', 'inventory: node stopped saying hello, now offline', { node });
+          }
+        }, every);
+        sweep.unref();
+        timers.push(sweep);
+      }
+      await ctx.nc.flush();
+    },
+    async stop() {
+      for (const t of timers) clearInterval(t);
+      for (const s of subs) s.unsubscribe();
+      subs = [];
+      inventory?.flush();
+      if (nc !== undefined && !nc.isClosed()) await nc.flush().catch(() => undefined);
+    },
+  };
+}
+
+function subscribe(
+  nc: NatsConnection,
+  subjects: Subjects,
+  inv: Inventory,
+  log: NodeContext['options']['log'],
+): Subscription[] {
+  const events = nc.subscribe(subjects.eventSubscription(), {
+    callback: (err, msg) => {
+      if (err) return;
+      const parsed = subjects.parse(msg.subject);
+      if (parsed?.kind !== 'event') return;
+      let body: EventBody;
+      try {
+        body = JSON.parse(Buffer.from(msg.data).toString('utf8')) as EventBody;
+      } catch {
+        return;
+      }
+      if (body === null || typeof body !== 'object' || body.node !== parsed.node) return;
+      inv.observe(parsed.node, parsed.event, body);
+    },
+  });
+  const queries = nc.subscribe(subjects.central(INVENTORY_SERVICE), {
+    callback: (err, msg) => {
+      if (err) return;
+      let reply: InventoryReply;
+      try {
+        const text = Buffer.from(msg.data).toString('utf8');
+        const q = (text.trim() === '' ? {} : JSON.parse(text)) as InventoryQuery;
+        reply = inv.query(q);
+      } catch (e) {
+        reply = { ok: false, error: `bad inventory query: ${String(e)}` };
+        log('warn', 'inventory: bad query', { error: String(e) });
+      }
+      msg.respond(JSON.stringify(reply));
+    },
+  });
+  return [events, queries];
+}
