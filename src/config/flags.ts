@@ -53,6 +53,8 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
     key: 'helloInterval',
     description: 'seconds between hellos',
   },
+  { flags: '--tags <tags>', key: 'tags', description: 'tags of this node, comma separated' },
+  { flags: '--facts-dir <dir>', key: 'factsDir', description: 'custom facts folder' },
 ];
 
 /** The commander attribute name of a flag: `--data-dir <dir>` → `dataDir`. */

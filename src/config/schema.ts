@@ -147,6 +147,26 @@ export const StoreConfigSchema = z
   })
   .strict();
 
+export const CentralJobsConfigSchema = z
+  .object({
+    /** Seconds a finished job and its per-node results are kept in central's job store; default 604800 s (7 days). */
+    retention: seconds().default(604_800),
+    /** Seconds a job's per-node message may wait for its node before it ends `expired`; default 60 s. */
+    ttl: positiveSeconds().default(60),
+    /** Seconds a job's command may run on a node when the job names no timeout; default 60 s. */
+    methodTimeout: positiveSeconds().default(60),
+    /** Seconds past the method timeout that a node which ACKed has to answer before it is `did-not-answer`; default 30 s. */
+    replyGrace: seconds().default(30),
+  })
+  .strict();
+
+export const CentralHttpConfigSchema = z
+  .object({
+    /** Bearer token of the HTTP API (`Authorization: Bearer …`); default: made once into `<dataDir>/api-token`. Redacted when printed. */
+    token: z.string().min(16).optional(),
+  })
+  .strict();
+
 export const CentralRegistryConfigSchema = z
   .object({
     /** Seconds between backups of the service registry into `backupDir` (bpbroker's backup_freq_secs); 0 disables; default 3600 s. */
@@ -199,13 +219,23 @@ export const CentralAccessKeysConfigSchema = z
   })
   .strict();
 
+export const CentralInventoryConfigSchema = z
+  .object({
+    /** Hellos a node may miss before the inventory marks it offline; default 3. */
+    missedHellos: z.number().int().positive().default(3),
+  })
+  .strict();
+
 /** Duties of the central node; sections are added by the central features (jobs, registry, …). */
 export const CentralConfigSchema = z
   .object({
+    jobs: CentralJobsConfigSchema.prefault({}),
+    http: CentralHttpConfigSchema.prefault({}),
     registry: CentralRegistryConfigSchema.prefault({}),
     extensions: CentralExtensionsConfigSchema.prefault({}),
     discovery: CentralDiscoveryConfigSchema.prefault({}),
     accessKeys: CentralAccessKeysConfigSchema.prefault({}),
+    inventory: CentralInventoryConfigSchema.prefault({}),
   })
   .strict();
 
@@ -232,6 +262,10 @@ export const ConfigSchema = z
     retry: RetryConfigSchema.prefault({}),
     /** Seconds between hello messages to central (Steward's startPubREQHello); 0 disables; default 30 s. */
     helloInterval: seconds().default(30),
+    /** Tags of this node, sent in its facts (`--where tags=web`); default none. */
+    tags: z.array(z.string().min(1)).default([]),
+    /** Folder of custom facts files (JSON or YAML objects) sent with hello; default `<dataDir>/facts.d`. */
+    factsDir: path().optional(),
     inputs: InputsConfigSchema.prefault({}),
     /** Compression of sent payloads (received ones are detected); default none. */
     compression: z.enum(COMPRESSIONS).default('none'),

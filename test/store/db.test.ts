@@ -59,12 +59,12 @@ test('a migration added later is applied on the next open, and only it', (t) => 
   openDatabase({ dataDir: dir, migrations: MIGRATIONS }).close();
   const extra: Migration = {
     version: MIGRATIONS.length + 1,
-    name: 'jobs: create table',
-    up: (db) => db.exec('CREATE TABLE jobs (id TEXT PRIMARY KEY) STRICT'),
+    name: 'example: create table',
+    up: (db) => db.exec('CREATE TABLE example_later (id TEXT PRIMARY KEY) STRICT'),
   };
   const db = openDatabase({ dataDir: dir, migrations: [...MIGRATIONS, extra] });
   t.after(() => db.close());
-  assert.deepEqual(db.migration.applied, ['jobs: create table']);
+  assert.deepEqual(db.migration.applied, ['example: create table']);
   assert.equal(db.db.pragma('user_version', { simple: true }), MIGRATIONS.length + 1);
 });
 
