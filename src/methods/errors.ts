@@ -9,6 +9,9 @@ export const METHOD_ERROR_CODES = {
   commandFailed: 'ADMIRAL_COMMAND_FAILED',
   httpFailed: 'ADMIRAL_HTTP_FAILED',
   fileFailed: 'ADMIRAL_FILE_FAILED',
+  copyFailed: 'ADMIRAL_COPY_FAILED',
+  notRunning: 'ADMIRAL_NOT_RUNNING',
+  noServices: 'ADMIRAL_NO_NODE_SERVICES',
 } as const;
 export type MethodErrorCode = (typeof METHOD_ERROR_CODES)[keyof typeof METHOD_ERROR_CODES];
 
@@ -75,5 +78,46 @@ export class BadMethodArgsError extends MethodError {
     options?: ErrorOptions,
   ) {
     super(message, options);
+  }
+}
+
+/** A file copy (REQCopyFileFrom / REQCopyFileTo) could not complete: hash mismatch, lost chunk. */
+export class CopyFailedError extends MethodError {
+  override readonly name = 'CopyFailedError';
+  readonly code = METHOD_ERROR_CODES.copyFailed;
+  constructor(
+    message: string,
+    readonly transferId: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** REQCancel or REQOpProcessStop named a message that is not running on this node. */
+export class NotRunningError extends MethodError {
+  override readonly name = 'NotRunningError';
+  readonly code = METHOD_ERROR_CODES.notRunning;
+  constructor(
+    readonly id: string,
+    readonly node: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Expected message ${id} to be running on ${node}, but it is not (finished, or never ran here)`,
+      options,
+    );
+  }
+}
+
+/** A method that acts on the node itself ran without the node's services (outside a node). */
+export class NoNodeServicesError extends MethodError {
+  override readonly name = 'NoNodeServicesError';
+  readonly code = METHOD_ERROR_CODES.noServices;
+  constructor(
+    readonly method: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${method} needs the node's services (it runs only inside a node)`, options);
   }
 }

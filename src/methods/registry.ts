@@ -1,13 +1,17 @@
 // The registry maps Steward's method names to their handlers; the node looks a method up here.
 
+import { cancel } from './cancel.js';
 import { cliCommand } from './cli-command.js';
 import { cliCommandCont } from './cli-command-cont.js';
+import { copyFileFrom, copyFileTo } from './copy-file.js';
 import { errorLog } from './error-log.js';
 import { MethodNotFoundError } from './errors.js';
 import { hello } from './hello.js';
 import { httpGet } from './http-get.js';
 import { none } from './none.js';
+import { opProcessList, opProcessStart, opProcessStop } from './op-process.js';
 import { ping, pong } from './ping.js';
+import { relay } from './relay.js';
 import { tailFile } from './tail-file.js';
 import { toConsole } from './to-console.js';
 import { toFile, toFileAppend } from './to-file.js';
@@ -25,11 +29,16 @@ export interface MethodRegistry {
 
 /** Every handler this module provides, in the order of Steward's documentation. */
 export const METHOD_HANDLERS: readonly MethodHandler[] = [
+  opProcessList,
+  opProcessStart,
+  opProcessStop,
   cliCommand,
   cliCommandCont,
   tailFile,
   httpGet,
   hello,
+  copyFileFrom,
+  copyFileTo,
   errorLog,
   ping,
   pong,
@@ -37,6 +46,8 @@ export const METHOD_HANDLERS: readonly MethodHandler[] = [
   toConsole,
   toFileAppend,
   toFile,
+  relay,
+  cancel,
 ];
 
 export function createMethodRegistry(

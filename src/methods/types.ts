@@ -1,6 +1,8 @@
 // The contract between the node daemon and the methods it runs. A method sees plain values,
 // never the broker or the store: the node turns what a method returns into reply messages.
 
+import type { Message } from '../protocol/message.js';
+
 /** What a method is asked to do: the fields of the received message a method may use. */
 export interface MethodRequest {
   /** The message id (ULID/UUIDv7); unique, used to name per-run files. */
@@ -21,6 +23,11 @@ export interface MethodRequest {
   readonly replyStatus?: MethodStatus;
   /** For reply methods: the id of the request this reply answers. */
   readonly inReplyTo?: string;
+  /**
+   * The whole message as received, for methods that forward it (REQRelay keeps its timeouts,
+   * reply fields and stream position); absent outside a node.
+   */
+  readonly message?: Message;
 }
 
 /** How a run ended, as the sender will record it. */
@@ -99,6 +106,25 @@ export interface NodeServices {
   running(): RunningMethod[];
   /** Aborts a running method with reason 'cancelled'; false when it is not running. */
   cancel(id: string): boolean;
+  /** Where a message this node sent stands (its outbox record); undefined when unknown. */
+  status(id: string): SentStatus | undefined;
+  /** The methods this node has a handler for (its subscribers, in Steward's words), sorted. */
+  methods(): string[];
+  /** Methods whose subscriber was stopped (REQOpProcessStop): the node refuses them. */
+  stoppedMethods(): string[];
+  /** Stops (refuses from now on) or starts again the subscriber of a method. */
+  setMethodStopped(method: string, stopped: boolean): void;
+  /** The node's publishers: one per target node with messages waiting in the outbox. */
+  publishers(): { toNode: string; pending: number }[];
+}
+
+/** A sent message's state as the sender records it (outbox). */
+export interface SentStatus {
+  /** pending, delivered, or a terminal state (completed, failed, expired, …). */
+  readonly state: string;
+  readonly error?: string;
+  /** For a completed message: the summary of the reply that settled it. */
+  readonly result?: unknown;
 }
 
 export interface MethodContext {

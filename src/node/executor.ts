@@ -123,6 +123,10 @@ export class Executor {
    * else is reported `interrupted`, never silently run twice. Resolves when all are settled.
    */
   async recover(records: readonly InboxRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    this.#deps.log('info', 'settling messages the previous process left running', {
+      count: records.length,
+    });
     await Promise.all(records.map((rec) => this.#recoverOne(rec)));
   }
 
@@ -206,6 +210,7 @@ export class Executor {
       ...(msg.fileName !== undefined && { fileName: msg.fileName }),
       ...(msg.status !== undefined && msg.status !== 'noop' && { replyStatus: msg.status }),
       ...(msg.inReplyTo !== undefined && { inReplyTo: msg.inReplyTo }),
+      message: msg,
     };
     const log = this.#deps.log;
     return {

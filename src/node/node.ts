@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { parseHostPort, type RunningHttpServer, startHttpServer } from '../http/server.js';
 import { createMethodRegistry, METHOD_HANDLERS, type MethodRegistry } from '../methods/registry.js';
+import { wrapForRelay } from '../methods/relay.js';
 import type { NodeServices } from '../methods/types.js';
 import { NodeMetrics } from '../observability/metrics.js';
 import { writeStatusFile } from '../observability/status-file.js';
@@ -69,6 +70,8 @@ export class AdmiralNode {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #startedAt = Date.now();
   readonly #started: NonNullable<NodeOptions['extensions']>[number][] = [];
+  /** Methods whose subscriber REQOpProcessStop stopped; refused until REQOpProcessStart. */
+  readonly #stoppedMethods = new Set<string>();
   #closed = false;
 
   private constructor(options: NodeOptions, identity: Identity) {
@@ -96,8 +99,27 @@ export class AdmiralNode {
       },
       running: () => this.executor.running(),
       cancel: (id) => this.executor.cancel(id),
+      status: (id) => {
+        const rec = this.store.outbox.get(id);
+        if (!rec) return undefined;
+        return {
+          state: rec.state,
+          ...(rec.error !== null && { error: rec.error }),
+          ...(rec.result !== null && { result: rec.result }),
+        };
+      },
+      methods: () => this.registry.names(),
+      stoppedMethods: () => [...this.#stoppedMethods].sort(),
+      setMethodStopped: (method, stopped) => {
+        if (stopped) this.#stoppedMethods.add(method);
+        else this.#stoppedMethods.delete(method);
+      },
+      publishers: () =>
+        [...this.store.outbox.depthByTarget()].map(([toNode, pending]) => ({ toNode, pending })),
     };
-    const policy = new Policy(identity.publicKey, this.trust, this.store.outbox);
+    const policy = new Policy(identity.publicKey, this.trust, this.store.outbox, (method) =>
+      this.#stoppedMethods.has(method),
+    );
     this.publisher = new Publisher({
       store: this.store,
       subjects: this.subjects,
@@ -412,11 +434,14 @@ export class AdmiralNode {
   }
 
   /** Signs complete messages and commits them to the outbox in one transaction; returns their ids. */
-  send(messages: readonly Message[]): string[] {
+  send(submitted: readonly Message[]): string[] {
     const { options } = this;
+    // Steward's relay step 1: a message with relayViaNode goes to that node as REQRelay.
+    const messages = submitted.map((msg) => wrapForRelay(msg, options.name));
     const records = messages.map((msg) => ({
       id: msg.id,
-      kind: 'request' as const,
+      // A message that answers another (a reply forwarded by a relay) completes on its ACK.
+      kind: msg.inReplyTo === undefined ? ('request' as const) : ('reply' as const),
       toNode: msg.toNode ?? '',
       method: msg.method,
       envelope: encodeEnvelope(signMessage(msg, this.identity), options.compression),
@@ -433,7 +458,7 @@ export class AdmiralNode {
         direction: 'out',
         event: 'enqueued',
         id: msg.id,
-        kind: 'request',
+        kind: msg.inReplyTo === undefined ? 'request' : 'reply',
         fromNode: msg.fromNode,
         toNode: msg.toNode ?? '',
         method: msg.method,
@@ -485,14 +510,12 @@ export class AdmiralNode {
     this.publisher.stop();
     this.executor.stop();
     for (const ext of this.#started.reverse()) {
-      await ext
-        .stop()
-        .catch((err: unknown) =>
-          this.options.log('warn', 'extension did not stop cleanly', {
-            extension: ext.name,
-            error: String(err),
-          }),
-        );
+      await ext.stop().catch((err: unknown) =>
+        this.options.log('warn', 'extension did not stop cleanly', {
+          extension: ext.name,
+          error: String(err),
+        }),
+      );
     }
     for (const input of this.inputs) await input.close().catch(() => undefined);
     await this.httpServer?.close();

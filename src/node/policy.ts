@@ -17,6 +17,8 @@ export class Policy {
     private readonly ownKey: string,
     private readonly trust: FileTrustStore,
     private readonly outbox: Outbox,
+    /** True for a method whose subscriber REQOpProcessStop stopped. */
+    private readonly isStopped: (method: string) => boolean = () => false,
   ) {}
 
   isTrusted(publicKey: string): boolean {
@@ -25,6 +27,9 @@ export class Policy {
 
   /** Why the message may not run here, or undefined when it may. */
   check(msg: Message, signer: string, handler: MethodHandler): string | undefined {
+    if (this.isStopped(msg.method)) {
+      return `the subscriber for ${msg.method} is stopped on ${msg.toNode ?? 'this node'}; REQOpProcessStart with methodArgs ["${msg.method}"] starts it again`;
+    }
     if (msg.inReplyTo !== undefined) return this.#checkReply(msg);
     if (handler.kind === 'reply') {
       return `${msg.method} is a reply method and this message answers no request (no inReplyTo)`;

@@ -21,6 +21,8 @@ export const METHOD_NAMES = [
   'REQToFileAppend',
   'REQRelay',
   'REQRelayInitial',
+  // admiral's addition: cancel a running message by its id.
+  'REQCancel',
 ] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
 

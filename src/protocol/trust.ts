@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { InvalidKeyError, TrustStoreError } from './errors.js';
@@ -76,20 +76,49 @@ const trustFileSchema = z.strictObject({
 });
 
 /**
- * A trust store kept in a JSON file (`{"version":1,"keys":[…]}`), read once when opened and
- * rewritten atomically (mode 0600) on every change. A missing file is an empty store.
+ * A trust store kept in a JSON file (`{"version":1,"keys":[…]}`), rewritten atomically (mode 0600)
+ * on every change. A missing file is an empty store. It is read again when the file changes, so
+ * `admiral trust add` reaches a running node; a file made unreadable meanwhile keeps what was read.
  */
 export class FileTrustStore extends MemoryTrustStore {
+  #seen: string;
+
   constructor(readonly path: string) {
     super(readTrustFile(path));
+    this.#seen = fileSignature(path);
+  }
+
+  #refresh(): void {
+    const now = fileSignature(this.path);
+    if (now === this.#seen) return;
+    try {
+      const keys = readTrustFile(this.path);
+      this.keys.clear();
+      for (const k of keys) this.keys.set(k.publicKey, k);
+    } catch {
+      // Half-edited by hand: keep the keys read before until the file is valid again.
+    }
+    this.#seen = now;
+  }
+
+  override has(publicKey: string): boolean {
+    this.#refresh();
+    return super.has(publicKey);
+  }
+
+  override list(): TrustedKey[] {
+    this.#refresh();
+    return super.list();
   }
 
   override add(publicKey: string, label?: string): void {
+    this.#refresh();
     super.add(publicKey, label);
     this.save();
   }
 
   override remove(publicKey: string): boolean {
+    this.#refresh();
     const removed = super.remove(publicKey);
     if (removed) this.save();
     return removed;
@@ -103,11 +132,22 @@ export class FileTrustStore extends MemoryTrustStore {
         mode: 0o600,
       });
       renameSync(tmp, this.path);
+      this.#seen = fileSignature(this.path);
     } catch (error) {
       throw new TrustStoreError(`cannot write trust store ${this.path}`, this.path, {
         cause: error,
       });
     }
+  }
+}
+
+/** What changes when the file is replaced or edited: inode, size, modification time. */
+function fileSignature(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return 'missing';
   }
 }
 

@@ -20,6 +20,13 @@ describe('method registry', () => {
       'REQPing',
       'REQPong',
       'REQErrorLog',
+      'REQCopyFileFrom',
+      'REQCopyFileTo',
+      'REQOpProcessList',
+      'REQOpProcessStart',
+      'REQOpProcessStop',
+      'REQRelay',
+      'REQCancel',
     ]) {
       assert.equal(registry.has(name), true, name);
       assert.equal(registry.get(name).name, name);
@@ -61,9 +68,16 @@ describe('method registry', () => {
   test('the methods that run code or read the node are privileged', () => {
     const privileged = METHOD_HANDLERS.filter((h) => h.privileged).map((h) => h.name);
     assert.deepEqual(privileged.sort(), [
+      'REQCancel',
       'REQCliCommand',
       'REQCliCommandCont',
+      'REQCopyFileFrom',
+      'REQCopyFileTo',
       'REQHttpGet',
+      'REQOpProcessList',
+      'REQOpProcessStart',
+      'REQOpProcessStop',
+      'REQRelay',
       'REQTailFile',
     ]);
   });

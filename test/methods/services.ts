@@ -1,0 +1,55 @@
+// A NodeServices for method tests: records what a method submits, answers status() from a map the
+// test (or a loopback) fills, and keeps a list of running methods and stopped subscribers.
+
+import type { NodeServices, RunningMethod, SentStatus } from '../../src/methods/types.js';
+import { newMessageId } from '../../src/protocol/id.js';
+
+export interface FakeServices extends NodeServices {
+  readonly submitted: { id: string; message: Record<string, unknown> }[];
+  readonly statuses: Map<string, SentStatus>;
+  readonly runningList: RunningMethod[];
+  readonly cancelled: string[];
+  readonly stopped: Set<string>;
+  /** Called for each submitted message (after it is recorded); may settle its status. */
+  onSubmit?: (id: string, message: Record<string, unknown>) => void;
+}
+
+export function fakeServices(nodeName = 'ship1', methods: readonly string[] = []): FakeServices {
+  const services: FakeServices = {
+    nodeName,
+    publicKey: 'UTEST',
+    submitted: [],
+    statuses: new Map(),
+    runningList: [],
+    cancelled: [],
+    stopped: new Set(),
+    submit(messages) {
+      const accepted: string[] = [];
+      for (const message of messages) {
+        const id = typeof message['id'] === 'string' ? message['id'] : newMessageId();
+        services.submitted.push({ id, message });
+        services.statuses.set(id, { state: 'pending' });
+        accepted.push(id);
+        services.onSubmit?.(id, message);
+      }
+      return { accepted, rejected: [] };
+    },
+    running: () => [...services.runningList],
+    cancel(id) {
+      const i = services.runningList.findIndex((r) => r.id === id);
+      if (i < 0) return false;
+      services.cancelled.push(id);
+      services.runningList.splice(i, 1);
+      return true;
+    },
+    status: (id) => services.statuses.get(id),
+    methods: () => [...methods].sort(),
+    stoppedMethods: () => [...services.stopped].sort(),
+    setMethodStopped(method, stopped) {
+      if (stopped) services.stopped.add(method);
+      else services.stopped.delete(method);
+    },
+    publishers: () => [{ toNode: 'central', pending: 2 }],
+  };
+  return services;
+}
