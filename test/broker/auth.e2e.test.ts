@@ -8,19 +8,14 @@ import {
   nkeyAuthenticator,
   PermissionViolationError,
 } from '@nats-io/transport-node';
-import { Broker, type BrokerOptionsInput } from '../../src/broker/index.js';
+import type { Broker, BrokerOptionsInput } from '../../src/broker/index.js';
+import { natsClient, startBroker } from './harness.js';
 
-async function start(t: TestContext, options: BrokerOptionsInput): Promise<Broker> {
-  const broker = await Broker.start({ port: 0, ...options });
-  t.after(() => broker.close());
-  return broker;
-}
+const start = (t: TestContext, options: BrokerOptionsInput = {}): Promise<Broker> =>
+  startBroker(t, options);
 
-async function client(t: TestContext, broker: Broker, extra = {}): Promise<NatsConnection> {
-  const nc = await connect({ servers: broker.url, reconnect: false, ...extra });
-  t.after(() => nc.close());
-  return nc;
-}
+const client = (_t: TestContext, broker: Broker, extra = {}): Promise<NatsConnection> =>
+  natsClient(broker, extra);
 
 function rejectsAuth(p: Promise<unknown>): Promise<void> {
   return assert.rejects(p, (err: unknown) => {

@@ -8,19 +8,14 @@ import {
   NoRespondersError,
   RequestError,
 } from '@nats-io/transport-node';
-import { Broker, type BrokerOptionsInput } from '../../src/broker/index.js';
+import type { Broker, BrokerOptionsInput } from '../../src/broker/index.js';
+import { natsClient, startBroker, waitFor } from './harness.js';
 
-async function start(t: TestContext, options: BrokerOptionsInput = {}): Promise<Broker> {
-  const broker = await Broker.start({ port: 0, ...options });
-  t.after(() => broker.close());
-  return broker;
-}
+const start = (t: TestContext, options: BrokerOptionsInput = {}): Promise<Broker> =>
+  startBroker(t, options);
 
-async function client(t: TestContext, broker: Broker, extra = {}): Promise<NatsConnection> {
-  const nc = await connect({ servers: broker.url, reconnect: false, ...extra });
-  t.after(() => nc.close());
-  return nc;
-}
+const client = (_t: TestContext, broker: Broker, extra = {}): Promise<NatsConnection> =>
+  natsClient(broker, extra);
 
 function collect(nc: NatsConnection, subject: string, opts: { queue?: string; max?: number } = {}) {
   const got: string[] = [];
@@ -31,14 +26,6 @@ function collect(nc: NatsConnection, subject: string, opts: { queue?: string; ma
     },
   });
   return { got, sub };
-}
-
-async function waitFor(pred: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('nats.js against the broker', () => {

@@ -14,20 +14,10 @@ import {
   InsecureListenError,
   isLoopbackHost,
 } from '../../src/broker/index.js';
+import { natsClient, startBroker, waitFor } from './harness.js';
 
-async function start(t: TestContext, options: BrokerOptionsInput = {}): Promise<Broker> {
-  const broker = await Broker.start({ port: 0, ...options });
-  t.after(() => broker.close());
-  return broker;
-}
-
-async function waitFor(pred: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const start = (t: TestContext, options: BrokerOptionsInput = {}): Promise<Broker> =>
+  startBroker(t, options);
 
 interface Pki {
   ca: string;
@@ -155,8 +145,7 @@ describe('TLS', () => {
 
   test('INFO says tls_required in plain text, then nats.js upgrades and works', async (t) => {
     const broker = await start(t, { tls: { cert: pki.cert, key: pki.key } });
-    const nc = await connect({ servers: broker.url, tls: { ca: pki.ca }, reconnect: false });
-    t.after(() => nc.close());
+    const nc = await natsClient(broker, { tls: { ca: pki.ca } });
     assert.equal((nc.info as { tls_required?: boolean } | undefined)?.tls_required, true);
     const got: string[] = [];
     nc.subscribe('s', {
@@ -183,12 +172,9 @@ describe('TLS', () => {
     const broker = await start(t, {
       tls: { cert: pki.cert, key: pki.key, ca: pki.ca, verify: true },
     });
-    const nc = await connect({
-      servers: broker.url,
+    const nc = await natsClient(broker, {
       tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey },
-      reconnect: false,
     });
-    t.after(() => nc.close());
     assert.equal((nc.info as { tls_verify?: boolean } | undefined)?.tls_verify, true);
     await nc.flush();
     await assert.rejects(
@@ -226,11 +212,9 @@ describe('slow consumers and hostile clients', () => {
     return s;
   }
 
-  async function healthyPair(t: TestContext, broker: Broker) {
-    const sub = await connect({ servers: broker.url, reconnect: false });
-    const pub = await connect({ servers: broker.url, reconnect: false });
-    t.after(() => sub.close());
-    t.after(() => pub.close());
+  async function healthyPair(broker: Broker) {
+    const sub = await natsClient(broker);
+    const pub = await natsClient(broker);
     let received = 0;
     sub.subscribe('flood', {
       callback: () => {
@@ -241,21 +225,25 @@ describe('slow consumers and hostile clients', () => {
     return { sub, pub, received: () => received };
   }
 
-  async function flood(pub: NatsConnection, count: number): Promise<void> {
+  /** Publishes 32 KiB messages, paced by the healthy subscriber so only the stalled one lags. */
+  async function flood(pub: NatsConnection, count: number, received: () => number): Promise<void> {
     const body = Buffer.alloc(32 * 1024, 1);
     for (let i = 0; i < count; i++) {
       pub.publish('flood', body);
-      if (i % 32 === 0) await pub.flush();
+      if (i % 32 === 31) {
+        await pub.flush();
+        await waitFor(() => received() >= i - 32, 'healthy subscriber to keep up', 10_000);
+      }
     }
     await pub.flush();
   }
 
   test('a subscriber that never reads is closed when its pending output passes maxPending', async (t) => {
-    const broker = await start(t, { maxPending: 512 * 1024 });
+    const broker = await start(t, { maxPending: 2 * 1024 * 1024 });
     await stalledSubscriber(t, broker);
-    const { pub, received } = await healthyPair(t, broker);
-    await flood(pub, 640); // 20 MiB: more than the kernel buffers can absorb
-    await waitFor(() => received() === 640, 'healthy subscriber got everything');
+    const { pub, received } = await healthyPair(broker);
+    await flood(pub, 640, received); // 20 MiB: more than the kernel buffers can absorb
+    await waitFor(() => received() === 640, 'healthy subscriber got everything', 10_000);
     await waitFor(() => broker.stats().slowConsumers === 1, 'slow consumer closed');
     assert.equal(broker.stats().connections, 2);
   });
@@ -263,16 +251,15 @@ describe('slow consumers and hostile clients', () => {
   test('a write blocked past the write deadline closes the client as a slow consumer', async (t) => {
     const broker = await start(t, { writeDeadline: 200 });
     await stalledSubscriber(t, broker);
-    const { pub, received } = await healthyPair(t, broker);
-    await flood(pub, 640);
-    await waitFor(() => received() === 640, 'healthy subscriber got everything');
+    const { pub, received } = await healthyPair(broker);
+    await flood(pub, 640, received);
+    await waitFor(() => received() === 640, 'healthy subscriber got everything', 10_000);
     await waitFor(() => broker.stats().slowConsumers === 1, 'slow consumer closed');
   });
 
   test('random garbage from many sockets never disturbs a working client', async (t) => {
     const broker = await start(t);
-    const nc = await connect({ servers: broker.url, reconnect: false });
-    t.after(() => nc.close());
+    const nc = await natsClient(broker);
     nc.subscribe('echo', {
       callback: (_e, m) => {
         m.respond(m.data);
