@@ -39,6 +39,15 @@ export interface Fleet {
     args?: readonly string[],
     env?: Readonly<Record<string, string>>,
   ): Promise<NodeProcess>;
+  /**
+   * Starts one process hosting several nodes (data dirs `<dir>/<name>`), for many nodes on a
+   * small machine; kill9() crashes all of them at once. `flags` are config keys for every node.
+   */
+  startHost(
+    name: string,
+    nodeNames: readonly string[],
+    flags?: Readonly<Record<string, unknown>>,
+  ): Promise<NodeProcess>;
   /** Runs an admiral CLI command to its end, in the fleet's folder. */
   cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** Submits raw input (JSON text or objects) through `from`'s unix socket. */
@@ -91,12 +100,17 @@ function waitForLine(
   });
 }
 
+/** Hosts several nodes in one process (test/node/fixtures/node-host.ts). */
+export const NODE_HOST = fileURLToPath(new URL('../node/fixtures/node-host.js', import.meta.url));
+
 function spawnCli(
   args: readonly string[],
   cwd: string,
   env: Readonly<Record<string, string>> = {},
 ): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  // args[0] may name another script to run (the node host) instead of the CLI.
+  const script = args[0] === NODE_HOST ? [] : [CLI];
+  const child = spawn(process.execPath, [...script, ...args], {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -123,6 +137,7 @@ function nodeProcess(
   cwd: string,
   ready: RegExp,
   env: Readonly<Record<string, string>> = {},
+  startTimeoutMs = 15_000,
 ): Promise<NodeProcess> {
   let extraEnv = env;
   const proc: NodeProcess = {
@@ -150,7 +165,7 @@ function nodeProcess(
     const { child, output } = spawnCli(args, cwd, extraEnv);
     proc.child = child;
     proc.output = output;
-    await waitForLine(child, output, ready, name);
+    await waitForLine(child, output, ready, name, startTimeoutMs);
   };
   return launch().then(() => proc);
 }
@@ -242,6 +257,28 @@ export async function startFleet(t: TestContext, options: FleetOptions = {}): Pr
     central,
     nodes,
     cli: (args) => runCli(args, dir),
+    async startHost(name, nodeNames, flags = {}) {
+      const spec = {
+        brokerUrl,
+        nodes: nodeNames.map((n) => ({ name: n, dataDir: join(dir, n) })),
+        flags,
+      };
+      const proc = await nodeProcess(
+        name,
+        dir,
+        [NODE_HOST, JSON.stringify(spec)],
+        dir,
+        /nodes up:/,
+        {},
+        // Several nodes start one after the other, each settling what it was running when
+        // killed, on a machine the test itself keeps busy.
+        45_000,
+      );
+      // Each hosted node is reachable by name (its data dir) for send/record/waitFor.
+      for (const n of nodeNames) nodes.set(n, { ...proc, name: n, dataDir: join(dir, n) });
+      nodes.set(name, proc);
+      return proc;
+    },
     async startNode(name, args = [], env = {}) {
       const dataDir = join(dir, name);
       const proc = await nodeProcess(
