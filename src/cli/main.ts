@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerBroker } from './broker.js';
+import { registerCancel } from './cancel.js';
 import { registerConfig } from './config.js';
 import { CliError, describeError } from './errors.js';
 import { registerKeys, registerTrust } from './keys.js';
@@ -35,6 +36,7 @@ program
 registerUp(program);
 registerNode(program);
 registerSend(program);
+registerCancel(program);
 registerMessages(program);
 registerBroker(program);
 registerKeys(program);
