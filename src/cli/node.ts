@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { centralExtensions } from '../central/index.js';
 import { writeDefaultConfigFile } from '../config/default-file.js';
 import { CONFIG_FLAGS, flagsFromOptions } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
@@ -35,7 +36,10 @@ export function registerNode(program: Command): void {
     const loaded = loadConfig({ flags, ...(configFile && { configFile }) });
     const log = stderrLogger(loaded.config.logLevel);
     for (const w of loaded.warnings) log('warn', w);
-    const started = await AdmiralNode.start(nodeOptionsFromConfig(loaded.config, log));
+    const started = await AdmiralNode.start({
+      ...nodeOptionsFromConfig(loaded.config, log),
+      ...(loaded.config.isCentral && { extensions: centralExtensions(loaded.config) }),
+    });
     process.stdout.write(
       `node ${started.options.name} is up\n  broker:   ${started.connectedServer ?? loaded.config.broker.url}\n  socket:   ${started.inputs.find((i) => i.name === 'socket')?.address ?? '(off)'}\n  data dir: ${started.options.dataDir}\n`,
     );

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Broker } from '../broker/index.js';
+import { centralExtensions } from '../central/index.js';
 import { writeDefaultConfigFile } from '../config/default-file.js';
 import { flagsFromOptions } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
@@ -55,7 +56,10 @@ export function registerUp(program: Command): void {
         writeDefaultConfigFile(resolve(first.config.dataDir), persisted);
         const loaded = loadConfig({ flags });
         const log = stderrLogger(loaded.config.logLevel);
-        node = await AdmiralNode.start(nodeOptionsFromConfig(loaded.config, log));
+        node = await AdmiralNode.start({
+          ...nodeOptionsFromConfig(loaded.config, log),
+          extensions: centralExtensions(loaded.config),
+        });
       } catch (err) {
         await broker.close();
         throw err;

@@ -1,0 +1,86 @@
+import { createSocket, type Socket } from 'node:dgram';
+import type { Logger } from '../observability/logger.js';
+import type { Identity } from '../protocol/index.js';
+import { encodeReply, MAX_PACKET_BYTES, parseRequest } from './discovery-protocol.js';
+import { RateLimiter } from './rate-limit.js';
+
+// The central's UDP discovery responder (bpbroker's discover): answers a request only for names
+// present in the service registry, only to the sender, and at most `ratePerSource` times per
+// second per source address. Malformed, oversized and excess packets are dropped silently.
+
+export interface DiscoveryResponderOptions {
+  readonly host: string;
+  /** 0 for any free port (tests). */
+  readonly port: number;
+  readonly node: string;
+  readonly identity: Identity;
+  /** Whether the registry holds `name`. */
+  readonly has: (name: string) => boolean;
+  readonly ratePerSource: number;
+  readonly log: Logger;
+}
+
+export class DiscoveryResponder {
+  /** Requests answered, and packets dropped (malformed, unknown name, rate limited). */
+  answered = 0;
+  dropped = 0;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly options: DiscoveryResponderOptions,
+    private readonly limiter: RateLimiter,
+  ) {}
+
+  static start(options: DiscoveryResponderOptions): Promise<DiscoveryResponder> {
+    const socket = createSocket({ type: 'udp4' });
+    const limiter = new RateLimiter({ perSecond: options.ratePerSource });
+    const responder = new DiscoveryResponder(socket, options, limiter);
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(options.port, options.host, () => {
+        socket.off('error', reject);
+        socket.on('error', (err) =>
+          options.log('warn', 'discovery socket error', { error: String(err) }),
+        );
+        socket.on('message', (msg, rinfo) => responder.#onPacket(msg, rinfo.address, rinfo.port));
+        resolve(responder);
+      });
+    });
+  }
+
+  /** The bound port. */
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  #onPacket(msg: Buffer, address: string, port: number): void {
+    // Rate limit before parsing: a flood costs one bucket lookup per packet.
+    if (msg.length > MAX_PACKET_BYTES || !this.limiter.allow(address)) {
+      this.dropped += 1;
+      return;
+    }
+    const req = parseRequest(msg);
+    let known = false;
+    try {
+      known = req !== undefined && this.options.has(req.name);
+    } catch (err) {
+      this.options.log('warn', 'discovery lookup failed', { error: String(err) });
+    }
+    if (req === undefined || !known) {
+      this.dropped += 1;
+      return;
+    }
+    this.answered += 1;
+    this.socket.send(encodeReply(req, this.options.node, this.options.identity), port, address);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.socket.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+}

@@ -1,0 +1,104 @@
+import type { ServiceEntry, ServiceStore } from '../store/services.js';
+import { EntryExistsError, EntryNotFoundError } from './errors.js';
+import type { ListedService } from './wire.js';
+
+// bpbroker's key/value service registry semantics (seed 000/001, "Service"):
+// - register fails when the name exists; replace creates or overwrites; update merges a JSON
+//   object into the existing object (or creates); get fails when the name is missing; delete
+//   never fails.
+// - Data that parses as a JSON object gets `last_write_ts` (Unix seconds) and `last_write_ip`
+//   (the writer's address) first, then its own keys; any other data stays the string it was.
+// Every write is committed (SQLite WAL) before the result is returned and acknowledged.
+
+/** Who wrote, and when. */
+export interface Writer {
+  /** The writer's address as the broker saw it (see broker-services.md, "last_write_ip"). */
+  readonly ip: string;
+}
+
+const META_KEYS: ReadonlySet<string> = new Set(['last_write_ts', 'last_write_ip']);
+
+type JsonObject = Record<string, unknown>;
+
+function asObject(data: string): JsonObject | undefined {
+  try {
+    const v: unknown = JSON.parse(data);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function withoutMeta(o: JsonObject): JsonObject {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => !META_KEYS.has(k)));
+}
+
+/** The data of an entry as a client sees it: the string, or the parsed object. */
+export function entryData(entry: ServiceEntry): unknown {
+  return entry.isObject ? (JSON.parse(entry.value) as unknown) : entry.value;
+}
+
+export class Registry {
+  constructor(
+    readonly store: ServiceStore,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  #entry(name: string, data: string, writer: Writer, base?: JsonObject): ServiceEntry {
+    const at = this.now();
+    const obj = asObject(data);
+    if (obj === undefined) return { name, value: data, isObject: false, updatedAt: at };
+    const merged = {
+      last_write_ts: Math.floor(at / 1000),
+      last_write_ip: writer.ip,
+      ...(base && withoutMeta(base)),
+      ...withoutMeta(obj),
+    };
+    return { name, value: JSON.stringify(merged), isObject: true, updatedAt: at };
+  }
+
+  /** Creates `name`; throws `EntryExistsError` when it exists. */
+  register(name: string, data: string, writer: Writer): unknown {
+    const entry = this.#entry(name, data, writer);
+    if (!this.store.insert(entry)) throw new EntryExistsError(name);
+    return entryData(entry);
+  }
+
+  /** Creates or overwrites `name`. */
+  replace(name: string, data: string, writer: Writer): unknown {
+    const entry = this.#entry(name, data, writer);
+    this.store.put(entry);
+    return entryData(entry);
+  }
+
+  /** Merges a JSON object into the existing object, or creates/overwrites like `replace`. */
+  update(name: string, data: string, writer: Writer): unknown {
+    return this.store.transaction(() => {
+      const old = this.store.get(name);
+      const base = old?.isObject ? (JSON.parse(old.value) as JsonObject) : undefined;
+      const entry = this.#entry(name, data, writer, base);
+      this.store.put(entry);
+      return entryData(entry);
+    });
+  }
+
+  /** The data of `name`; throws `EntryNotFoundError` when it is missing. */
+  get(name: string): unknown {
+    const entry = this.store.get(name);
+    if (entry === undefined) throw new EntryNotFoundError(name);
+    return entryData(entry);
+  }
+
+  has(name: string): boolean {
+    return this.store.get(name) !== undefined;
+  }
+
+  /** Removes `name`, whether or not it existed. */
+  delete(name: string): void {
+    this.store.delete(name);
+  }
+
+  list(): ListedService[] {
+    return this.store.list().map((e) => ({ name: e.name, data: entryData(e) }));
+  }
+}
