@@ -5,12 +5,17 @@ import { registerBroker } from './broker.js';
 import { registerCancel } from './cancel.js';
 import { registerConfig } from './config.js';
 import { CliError, describeError } from './errors.js';
+import { registerEvents } from './events.js';
+import { registerFacts } from './facts.js';
 import { registerKeys, registerTrust } from './keys.js';
 import { registerMessages } from './messages.js';
 import { registerNode } from './node.js';
+import { registerNodes } from './nodes.js';
 import { parseCols, parseFormat } from './output.js';
+import { registerPub } from './pub.js';
 import { registerSend } from './send.js';
 import { registerStatus } from './status.js';
+import { registerSub } from './sub.js';
 import { registerUp } from './up.js';
 
 const program = new Command();
@@ -43,6 +48,11 @@ registerKeys(program);
 registerTrust(program);
 registerConfig(program);
 registerStatus(program);
+registerNodes(program);
+registerFacts(program);
+registerSub(program);
+registerPub(program);
+registerEvents(program);
 
 try {
   await program.parseAsync(process.argv);
