@@ -165,13 +165,13 @@ export class Inventory {
 
   /** Answers one query (see InventoryQuery). */
   query(q: InventoryQuery): InventoryReply {
-    let target: Target | undefined;
+    let selected: InventoryRecord[];
     try {
-      target = q.target === undefined ? undefined : checkTarget(q.target);
+      const target = q.target === undefined ? undefined : checkTarget(q.target);
+      selected = this.select(target, q.onlineOnly === true);
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
-    const selected = this.select(target, q.onlineOnly === true);
     if (q.namesOnly === true) {
       return { ok: true, total: selected.length, names: selected.map((r) => r.node) };
     }

@@ -8,3 +8,12 @@ export function parsePort(value: string): number {
   }
   return n;
 }
+
+/** Commander parser for a positive count (`--count 5`). */
+export function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`expected a positive whole number, got "${value}"`);
+  }
+  return n;
+}

@@ -27,8 +27,8 @@ export const inventoryMigrations: readonly Migration[] = [
   },
 ];
 
-/** One node as the inventory knows it. */
-export interface InventoryRecord {
+/** One node as the inventory knows it (a type alias, so it is assignable to a plain record). */
+export type InventoryRecord = {
   readonly node: string;
   readonly publicKey: string;
   readonly central: boolean;
@@ -43,7 +43,7 @@ export interface InventoryRecord {
   /** The node's hello interval in ms (0: unknown or disabled). */
   readonly helloMs: number;
   readonly facts: Readonly<Record<string, unknown>>;
-}
+};
 
 interface Row {
   node: string;

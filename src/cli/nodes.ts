@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import { connectClient } from '../client/connect.js';
+import { queryInventory } from '../fleet/inventory-client.js';
+import { factAt } from '../fleet/target.js';
+import type { InventoryRecord } from '../store/inventory.js';
+import { type Format, renderRows } from './output.js';
+import { addTargetOptions, type TargetFlags, targetFromOptions } from './target.js';
+
+const DEFAULT_COLS = ['node', 'state', 'lastSeen', 'hostname', 'os', 'arch', 'cpus', 'tags'];
+
+interface NodesFlags extends TargetFlags {
+  broker?: string;
+  dataDir?: string;
+  format?: Format;
+  cols?: string[];
+  online?: boolean;
+}
+
+/** One inventory record as a row: its own fields, then any fact by dotted path (`memory.total`). */
+export function inventoryRow(r: InventoryRecord, cols: readonly string[]): Record<string, unknown> {
+  const own: Record<string, unknown> = {
+    node: r.node,
+    state: r.online ? 'online' : 'offline',
+    online: r.online,
+    lastSeen: new Date(r.lastSeen).toISOString(),
+    firstSeen: new Date(r.firstSeen).toISOString(),
+    lastEvent: r.lastEvent,
+    central: r.central,
+    publicKey: r.publicKey,
+    admiralVersion: r.version,
+    facts: r.facts,
+  };
+  const row: Record<string, unknown> = {};
+  for (const c of cols) row[c] = Object.hasOwn(own, c) ? own[c] : factAt(r.facts, c);
+  return row;
+}
+
+export function registerNodes(program: Command): void {
+  addTargetOptions(
+    program
+      .command('nodes')
+      .argument('[target]', 'node names (a,b) or one filter (fact=glob); default every node')
+      .description("list the central's inventory: every node seen, online or offline, its facts")
+      .option('--online', 'only nodes that are online'),
+  ).action(async (positional: string | undefined, _opts: unknown, command: Command) => {
+    const opts = command.optsWithGlobals<NodesFlags>();
+    const target = targetFromOptions(opts, positional);
+    const client = await connectClient({
+      ...(opts.broker !== undefined && { broker: opts.broker }),
+      ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
+    });
+    try {
+      const records = await queryInventory(client.nc, client.subjects, {
+        target,
+        onlineOnly: opts.online === true,
+      });
+      const cols = opts.cols ?? DEFAULT_COLS;
+      process.stdout.write(
+        renderRows(
+          records.map((r) => inventoryRow(r, cols)),
+          opts.format ?? 'text',
+          cols,
+        ),
+      );
+    } finally {
+      await client.close();
+    }
+  });
+}
