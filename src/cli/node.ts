@@ -4,6 +4,7 @@ import { centralExtensions } from '../central/index.js';
 import { writeDefaultConfigFile } from '../config/default-file.js';
 import { CONFIG_FLAGS, flagsFromOptions } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
+import { fleetExtensions } from '../fleet/index.js';
 import { nodeOptionsFromConfig } from '../node/from-config.js';
 import { AdmiralNode } from '../node/node.js';
 import { logLine, untilSignal } from './lifecycle.js';
@@ -38,7 +39,10 @@ export function registerNode(program: Command): void {
     for (const w of loaded.warnings) log('warn', w);
     const started = await AdmiralNode.start({
       ...nodeOptionsFromConfig(loaded.config, log),
-      ...(loaded.config.isCentral && { extensions: centralExtensions(loaded.config) }),
+      extensions: [
+        ...fleetExtensions(loaded.config),
+        ...(loaded.config.isCentral ? centralExtensions(loaded.config) : []),
+      ],
     });
     process.stdout.write(
       `node ${started.options.name} is up\n  broker:   ${started.connectedServer ?? loaded.config.broker.url}\n  socket:   ${started.inputs.find((i) => i.name === 'socket')?.address ?? '(off)'}\n  data dir: ${started.options.dataDir}\n`,

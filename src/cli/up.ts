@@ -5,6 +5,7 @@ import { centralExtensions } from '../central/index.js';
 import { writeDefaultConfigFile } from '../config/default-file.js';
 import { flagsFromOptions } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
+import { fleetExtensions } from '../fleet/index.js';
 import { nodeOptionsFromConfig } from '../node/from-config.js';
 import { AdmiralNode } from '../node/node.js';
 import { logLine, untilSignal } from './lifecycle.js';
@@ -58,7 +59,7 @@ export function registerUp(program: Command): void {
         const log = stderrLogger(loaded.config.logLevel);
         node = await AdmiralNode.start({
           ...nodeOptionsFromConfig(loaded.config, log),
-          extensions: centralExtensions(loaded.config),
+          extensions: [...fleetExtensions(loaded.config), ...centralExtensions(loaded.config)],
         });
       } catch (err) {
         await broker.close();
