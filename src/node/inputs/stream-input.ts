@@ -6,6 +6,7 @@ import { MAX_SUBMISSION_BYTES } from './types.js';
 // Steward's socket takes a message file piped in with `nc -U steward.sock < msg.json`.
 // netcat-openbsd does not half-close after stdin ends, so waiting for EOF alone would hang:
 // JSON input is processed as soon as it parses; anything else after a short quiet period or EOF.
+// Sockets are half-open: a client that half-closes after its input (EOF) still reads the answer.
 const QUIET_MS = 250;
 
 function looksComplete(buf: Buffer): boolean {
@@ -106,7 +107,7 @@ async function clearStaleSocket(path: string): Promise<void> {
 /** The unix socket `<data-dir>/admiral.sock`, as Steward's `steward.sock`. */
 export async function startSocketInput(path: string, submit: Submit): Promise<Input> {
   await clearStaleSocket(path);
-  const server = createServer((socket) => serve(socket, submit, 'socket'));
+  const server = createServer({ allowHalfOpen: true }, (socket) => serve(socket, submit, 'socket'));
   await listen(server, path);
   return {
     name: 'socket',
@@ -120,7 +121,7 @@ export async function startSocketInput(path: string, submit: Submit): Promise<In
 
 /** An optional TCP listener that takes the same input as the unix socket. */
 export async function startTcpInput(host: string, port: number, submit: Submit): Promise<Input> {
-  const server = createServer((socket) => serve(socket, submit, 'tcp'));
+  const server = createServer({ allowHalfOpen: true }, (socket) => serve(socket, submit, 'tcp'));
   await listen(server, { host, port });
   const addr = server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : port;
