@@ -76,9 +76,7 @@ export function registerEvents(program: Command): void {
           );
           return true;
         },
-        () => {
-          if (format === 'text') process.stderr.write('listening for events\n');
-        },
+        () => process.stderr.write('listening for events\n'),
       );
     });
 }

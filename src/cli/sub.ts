@@ -97,9 +97,7 @@ export function registerSub(program: Command): void {
           );
           return true;
         },
-        () => {
-          if (format === 'text') process.stderr.write(`listening on ${subject}\n`);
-        },
+        () => process.stderr.write(`listening on ${subject}\n`),
       );
     });
 }
