@@ -39,8 +39,8 @@ import {
   type NodeServices,
 } from './types.js';
 
-/** 256 KiB: its base64 (≈350 kB) and the envelope fit NATS's default 1 MiB max_payload. */
-export const DEFAULT_CHUNK_BYTES = 256 * 1024;
+/** 512 KiB: its base64 (≈700 kB) and the envelope fit NATS's default 1 MiB max_payload. */
+export const DEFAULT_CHUNK_BYTES = 512 * 1024;
 /** Chunks sent and not yet confirmed written, at most. */
 export const DEFAULT_WINDOW = 8;
 
