@@ -1,7 +1,8 @@
 import type { Config } from '../config/schema.js';
 import type { NodeExtension } from '../node/extension.js';
 import { BrokerServices, brokerServicesOptions } from './broker-services.js';
-import { inventoryExtension } from './inventory.js';
+import { type InventoryExtension, inventoryExtension } from './inventory.js';
+import { jobsExtension, jobsOptionsFromConfig } from './jobs.js';
 
 // The one place that lists the central role's duties: `admiral up` and `admiral node start`
 // pass `centralExtensions(config)` to the node when `config.isCentral`. Each central feature
@@ -9,8 +10,15 @@ import { inventoryExtension } from './inventory.js';
 
 /** The extensions a central node runs, built from its validated config. */
 export function centralExtensions(config: Config): NodeExtension[] {
-  return [
+  const extensions: NodeExtension[] = [
     new BrokerServices(brokerServicesOptions(config)),
     inventoryExtension({ missedHellos: config.central.inventory.missedHellos }),
   ];
+  // Jobs resolve `all` and `where` targets against the inventory, found when a job needs it.
+  const inventory = () =>
+    extensions
+      .find((e): e is InventoryExtension => e.name === 'inventory' && 'inventory' in e)
+      ?.inventory?.list() ?? [];
+  extensions.push(jobsExtension(jobsOptionsFromConfig(config, inventory)));
+  return extensions;
 }

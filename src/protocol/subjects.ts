@@ -17,7 +17,13 @@ const SUBJECT_KIND = {
   event: 'evt',
   key: 'key',
   central: 'central',
+  job: 'job',
 } as const;
+
+/** What happens to a job (`admiral events`, `adm.job.<id>.<event>`). */
+export const JOB_EVENTS = { started: 'started', finished: 'finished' } as const;
+export type JobEventName = (typeof JOB_EVENTS)[keyof typeof JOB_EVENTS];
+const JOB_ID_PATTERN = /^[0-9A-Za-z-]{1,64}$/;
 
 // A prefix is one or more dot-separated tokens of the node-name alphabet: no wildcards, no spaces.
 const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -82,6 +88,25 @@ export class Subjects {
    */
   central(service: string): string {
     return `${this.prefix}.${SUBJECT_KIND.central}.${token(service, 'service')}`;
+  }
+
+  /** `adm.job.<id>.<event>`: a job started or finished (published by central). */
+  jobEvent(id: string, event: JobEventName): string {
+    if (!JOB_ID_PATTERN.test(id)) {
+      throw new InvalidSubjectError(`Expected a job id, got ${JSON.stringify(id)}`, id);
+    }
+    if (!Object.hasOwn(JOB_EVENTS, event)) {
+      throw new InvalidSubjectError(
+        `Expected job event to be one of ${Object.keys(JOB_EVENTS).join(', ')}, got ${JSON.stringify(event)}`,
+        event,
+      );
+    }
+    return `${this.prefix}.${SUBJECT_KIND.job}.${id}.${event}`;
+  }
+
+  /** Events of every job: `adm.job.*.*`. */
+  jobEventSubscription(): string {
+    return `${this.prefix}.${SUBJECT_KIND.job}.*.*`;
   }
 
   /** What a node subscribes to for messages directed at it: `adm.node.<node>.*`. */

@@ -1,0 +1,457 @@
+import type { ParsedJobSubmit } from '../fleet/job-request.js';
+import {
+  countNodes,
+  type JobCounts,
+  type JobNodeView,
+  type JobView,
+  outcomeOf,
+} from '../fleet/job-view.js';
+import { resolveRateLimit } from '../fleet/rate.js';
+import { resolveTarget, type TargetCandidate, whereToRecord } from '../fleet/target.js';
+import type { NodeContext } from '../node/extension.js';
+import type { Logger } from '../observability/logger.js';
+import { METHOD_NAMES, newMessageId } from '../protocol/index.js';
+import { JOB_EVENTS, type JobEventName } from '../protocol/subjects.js';
+import {
+  type JobNodeOutcome,
+  type JobNodeRecord,
+  type JobNodeState,
+  type JobRecord,
+  type JobSpec,
+  JobStore,
+  type OutboxChange,
+} from '../store/jobs.js';
+
+// The job runner on central (DESIGN.md, "Roles": central keeps the job store). A job is one
+// durable REQCliCommand message per targeted node, sent through central's outbox; the runner
+// watches those outbox rows (same database, one join per tick) and copies each node's end state
+// into the job: completed (with exit code), failed, expired, noop, interrupted, cancelled,
+// rejected, or did-not-answer (ACKed, no result within methodTimeout + replyGrace). Rate control
+// after AWS SSM Run Command (MaxConcurrency, MaxErrors) and Choria (--batch-sleep).
+
+export interface JobSettings {
+  /** Seconds finished jobs are kept. */
+  readonly retention: number;
+  readonly ttl: number;
+  readonly methodTimeout: number;
+  readonly replyGrace: number;
+}
+
+export class JobError extends Error {
+  override readonly name = 'JobError';
+  constructor(
+    message: string,
+    readonly code: 'ADMIRAL_JOB_NOT_FOUND' | 'ADMIRAL_JOB_NO_NODES' | 'ADMIRAL_JOB_FINISHED',
+  ) {
+    super(message);
+  }
+}
+
+interface Run {
+  readonly id: string;
+  readonly spec: JobSpec;
+  waiting: number;
+  running: number;
+  errors: number;
+  cancelled: boolean;
+  aborted: boolean;
+  /** Batch mode (batchSleep with maxConcurrency): no start before this time. */
+  nextStartAt: number;
+  /** Batch mode: the current batch has started and not yet drained. */
+  batchOpen: boolean;
+}
+
+const TICK_MS = 25;
+const HAS_CANCEL = (METHOD_NAMES as readonly string[]).includes('REQCancel');
+
+function outcomeFromOutbox(c: OutboxChange): JobNodeOutcome {
+  let result: { status?: string; exitCode?: number; output?: string; stderr?: string } = {};
+  if (c.result !== null) {
+    try {
+      result = JSON.parse(c.result) as typeof result;
+    } catch {
+      // a malformed summary keeps only the state
+    }
+  }
+  const state: JobNodeState =
+    c.outboxState === 'completed' && result.exitCode !== undefined && result.exitCode !== 0
+      ? 'failed'
+      : (c.outboxState as JobNodeState);
+  return {
+    state,
+    ...(typeof result.exitCode === 'number' && { exitCode: result.exitCode }),
+    ...(typeof result.output === 'string' && { output: result.output }),
+    ...(typeof result.stderr === 'string' && result.stderr !== '' && { stderr: result.stderr }),
+    ...(c.error !== null && { error: c.error }),
+    ...(c.deliveredAt !== null && { ackedAt: c.deliveredAt }),
+  };
+}
+
+function nodeView(r: JobNodeRecord): JobNodeView {
+  return {
+    node: r.node,
+    state: r.state,
+    ...(r.exitCode !== null && { exitCode: r.exitCode }),
+    ...(r.output !== null && { output: r.output }),
+    ...(r.stderr !== null && { stderr: r.stderr }),
+    ...(r.error !== null && { error: r.error }),
+    ...(r.messageId !== null && { messageId: r.messageId }),
+    ...(r.sentAt !== null && { sentAt: r.sentAt }),
+    ...(r.ackedAt !== null && { ackedAt: r.ackedAt }),
+    ...(r.finishedAt !== null && { finishedAt: r.finishedAt }),
+  };
+}
+
+export interface JobRunnerDeps {
+  readonly ctx: NodeContext;
+  readonly settings: JobSettings;
+  /** The inventory, for `all` and `where` targets. */
+  readonly candidates: () => Iterable<TargetCandidate>;
+  readonly log: Logger;
+}
+
+export class JobRunner {
+  readonly store: JobStore;
+  readonly #deps: JobRunnerDeps;
+  readonly #runs = new Map<string, Run>();
+  readonly #waiters = new Map<string, Set<() => void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #purgeTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(deps: JobRunnerDeps) {
+    this.#deps = deps;
+    this.store = new JobStore(deps.ctx.store.database.db);
+  }
+
+  /** Resumes the jobs a previous process left running; purges old ones. */
+  start(): void {
+    this.#purge();
+    this.#purgeTimer = setInterval(() => this.#purge(), 3_600_000);
+    this.#purgeTimer.unref();
+    for (const job of this.store.running()) this.#runs.set(job.id, this.#load(job));
+    this.#schedule();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearInterval(this.#purgeTimer);
+    for (const set of this.#waiters.values()) for (const wake of set) wake();
+    this.#waiters.clear();
+  }
+
+  #purge(): void {
+    const before = Date.now() - this.#deps.settings.retention * 1000;
+    const n = this.store.purge(before);
+    if (n > 0) this.#deps.log('info', 'purged finished jobs past retention', { jobs: n });
+  }
+
+  #load(job: JobRecord): Run {
+    const counts = countNodes(this.store.tally(job.id));
+    const by = counts.byState;
+    return {
+      id: job.id,
+      spec: job.spec,
+      waiting: by.waiting ?? 0,
+      running: (by.sent ?? 0) + (by.acknowledged ?? 0),
+      errors: counts.failed + counts.noAnswer,
+      cancelled: false,
+      aborted: false,
+      nextStartAt: 0,
+      batchOpen: (by.sent ?? 0) + (by.acknowledged ?? 0) > 0,
+    };
+  }
+
+  /** Creates a job and starts it; throws JobError when the target matches no node. */
+  submit(req: ParsedJobSubmit, submittedBy: string, id: string = newMessageId()): JobView {
+    const existing = this.store.get(id);
+    if (existing) return this.view(id, false) as JobView; // a replayed request
+    const nodes = resolveTarget(req.target, this.#deps.candidates());
+    if (nodes.length === 0) {
+      throw new JobError('the target matched no node', 'ADMIRAL_JOB_NO_NODES');
+    }
+    const { settings } = this.#deps;
+    const spec: JobSpec = {
+      args: req.args,
+      target: {
+        ...(req.target.nodes !== undefined && { nodes: req.target.nodes }),
+        ...(req.target.all === true && { all: true }),
+        ...(req.target.where !== undefined && { where: whereToRecord(req.target.where) }),
+      },
+      maxConcurrency: resolveRateLimit(req.maxConcurrency, nodes.length),
+      maxErrors: resolveRateLimit(req.maxErrors, nodes.length),
+      batchSleepMs: req.batchSleepMs,
+      methodTimeout: req.methodTimeout ?? settings.methodTimeout,
+      ttl: req.ttl ?? settings.ttl,
+      replyGrace: settings.replyGrace,
+    };
+    this.store.create({ id, spec, submittedBy, nodes });
+    const job = this.store.get(id);
+    if (!job) throw new JobError(`job ${id} vanished`, 'ADMIRAL_JOB_NOT_FOUND');
+    this.#runs.set(id, this.#load(job));
+    this.#event(id, JOB_EVENTS.started, {
+      args: spec.args,
+      target: spec.target,
+      total: nodes.length,
+      submittedBy,
+    });
+    this.#deps.log('info', 'job started', { job: id, nodes: nodes.length, args: spec.args });
+    this.#tickRun(this.#runs.get(id) as Run, Date.now());
+    this.#schedule();
+    return this.view(id, false) as JobView;
+  }
+
+  /** The job with its counts, and its nodes when `withNodes`. */
+  view(id: string, withNodes = true): JobView | undefined {
+    const job = this.store.get(id);
+    if (!job) return undefined;
+    return this.#viewOf(job, withNodes);
+  }
+
+  #viewOf(job: JobRecord, withNodes: boolean): JobView {
+    const counts: JobCounts = countNodes(this.store.tally(job.id));
+    const { args, target, ...options } = job.spec;
+    return {
+      id: job.id,
+      state: job.state,
+      ...(job.reason !== null && { reason: job.reason }),
+      args,
+      target,
+      options,
+      submittedBy: job.submittedBy,
+      createdAt: job.createdAt,
+      ...(job.finishedAt !== null && { finishedAt: job.finishedAt }),
+      counts,
+      ...(withNodes && { nodes: this.store.nodes(job.id).map(nodeView) }),
+    };
+  }
+
+  list(limit = 50): JobView[] {
+    return this.store.list(limit).map((j) => this.#viewOf(j, false));
+  }
+
+  /** Resolves when the job has ended or `timeoutMs` passed; then returns its view. */
+  async wait(id: string, timeoutMs: number, withNodes = true): Promise<JobView | undefined> {
+    if (this.#runs.has(id) && timeoutMs > 0 && !this.#stopped) {
+      await new Promise<void>((resolve) => {
+        let set = this.#waiters.get(id);
+        if (!set) {
+          set = new Set();
+          this.#waiters.set(id, set);
+        }
+        const waiters = set;
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        waiters.add(done);
+      });
+    }
+    return this.view(id, withNodes);
+  }
+
+  /**
+   * Cancels a job: nodes not started are never started, messages not yet delivered are
+   * withdrawn, and running commands are cancelled on their node (REQCancel).
+   */
+  cancel(id: string): JobView {
+    const job = this.store.get(id);
+    if (!job) throw new JobError(`no job ${id}`, 'ADMIRAL_JOB_NOT_FOUND');
+    const run = this.#runs.get(id);
+    if (!run)
+      throw new JobError(`job ${id} has already ended (${job.state})`, 'ADMIRAL_JOB_FINISHED');
+    run.cancelled = true;
+    this.#skipWaiting(run, 'not started: the job was cancelled');
+    const { ctx } = this.#deps;
+    const cancels: Record<string, unknown>[] = [];
+    for (const n of this.store.nodes(id)) {
+      if (n.messageId === null) continue;
+      if (n.state === 'sent') {
+        // Not delivered yet: withdraw it from the outbox; the next tick records `cancelled`.
+        ctx.store.outbox.finish(n.messageId, 'cancelled', { error: 'the job was cancelled' });
+      } else if (n.state === 'acknowledged' && HAS_CANCEL) {
+        cancels.push({
+          toNode: n.node,
+          method: 'REQCancel',
+          methodArgs: [n.messageId],
+          replyMethod: 'REQNone',
+          jobId: id,
+          ttl: Math.max(1, Math.ceil(run.spec.methodTimeout)),
+        });
+      }
+    }
+    if (cancels.length > 0) ctx.services.submit(cancels);
+    this.#tickRun(run, Date.now());
+    this.#schedule();
+    return this.view(id, false) as JobView;
+  }
+
+  #schedule(): void {
+    if (this.#stopped || this.#timer !== undefined || this.#runs.size === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      const now = Date.now();
+      for (const run of [...this.#runs.values()]) {
+        try {
+          this.#tickRun(run, now);
+        } catch (err) {
+          this.#deps.log('error', 'job tick failed', { job: run.id, error: String(err) });
+        }
+      }
+      this.#schedule();
+    }, TICK_MS);
+  }
+
+  #tickRun(run: Run, now: number): void {
+    const { store } = this;
+    const changes = store.outboxChanges(run.id);
+    const answerMs = (run.spec.methodTimeout + run.spec.replyGrace) * 1000;
+    const overdue = store.overdue(run.id, now - answerMs);
+    if (changes.length > 0 || overdue.length > 0) {
+      store.transaction(() => {
+        for (const c of changes) {
+          if (c.outboxState === 'delivered') {
+            store.markAcked(run.id, c.node, c.deliveredAt ?? now);
+            continue;
+          }
+          this.#finishNode(run, c.node, outcomeFromOutbox(c));
+        }
+        for (const n of overdue) {
+          this.#finishNode(run, n.node, {
+            state: 'did-not-answer',
+            error: `ACKed but no result within ${run.spec.methodTimeout + run.spec.replyGrace} s (methodTimeout ${run.spec.methodTimeout} s + replyGrace ${run.spec.replyGrace} s)`,
+          });
+        }
+      });
+    }
+    const { maxErrors } = run.spec;
+    if (!run.aborted && !run.cancelled && maxErrors > 0 && run.errors >= maxErrors) {
+      run.aborted = true;
+      this.#skipWaiting(
+        run,
+        `not started: the job was aborted after ${run.errors} errors (maxErrors ${maxErrors})`,
+      );
+    }
+    if (!run.aborted && !run.cancelled) this.#startMore(run, now);
+    if (run.waiting === 0 && run.running === 0) this.#end(run);
+  }
+
+  #finishNode(run: Run, node: string, outcome: JobNodeOutcome): void {
+    if (!this.store.finishNode(run.id, node, outcome)) return;
+    run.running--;
+    const o = outcomeOf({
+      state: outcome.state,
+      ...(outcome.exitCode !== undefined && { exitCode: outcome.exitCode }),
+    });
+    if (o === 'failed' || o === 'no-answer') run.errors++;
+  }
+
+  #skipWaiting(run: Run, reason: string): void {
+    if (run.waiting === 0) return;
+    const waiting = this.store.waiting(run.id, run.waiting);
+    this.store.transaction(() => {
+      for (const n of waiting) {
+        if (this.store.finishNode(run.id, n.node, { state: 'cancelled', error: reason })) {
+          run.waiting--;
+        }
+      }
+    });
+  }
+
+  #startMore(run: Run, now: number): void {
+    if (run.waiting === 0) return;
+    const { maxConcurrency, batchSleepMs } = run.spec;
+    let room: number;
+    if (maxConcurrency > 0 && batchSleepMs > 0) {
+      // Choria's batches: a whole batch runs, then the sleep, then the next batch.
+      if (run.batchOpen) {
+        if (run.running > 0) return;
+        run.batchOpen = false;
+        run.nextStartAt = now + batchSleepMs;
+      }
+      if (now < run.nextStartAt) return;
+      room = maxConcurrency;
+      run.batchOpen = true;
+    } else {
+      room = maxConcurrency > 0 ? maxConcurrency - run.running : run.waiting;
+    }
+    if (room <= 0) return;
+    const next = this.store.waiting(run.id, room);
+    if (next.length === 0) return;
+    this.#send(run, next);
+  }
+
+  #send(run: Run, nodes: readonly JobNodeRecord[]): void {
+    const { ctx } = this.#deps;
+    const { spec } = run;
+    const messages = nodes.map((n) => ({
+      id: newMessageId(),
+      toNode: n.node,
+      method: 'REQCliCommand',
+      methodArgs: [...spec.args],
+      // The result settles the outbox row (executor, inReplyTo); nothing else is done with it.
+      replyMethod: 'REQNone',
+      jobId: run.id,
+      methodTimeout: spec.methodTimeout,
+      ttl: Math.max(1, Math.ceil(spec.ttl)),
+    }));
+    // The job rows and the outbox rows commit together: a crash cannot leave a node marked
+    // waiting whose message was already sent (it would be sent, and run, twice).
+    this.store.transaction(() => {
+      const result = ctx.services.submit(messages);
+      const rejected = new Map(result.rejected.map((r) => [r.index, r.errors]));
+      messages.forEach((m, i) => {
+        const node = nodes[i]?.node as string;
+        const errors = rejected.get(i);
+        run.waiting--;
+        if (errors === undefined && this.store.markSent(run.id, node, m.id)) {
+          run.running++;
+        } else {
+          this.store.finishNode(run.id, node, {
+            state: 'rejected',
+            error: `not sent: ${(errors ?? ['duplicate message id']).join('; ')}`,
+          });
+          run.errors++;
+        }
+      });
+    });
+  }
+
+  #end(run: Run): void {
+    const counts = countNodes(this.store.tally(run.id));
+    let state: 'completed' | 'failed' | 'aborted' | 'cancelled';
+    let reason: string | undefined;
+    if (run.cancelled) {
+      state = 'cancelled';
+      reason = 'cancelled by an operator';
+    } else if (run.aborted) {
+      state = 'aborted';
+      const skipped = counts.byState.cancelled ?? 0;
+      reason = `aborted after ${run.errors} errors (maxErrors ${run.spec.maxErrors}); ${skipped} node${skipped === 1 ? '' : 's'} not started`;
+    } else if (counts.succeeded === counts.total) {
+      state = 'completed';
+    } else {
+      state = 'failed';
+      reason = `${counts.failed} failed, ${counts.noAnswer} did not answer`;
+    }
+    this.store.finish(run.id, state, reason);
+    this.#runs.delete(run.id);
+    this.#event(run.id, JOB_EVENTS.finished, { state, ...(reason && { reason }), counts });
+    this.#deps.log('info', 'job finished', { job: run.id, state, reason });
+    const waiters = this.#waiters.get(run.id);
+    this.#waiters.delete(run.id);
+    for (const wake of waiters ?? []) wake();
+  }
+
+  #event(id: string, event: JobEventName, fields: Record<string, unknown>): void {
+    const { nc, subjects } = this.#deps.ctx;
+    if (nc.isClosed()) return;
+    nc.publish(
+      subjects.jobEvent(id, event),
+      JSON.stringify({ job: id, event, at: Date.now(), ...fields }),
+    );
+  }
+}

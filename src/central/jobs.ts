@@ -1,0 +1,250 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Msg, Subscription } from '@nats-io/transport-node';
+import type { Config } from '../config/schema.js';
+import { JobRequestError, type JobsRequest, parseJobSubmit } from '../fleet/job-request.js';
+import type { JobView } from '../fleet/job-view.js';
+import type { TargetCandidate } from '../fleet/target.js';
+import type { HttpReply, HttpRequest, HttpRoute } from '../http/server.js';
+import type { NodeContext, NodeExtension } from '../node/extension.js';
+import { FileTrustStore, isMessageId, ProtocolError } from '../protocol/index.js';
+import { verifyRequest } from '../protocol/signed-request.js';
+import { toAmiral } from './job-amiral.js';
+import { JobError, JobRunner, type JobSettings } from './job-runner.js';
+import type { CentralReply } from './wire.js';
+
+// Central's job duty: the runner, `adm.central.jobs` for the CLI (signed requests from trusted
+// keys) and the HTTP API (/api/v1/jobs, /api/v1/nodes; bearer token). docs/jobs.md.
+
+export const JOBS_SERVICE = 'jobs';
+/** Longest a `get` with `wait` holds its request, in s; clients ask again. */
+const MAX_WAIT_S = 30;
+
+export interface JobsExtensionOptions {
+  readonly settings: JobSettings;
+  /** Bearer token of the HTTP API; when absent, one is made in `<dataDir>/api-token`. */
+  readonly httpToken?: string;
+  /** The inventory's nodes (for `all`, `where` and GET /api/v1/nodes). */
+  readonly candidates: () => readonly TargetCandidate[];
+}
+
+export interface JobsExtension extends NodeExtension {
+  readonly runner: JobRunner | undefined;
+}
+
+export function jobsOptionsFromConfig(
+  config: Config,
+  candidates: JobsExtensionOptions['candidates'],
+): JobsExtensionOptions {
+  const j = config.central.jobs;
+  return {
+    settings: {
+      retention: j.retention,
+      ttl: j.ttl,
+      methodTimeout: j.methodTimeout,
+      replyGrace: j.replyGrace,
+    },
+    ...(config.central.http.token !== undefined && { httpToken: config.central.http.token }),
+    candidates,
+  };
+}
+
+/** Reads `<dataDir>/api-token`, making it (mode 0600) the first time. */
+export function apiToken(dataDir: string): string {
+  const file = join(dataDir, 'api-token');
+  try {
+    const t = readFileSync(file, 'utf8').trim();
+    if (t.length >= 16) return t;
+  } catch {
+    // not made yet
+  }
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+function errorReply(err: unknown): CentralReply {
+  const code =
+    err instanceof JobError || err instanceof JobRequestError || err instanceof ProtocolError
+      ? err.code
+      : 'ADMIRAL_JOB';
+  return { ok: false, code, error: err instanceof Error ? err.message : String(err) };
+}
+
+export function jobsExtension(options: JobsExtensionOptions): JobsExtension {
+  let runner: JobRunner | undefined;
+  let ctx: NodeContext | undefined;
+  let sub: Subscription | undefined;
+  let token: string | undefined;
+
+  const trusted = (key: string): boolean => {
+    if (!ctx) return false;
+    if (key === ctx.identity.publicKey) return true;
+    // Read fresh: `admiral trust add` changes the file while central runs.
+    return new FileTrustStore(join(ctx.options.dataDir, 'trust.json')).has(key);
+  };
+
+  const handle = async (msg: Msg): Promise<CentralReply> => {
+    const r = runner;
+    if (!r) return { ok: false, code: 'ADMIRAL_JOB', error: 'the job service is not running' };
+    const req = verifyRequest(msg.data, JOBS_SERVICE, { has: trusted });
+    const body = req.body as JobsRequest;
+    switch (body?.op) {
+      case 'submit':
+        return { ok: true, result: r.submit(parseJobSubmit(body.job), req.signer, req.id) };
+      case 'get': {
+        if (!isMessageId(body.id)) throw new JobRequestError('Expected `id` to be a job id');
+        const waitS = Math.min(MAX_WAIT_S, Math.max(0, Number(body.wait ?? 0)));
+        const view = await r.wait(body.id, waitS * 1000, body.nodes !== false);
+        if (!view) throw new JobError(`no job ${body.id}`, 'ADMIRAL_JOB_NOT_FOUND');
+        return { ok: true, result: view };
+      }
+      case 'list':
+        return { ok: true, result: r.list(Math.min(1000, Math.max(1, body.limit ?? 50))) };
+      case 'cancel':
+        if (!isMessageId(body.id)) throw new JobRequestError('Expected `id` to be a job id');
+        return { ok: true, result: r.cancel(body.id) };
+      default:
+        throw new JobRequestError(
+          `Expected \`op\` to be one of submit, get, list, cancel, got ${JSON.stringify((body as { op?: unknown })?.op)}`,
+        );
+    }
+  };
+
+  const authorized = (req: HttpRequest): boolean => {
+    if (token === undefined) return false;
+    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    if (!m?.[1]) return false;
+    const given = Buffer.from(m[1]);
+    const want = Buffer.from(token);
+    return given.length === want.length && timingSafeEqual(given, want);
+  };
+
+  const guarded =
+    (fn: (req: HttpRequest, r: JobRunner) => Promise<HttpReply>) =>
+    async (req: HttpRequest): Promise<HttpReply> => {
+      if (!authorized(req)) {
+        return {
+          status: 401,
+          body: { error: 'missing or wrong bearer token (Authorization: Bearer <token>)' },
+          headers: { 'www-authenticate': 'Bearer realm="admiral"' },
+        };
+      }
+      if (!runner) return { status: 503, body: { error: 'the job service is not running' } };
+      return fn(req, runner);
+    };
+
+  const hostname = (node: string): string => {
+    const facts = options.candidates().find((c) => c.node === node)?.facts;
+    return typeof facts?.hostname === 'string' ? facts.hostname : node;
+  };
+  const jobReply = (view: JobView, req: HttpRequest, status = 200): HttpReply =>
+    req.query.get('format') === 'amiral'
+      ? { status, body: toAmiral(view, hostname) }
+      : { status, body: view };
+
+  const routes: HttpRoute[] = [
+    {
+      method: 'POST',
+      path: '/api/v1/jobs',
+      maxBody: 1024 * 1024,
+      handler: guarded(async (req, r) => {
+        let body: unknown;
+        try {
+          body = JSON.parse((await req.body()).toString('utf8'));
+        } catch {
+          return { status: 400, body: { error: 'Expected a JSON body' } };
+        }
+        try {
+          const job = r.submit(parseJobSubmit(body), 'http-api');
+          const waitS = Number(req.query.get('wait') ?? 0);
+          if (waitS > 0) {
+            const done = await r.wait(job.id, Math.min(waitS, 3600) * 1000);
+            return jobReply(done ?? job, req, 201);
+          }
+          return jobReply(job, req, 201);
+        } catch (err) {
+          if (err instanceof JobRequestError || err instanceof JobError) {
+            return { status: 400, body: { error: err.message, code: err.code } };
+          }
+          throw err;
+        }
+      }),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/jobs',
+      handler: guarded(async (req, r) => ({
+        status: 200,
+        body: r.list(Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? 50) || 50))),
+      })),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/jobs/',
+      handler: guarded(async (req, r) => {
+        const id = req.path.slice('/api/v1/jobs/'.length);
+        if (!isMessageId(id)) return { status: 404, body: { error: `no job ${id}` } };
+        const waitS = Math.min(3600, Math.max(0, Number(req.query.get('wait') ?? 0) || 0));
+        const view = await r.wait(id, waitS * 1000);
+        if (!view) return { status: 404, body: { error: `no job ${id}` } };
+        return jobReply(view, req);
+      }),
+    },
+    {
+      method: 'DELETE',
+      path: '/api/v1/jobs/',
+      handler: guarded(async (req, r) => {
+        const id = req.path.slice('/api/v1/jobs/'.length);
+        try {
+          return { status: 200, body: r.cancel(id) };
+        } catch (err) {
+          if (err instanceof JobError) {
+            const status = err.code === 'ADMIRAL_JOB_NOT_FOUND' ? 404 : 409;
+            return { status, body: { error: err.message, code: err.code } };
+          }
+          throw err;
+        }
+      }),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/nodes',
+      handler: guarded(async () => ({ status: 200, body: options.candidates() })),
+    },
+  ];
+
+  return {
+    name: 'jobs',
+    routes,
+    get runner() {
+      return runner;
+    },
+    async start(c: NodeContext) {
+      ctx = c;
+      token = options.httpToken ?? apiToken(c.options.dataDir);
+      runner = new JobRunner({
+        ctx: c,
+        settings: options.settings,
+        candidates: options.candidates,
+        log: c.options.log,
+      });
+      runner.start();
+      sub = c.nc.subscribe(c.subjects.central(JOBS_SERVICE), {
+        callback: (err, msg) => {
+          if (err) return;
+          handle(msg).then(
+            (reply) => msg.respond(JSON.stringify(reply)),
+            (e: unknown) => msg.respond(JSON.stringify(errorReply(e))),
+          );
+        },
+      });
+    },
+    async stop() {
+      sub?.unsubscribe();
+      runner?.stop();
+      runner = undefined;
+    },
+  };
+}
