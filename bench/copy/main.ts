@@ -122,8 +122,8 @@ async function main(): Promise<void> {
       procs.push(p);
       return p;
     };
-    const ship1 = await node('ship1');
-    const ship2 = await node('ship2');
+    await node('ship1');
+    await node('ship2');
     // ship2 takes file writes only from signers it trusts (REQCopyFileTo is privileged).
     const key = (await loadIdentity(join(dir, 'ship1', 'identity.seed'))).publicKey;
     new FileTrustStore(join(dir, 'ship2', 'trust.json')).add(key, 'ship1 (bench)');
