@@ -1,0 +1,249 @@
+// bench/fleet: `admiral ping` over 100, 1,000 and 5,000 simulated nodes beside the floor, a raw
+// NATS request fan-out to the same nodes over the same broker (one request per node, all in
+// flight at once, from the same client process). Ratio = floor / admiral (≥ 0.5 is the goal;
+// above 1 means the broadcast beats one-request-per-node). A real central (`admiral node start
+// --central-role`) keeps the inventory the ping takes its expected list from.
+//   node dist/bench/fleet/main.js [--quick] [--broker embedded|nats-server|both] [--runs N]
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { inventoryNames } from '../../src/fleet/inventory-client.js';
+import { pingFleet } from '../../src/fleet/ping.js';
+import { Subjects } from '../../src/protocol/index.js';
+import { type BrokerProcess, startEmbedded, startNatsServer } from '../lib/brokers.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const SIM = fileURLToPath(new URL('./sim-nodes.js', import.meta.url));
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? undefined : process.argv[i + 1];
+};
+const quick = process.argv.includes('--quick');
+const SIZES = quick ? [100, 1000] : [100, 1000, 5000];
+const RUNS = Number(arg('--runs') ?? (quick ? 3 : 5));
+const BROKERS =
+  (arg('--broker') ?? 'both') === 'both' ? ['embedded', 'nats-server'] : [arg('--broker')!];
+const PROCESSES = 4;
+const subjects = new Subjects();
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+function waitForLine(child: ChildProcess, pattern: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const on = (d: Buffer): void => {
+      seen += d.toString();
+      if (pattern.test(seen)) resolve();
+    };
+    child.stdout?.on('data', on);
+    child.stderr?.on('data', on);
+    child.once('exit', (c) => reject(new Error(`exited ${c}: ${seen}`)));
+  });
+}
+
+/** A fleet of `n` simulated nodes spread over PROCESSES processes. */
+async function startSims(
+  url: string,
+  n: number,
+): Promise<{ names: string[]; stop(): Promise<void> }> {
+  const per = Math.ceil(n / PROCESSES);
+  const children: ChildProcess[] = [];
+  const ready: Promise<void>[] = [];
+  for (let p = 0; p < PROCESSES && p * per < n; p++) {
+    const count = Math.min(per, n - p * per);
+    const child = fork(SIM, [JSON.stringify({ url, prefix: 'sim', from: p * per, count })], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    children.push(child);
+    ready.push(
+      new Promise((resolve, reject) => {
+        child.once('message', () => resolve());
+        child.once('exit', (c) => reject(new Error(`sim process exited ${c}`)));
+      }),
+    );
+  }
+  await Promise.all(ready);
+  return {
+    names: Array.from({ length: n }, (_, i) => `sim${i}`),
+    stop: async () => {
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              c.once('exit', () => resolve());
+              c.send({ type: 'stop' });
+              setTimeout(() => c.kill('SIGKILL'), 5000).unref();
+            }),
+        ),
+      );
+    },
+  };
+}
+
+/** The floor: one plain request per node, all in flight at once. */
+async function rawFanOut(nc: NatsConnection, names: readonly string[]): Promise<number> {
+  const t0 = performance.now();
+  const replies = await Promise.all(
+    names.map((n) => nc.request(subjects.key(n), '', { timeout: 10_000 })),
+  );
+  if (replies.length !== names.length) throw new Error('missing replies');
+  return performance.now() - t0;
+}
+
+async function admiralPing(nc: NatsConnection, expected: number): Promise<number> {
+  const report = await pingFleet(nc, subjects, { target: { all: true }, timeoutMs: 10_000 });
+  if (report.replies.length !== expected || report.missing.length > 0) {
+    throw new Error(
+      `ping: ${report.replies.length}/${expected} answered, missing ${report.missing.length}`,
+    );
+  }
+  return report.elapsedMs;
+}
+
+function cliPing(url: string, dataDir: string, expected: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'ping',
+        '--all',
+        '--broker',
+        url,
+        '--data-dir',
+        dataDir,
+        '--timeout',
+        '10s',
+        '--format',
+        'json',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.once('exit', (code) => {
+      const ms = performance.now() - t0;
+      const r = JSON.parse(out || '{}') as { replies?: unknown[] };
+      if (code !== 0 || r.replies?.length !== expected)
+        reject(new Error(`admiral ping exited ${code}, ${r.replies?.length} replies`));
+      else resolve(ms);
+    });
+  });
+}
+
+interface Row {
+  broker: string;
+  nodes: number;
+  ping: number;
+  raw: number;
+  cli: number;
+}
+
+/** The CLI's own start-up (`admiral --version`), to read the process wall time against. */
+function cliStartup(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [CLI, '--version'], { stdio: 'ignore' });
+    child.once('exit', (code) =>
+      code === 0 ? resolve(performance.now() - t0) : reject(new Error(`--version exited ${code}`)),
+    );
+  });
+}
+
+async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'admiral-bench-fleet-'));
+  const central = spawn(
+    process.execPath,
+    [
+      CLI,
+      'node',
+      'start',
+      '--name',
+      'central',
+      '--central-role',
+      '--data-dir',
+      join(dir, 'central'),
+      '--broker',
+      broker.url,
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  await waitForLine(central, /node \S+ is up/);
+  central.stdout?.resume();
+  central.stderr?.resume();
+  const nc = await connect({ servers: broker.url, name: 'bench-fleet' });
+  const rows: Row[] = [];
+  try {
+    for (const n of SIZES) {
+      const sims = await startSims(broker.url, n);
+      try {
+        // Every simulated node plus the central itself, once the inventory has them all.
+        const names = [...sims.names, 'central'];
+        for (;;) {
+          const known = await inventoryNames(nc, subjects, { onlineOnly: true });
+          if (known.length >= names.length) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const pings: number[] = [];
+        const raws: number[] = [];
+        for (let r = 0; r < RUNS; r++) {
+          raws.push(await rawFanOut(nc, names));
+          pings.push(await admiralPing(nc, names.length));
+        }
+        const cli = median([
+          await cliPing(broker.url, join(dir, 'client'), names.length),
+          await cliPing(broker.url, join(dir, 'client'), names.length),
+          await cliPing(broker.url, join(dir, 'client'), names.length),
+        ]);
+        const row = { broker: broker.name, nodes: n, ping: median(pings), raw: median(raws), cli };
+        rows.push(row);
+        console.log(
+          `${row.broker.padEnd(12)} ${String(n).padStart(5)} nodes  admiral ping ${row.ping.toFixed(1).padStart(7)} ms  raw fan-out ${row.raw.toFixed(1).padStart(7)} ms  ratio ${(row.raw / row.ping).toFixed(2)}  (CLI process ${row.cli.toFixed(0)} ms)`,
+        );
+      } finally {
+        await sims.stop();
+      }
+    }
+  } finally {
+    await nc.close();
+    central.kill('SIGTERM');
+    await new Promise((r) => central.once('exit', r));
+    await rm(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+const all: Row[] = [];
+for (const b of BROKERS) {
+  const broker = b === 'embedded' ? await startEmbedded() : await startNatsServer();
+  try {
+    all.push(...(await benchBroker(broker)));
+  } finally {
+    await broker.stop();
+  }
+}
+const startup = median([await cliStartup(), await cliStartup(), await cliStartup()]);
+console.log(`\nCLI start-up alone (admiral --version): ${startup.toFixed(0)} ms`);
+console.log(
+  '\n| broker | nodes | admiral ping (ms) | raw request fan-out (ms) | ratio floor/admiral | `admiral ping` process wall (ms) |',
+);
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+for (const r of all) {
+  console.log(
+    `| ${r.broker} | ${r.nodes} | ${r.ping.toFixed(1)} | ${r.raw.toFixed(1)} | ${(r.raw / r.ping).toFixed(2)} | ${r.cli.toFixed(0)} |`,
+  );
+}
