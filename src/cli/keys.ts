@@ -5,11 +5,6 @@ import { CliError } from './errors.js';
 import { type Format, renderRows } from './output.js';
 import { localDataDir } from './system.js';
 
-const dataDirOption = [
-  '--data-dir <dir>',
-  'data dir of the node (default ./admiral-data)',
-] as const;
-
 export function registerKeys(program: Command): void {
   const keys = program.command('keys').description("this node's signing identity");
   keys
