@@ -4,6 +4,7 @@ import { centralExtensions } from '../central/index.js';
 import { writeDefaultConfigFile } from '../config/default-file.js';
 import { CONFIG_FLAGS, flagsFromOptions } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
+import { redact } from '../config/redact.js';
 import { fleetExtensions } from '../fleet/index.js';
 import { nodeOptionsFromConfig } from '../node/from-config.js';
 import { AdmiralNode } from '../node/node.js';
@@ -44,8 +45,23 @@ export function registerNode(program: Command): void {
         ...(loaded.config.isCentral ? centralExtensions(loaded.config) : []),
       ],
     });
+    const metrics =
+      started.inputs.find((i) => i.name === 'metrics')?.address ??
+      (loaded.config.metricsListen !== undefined && started.httpServer
+        ? started.httpServer.url
+        : undefined);
+    // The broker URL as connected; credentials never reach the output (redact drops userinfo).
+    const broker = redact(started.connectedServer ?? loaded.config.broker.url);
     process.stdout.write(
-      `node ${started.options.name} is up\n  broker:   ${started.connectedServer ?? loaded.config.broker.url}\n  socket:   ${started.inputs.find((i) => i.name === 'socket')?.address ?? '(off)'}\n  data dir: ${started.options.dataDir}\n`,
+      [
+        `node ${started.options.name} is up`,
+        `  broker:   ${broker}`,
+        `  socket:   ${started.inputs.find((i) => i.name === 'socket')?.address ?? '(off)'}`,
+        ...(metrics === undefined ? [] : [`  metrics:  ${metrics}/metrics`]),
+        ...(started.httpServer ? [`  http:     ${started.httpServer.url}`] : []),
+        `  data dir: ${started.options.dataDir}`,
+        '',
+      ].join('\n'),
     );
     const signal = await untilSignal();
     logLine('info', 'shutting down', { signal });

@@ -165,7 +165,13 @@ function nodeProcess(
     const { child, output } = spawnCli(args, cwd, extraEnv);
     proc.child = child;
     proc.output = output;
-    await waitForLine(child, output, ready, name, startTimeoutMs);
+    try {
+      await waitForLine(child, output, ready, name, startTimeoutMs);
+    } catch (err) {
+      // A node that never came up must not outlive the test (its pipes would hold the runner).
+      child.kill('SIGKILL');
+      throw err;
+    }
   };
   return launch().then(() => proc);
 }
