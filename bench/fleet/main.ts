@@ -4,16 +4,22 @@
 // above 1 means the broadcast beats one-request-per-node). A real central (`admiral node start
 // --central-role`) keeps the inventory the ping takes its expected list from.
 //   node dist/bench/fleet/main.js [--quick] [--broker embedded|nats-server|both] [--runs N]
+// `admiral run -- true` is timed from submit to the job's end, beside the same floor; the simulated
+// nodes ACK and reply as a node does but spawn nothing. ADMIRAL_BENCH_SIZES=100,1000 picks sizes;
+// ADMIRAL_BENCH_TRACE=1 prints when nodes were sent, ACKed and finished.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { AdmiralClient } from '../../src/client/connect.js';
 import { inventoryNames } from '../../src/fleet/inventory-client.js';
+import { submitJob, waitForJob } from '../../src/fleet/jobs-client.js';
 import { pingFleet } from '../../src/fleet/ping.js';
-import { Subjects } from '../../src/protocol/index.js';
+import { identityFromSeed, Subjects } from '../../src/protocol/index.js';
 import { type BrokerProcess, startEmbedded, startNatsServer } from '../lib/brokers.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -23,7 +29,11 @@ const arg = (name: string): string | undefined => {
   return i < 0 ? undefined : process.argv[i + 1];
 };
 const quick = process.argv.includes('--quick');
-const SIZES = quick ? [100, 1000] : [100, 1000, 5000];
+const SIZES = process.env.ADMIRAL_BENCH_SIZES
+  ? process.env.ADMIRAL_BENCH_SIZES.split(',').map(Number)
+  : quick
+    ? [100, 1000]
+    : [100, 1000, 5000];
 const RUNS = Number(arg('--runs') ?? (quick ? 3 : 5));
 const BROKERS =
   (arg('--broker') ?? 'both') === 'both' ? ['embedded', 'nats-server'] : [arg('--broker')!];
@@ -107,6 +117,27 @@ async function admiralPing(nc: NatsConnection, expected: number): Promise<number
   return report.elapsedMs;
 }
 
+/** `admiral run -- true` on every node: submit the job to central and wait for its end. */
+async function admiralRun(client: AdmiralClient, names: readonly string[]): Promise<number> {
+  const t0 = performance.now();
+  const job = await submitJob(client, { args: ['true'], nodes: [...names] });
+  const done = await waitForJob(client, job.id);
+  if (process.env.ADMIRAL_BENCH_TRACE === '1') {
+    const ns = done.nodes ?? [];
+    const q = (f: (n: (typeof ns)[number]) => number | undefined): string => {
+      const xs = ns.map((n) => (f(n) ?? Number.NaN) - done.createdAt).sort((a, b) => a - b);
+      return `${xs[0]}/${xs[Math.floor(xs.length / 2)]}/${xs[xs.length - 1]}`;
+    };
+    console.log(
+      `  trace ms after create (min/median/max): sent ${q((n) => n.sentAt)} acked ${q((n) => n.ackedAt)} finished ${q((n) => n.finishedAt)} job end ${(done.finishedAt ?? 0) - done.createdAt}`,
+    );
+  }
+  if (done.counts.succeeded !== names.length) {
+    throw new Error(`run: ${done.counts.succeeded}/${names.length} succeeded (${done.state})`);
+  }
+  return performance.now() - t0;
+}
+
 function cliPing(url: string, dataDir: string, expected: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
@@ -149,6 +180,7 @@ interface Row {
   ping: number;
   raw: number;
   cli: number;
+  run: number;
 }
 
 /** The CLI's own start-up (`admiral --version`), to read the process wall time against. */
@@ -186,6 +218,17 @@ async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
   central.stdout?.resume();
   central.stderr?.resume();
   const nc = await connect({ servers: broker.url, name: 'bench-fleet' });
+  // Jobs are signed: the bench speaks with central's own key, as the CLI on central's machine does.
+  const client = {
+    nc,
+    subjects,
+    central: 'central',
+    identity: identityFromSeed(readFileSync(join(dir, 'central', 'identity.seed'), 'utf8')),
+    localIdentity: true,
+    dataDir: join(dir, 'central'),
+    brokerUrl: broker.url,
+    close: async () => undefined,
+  } satisfies AdmiralClient;
   const rows: Row[] = [];
   try {
     for (const n of SIZES) {
@@ -209,10 +252,19 @@ async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
           await cliPing(broker.url, join(dir, 'client'), names.length),
           await cliPing(broker.url, join(dir, 'client'), names.length),
         ]);
-        const row = { broker: broker.name, nodes: n, ping: median(pings), raw: median(raws), cli };
+        const jobs: number[] = [];
+        for (let r = 0; r < RUNS; r++) jobs.push(await admiralRun(client, sims.names));
+        const row = {
+          broker: broker.name,
+          nodes: n,
+          ping: median(pings),
+          raw: median(raws),
+          cli,
+          run: median(jobs),
+        };
         rows.push(row);
         console.log(
-          `${row.broker.padEnd(12)} ${String(n).padStart(5)} nodes  admiral ping ${row.ping.toFixed(1).padStart(7)} ms  raw fan-out ${row.raw.toFixed(1).padStart(7)} ms  ratio ${(row.raw / row.ping).toFixed(2)}  (CLI process ${row.cli.toFixed(0)} ms)`,
+          `${row.broker.padEnd(12)} ${String(n).padStart(5)} nodes  admiral ping ${row.ping.toFixed(1).padStart(7)} ms  raw fan-out ${row.raw.toFixed(1).padStart(7)} ms  ratio ${(row.raw / row.ping).toFixed(2)}  (CLI process ${row.cli.toFixed(0)} ms)  admiral run -- true ${row.run.toFixed(1).padStart(7)} ms  ratio ${(row.raw / row.run).toFixed(2)}`,
         );
       } finally {
         await sims.stop();
@@ -239,11 +291,11 @@ for (const b of BROKERS) {
 const startup = median([await cliStartup(), await cliStartup(), await cliStartup()]);
 console.log(`\nCLI start-up alone (admiral --version): ${startup.toFixed(0)} ms`);
 console.log(
-  '\n| broker | nodes | admiral ping (ms) | raw request fan-out (ms) | ratio floor/admiral | `admiral ping` process wall (ms) |',
+  '\n| broker | nodes | admiral ping (ms) | raw request fan-out (ms) | ratio floor/admiral | `admiral ping` process wall (ms) | `admiral run -- true` (ms) | ratio floor/run |',
 );
-console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of all) {
   console.log(
-    `| ${r.broker} | ${r.nodes} | ${r.ping.toFixed(1)} | ${r.raw.toFixed(1)} | ${(r.raw / r.ping).toFixed(2)} | ${r.cli.toFixed(0)} |`,
+    `| ${r.broker} | ${r.nodes} | ${r.ping.toFixed(1)} | ${r.raw.toFixed(1)} | ${(r.raw / r.ping).toFixed(2)} | ${r.cli.toFixed(0)} | ${r.run.toFixed(1)} | ${(r.raw / r.run).toFixed(2)} |`,
   );
 }

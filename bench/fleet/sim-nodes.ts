@@ -5,7 +5,16 @@
 //   node sim-nodes.js '{"url":"nats://…","prefix":"sim","from":0,"count":1250}'
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startPingResponder } from '../../src/fleet/ping.js';
-import { Subjects } from '../../src/protocol/index.js';
+import {
+  createReply,
+  decodeEnvelope,
+  encodeAck,
+  encodeEnvelope,
+  generateIdentity,
+  type Message,
+  Subjects,
+  signMessage,
+} from '../../src/protocol/index.js';
 
 interface Spec {
   readonly url: string;
@@ -17,6 +26,7 @@ interface Spec {
 const spec = JSON.parse(process.argv[2] ?? '{}') as Spec;
 const subjects = new Subjects();
 const conns: NatsConnection[] = [];
+const identity = generateIdentity();
 
 async function startOne(i: number): Promise<void> {
   const node = `${spec.prefix}${i}`;
@@ -34,6 +44,30 @@ async function startOne(i: number): Promise<void> {
     helloIntervalMs: 0,
   });
   nc.subscribe(subjects.key(node), { callback: (_e, m) => void m.respond(event) });
+  // A durable REQCliCommand (admiral run): ACK it as stored, then send the signed reply (as if the
+  // command ran and exited 0) to the sender, which ACKs it in turn. No store, no process spawned;
+  // the signature is not checked here (a real node does both).
+  nc.subscribe(subjects.node(node, 'REQCliCommand'), {
+    callback: (_e, m) => {
+      let msg: Message;
+      try {
+        msg = decodeEnvelope(m.data).msg;
+      } catch {
+        return;
+      }
+      m.respond(encodeAck({ ack: msg.id, status: 'stored' }));
+      const reply: Message = {
+        ...createReply(msg, { fromNode: node, data: [''] }),
+        method: msg.replyMethod ?? 'REQNone',
+        status: 'ok',
+        exitCode: 0,
+      };
+      const bytes = encodeEnvelope(signMessage(reply, identity), 'none');
+      void nc
+        .request(subjects.node(msg.fromNode, reply.method), bytes, { timeout: 10_000 })
+        .catch(() => undefined);
+    },
+  });
   await nc.flush();
   nc.publish(subjects.event(node, 'hello'), event);
 }
