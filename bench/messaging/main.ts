@@ -1,0 +1,129 @@
+// bench/messaging: durable commands per second end to end (submit → outbox → ACK after the
+// target's inbox commit → run → reply through the target's outbox → completed at the sender),
+// from one node to another over the embedded broker, against the same payloads sent as plain
+// NATS requests over the same broker to a responder that answers at once. Prints both figures
+// and the ratio durable / plain (goal ≥ 0.5).
+//   node dist/bench/messaging/main.js [--count N] [--quick]
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { Broker } from '../../src/broker/index.js';
+import { loadConfig } from '../../src/config/load.js';
+import { nodeOptionsFromConfig } from '../../src/node/from-config.js';
+import { AdmiralNode } from '../../src/node/node.js';
+import { silentLogger } from '../../src/observability/logger.js';
+
+const argCount = process.argv.indexOf('--count');
+const quick = process.argv.includes('--quick');
+const COUNT = argCount > 0 ? Number(process.argv[argCount + 1]) : quick ? 500 : 3000;
+/** Requests in flight at once in the reference, as the publisher's default maxInFlight. */
+const IN_FLIGHT = 256;
+
+async function startNode(name: string, dir: string, brokerUrl: string): Promise<AdmiralNode> {
+  const loaded = loadConfig({
+    flags: {
+      nodeName: name,
+      dataDir: join(dir, name),
+      'broker.url': brokerUrl,
+      helloInterval: 0,
+      'statusFile.interval': 0,
+      'inputs.socket': false,
+    },
+    env: {},
+  });
+  return AdmiralNode.start(nodeOptionsFromConfig(loaded.config, silentLogger));
+}
+
+/** Durable round trips: submit `count` messages, wait until all are completed at the sender. */
+async function durable(
+  from: AdmiralNode,
+  message: Record<string, unknown>,
+  count: number,
+): Promise<number> {
+  const before = from.store.outbox.counts().completed;
+  const started = performance.now();
+  const batch = 100;
+  for (let i = 0; i < count; i += batch) {
+    const n = Math.min(batch, count - i);
+    const r = from.submit(JSON.stringify(Array.from({ length: n }, () => message)), 'bench');
+    if (r.rejected.length > 0) throw new Error(JSON.stringify(r.rejected));
+    // Let the publisher run between batches, as separate submissions would.
+    await new Promise((res) => setImmediate(res));
+  }
+  for (;;) {
+    const c = from.store.outbox.counts();
+    if (c.completed - before >= count) break;
+    const bad = c.failed + c.expired + c.rejected + c.interrupted;
+    if (bad > 0) throw new Error(`messages ended badly: ${JSON.stringify(c)}`);
+    // Counting is a GROUP BY over the outbox: poll gently so the check does not cost the run.
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+/** The reference: the same bytes as plain NATS requests, answered at once, IN_FLIGHT at a time. */
+async function plain(url: string, payload: Uint8Array, count: number): Promise<number> {
+  const responder = await connect({ servers: url });
+  const requester = await connect({ servers: url });
+  responder.subscribe('bench.plain', {
+    callback: (_e, m) => {
+      m.respond(payload.subarray(0, 64));
+    },
+  });
+  await responder.flush();
+  const started = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      next++;
+      await requester.request('bench.plain', payload, { timeout: 10_000 });
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  const rate = count / ((performance.now() - started) / 1000);
+  await requester.close();
+  await responder.close();
+  return rate;
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'admiral-bench-messaging-'));
+const broker = await Broker.start({ host: '127.0.0.1', port: 0 });
+const a = await startNode('a', dir, broker.url);
+const b = await startNode('b', dir, broker.url);
+b.trust.add(a.identity.publicKey, 'a');
+try {
+  const cases = [
+    { name: 'REQPing', message: { toNode: 'b', method: 'REQPing', replyMethod: 'REQNone' } },
+    {
+      name: 'REQCliCommand true',
+      message: {
+        toNode: 'b',
+        method: 'REQCliCommand',
+        methodArgs: ['true'],
+        replyMethod: 'REQNone',
+      },
+    },
+  ];
+  // Warm up both paths (JIT, SQLite caches, connections).
+  await durable(a, cases[0]!.message, Math.min(200, COUNT));
+  for (const c of cases) {
+    const n = c.name === 'REQPing' ? COUNT : Math.max(100, Math.round(COUNT / 5));
+    const id = a.submit(JSON.stringify(c.message), 'bench').accepted[0]!;
+    const payload = a.store.outbox.get(id)!.envelope;
+    const plainRate = await plain(broker.url, payload, n);
+    const durableRate = await durable(a, c.message, n);
+    process.stdout.write(
+      `${c.name.padEnd(20)} durable ${durableRate.toFixed(0).padStart(7)} msg/s   plain NATS request ${plainRate
+        .toFixed(0)
+        .padStart(
+          7,
+        )} msg/s   ratio ${(durableRate / plainRate).toFixed(3)}   (n=${n}, ${payload.length} B)\n`,
+    );
+  }
+} finally {
+  await a.close();
+  await b.close();
+  await broker.close();
+  await rm(dir, { recursive: true, force: true });
+}
