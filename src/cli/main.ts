@@ -80,6 +80,9 @@ try {
     process.exitCode = err.exitCode;
   } else {
     process.stderr.write(`Fatal error: ${describeError(err)}\n`);
-    process.exitCode = err instanceof CliError ? err.exitCode : 1;
+    // Exit now: a failed connection attempt can leave a socket open (nats.js keeps the socket of
+    // a handshake that timed out), which would keep the process alive. stderr to a file or pipe
+    // is written synchronously on POSIX, so nothing is lost.
+    process.exit(err instanceof CliError ? err.exitCode : 1);
   }
 }
