@@ -133,7 +133,11 @@ async function fleetSuite(t: TestContext, brokerUrl: string | undefined): Promis
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { rack: string }).rack, 'r12');
     const text = await fleet.cli(['facts', 'web1']);
-    assert.match(text.stdout, /^env\.stage\s+prod$/m, 'text shows dotted paths');
+    assert.match(
+      text.stdout,
+      /^env\.stage\s+prod$/m,
+      `text shows dotted paths: ${text.stdout}${text.stderr}`,
+    );
     const missing = await fleet.cli(['facts', 'nosuch']);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /nosuch is not in the inventory/);
