@@ -63,15 +63,23 @@ async function waitUntil(check: () => Promise<boolean>, what: string, ms = 20_00
   }
 }
 
-function jobOf(stdout: string): JobView {
-  return JSON.parse(stdout) as JobView;
+/** The job a `--format json` command printed; the CLI's stderr in the error when it printed none. */
+function jobOf(out: string | { stdout: string; stderr: string; code: number | null }): JobView {
+  const r = typeof out === 'string' ? { stdout: out, stderr: '', code: null } : out;
+  try {
+    return JSON.parse(r.stdout) as JobView;
+  } catch {
+    throw new Error(`expected a job as JSON, got exit ${r.code}: ${r.stdout}${r.stderr}`);
+  }
 }
 
 function states(job: JobView): Record<string, string> {
   return Object.fromEntries((job.nodes ?? []).map((n) => [n.node, n.state]));
 }
 
-for (const broker of ['embedded', 'nats-server'] as const) {
+for (const broker of (process.env.ADMIRAL_TEST_JOBS_BROKER
+  ? [process.env.ADMIRAL_TEST_JOBS_BROKER]
+  : ['embedded', 'nats-server']) as ('embedded' | 'nats-server')[]) {
   describe(`jobs over ${broker === 'embedded' ? 'the embedded broker' : 'nats-server'}`, {
     skip:
       broker === 'nats-server' && findNatsServer() === undefined ? 'nats-server missing' : false,
@@ -108,7 +116,7 @@ for (const broker of ['embedded', 'nats-server'] as const) {
         'true',
       ]);
       assert.equal(glob.code, 0, glob.stderr);
-      assert.deepEqual(Object.keys(states(jobOf(glob.stdout))), ['ship1', 'ship3']);
+      assert.deepEqual(Object.keys(states(jobOf(glob))), ['ship1', 'ship3']);
 
       const regex = await s.run([
         '--format',
@@ -119,7 +127,7 @@ for (const broker of ['embedded', 'nats-server'] as const) {
         '--',
         'true',
       ]);
-      assert.deepEqual(Object.keys(states(jobOf(regex.stdout))), ['ship2', 'ship4']);
+      assert.deepEqual(Object.keys(states(jobOf(regex))), ['ship2', 'ship4']);
 
       const numericAnd = await s.run([
         '--format',
@@ -134,10 +142,10 @@ for (const broker of ['embedded', 'nats-server'] as const) {
         '--',
         'true',
       ]);
-      assert.deepEqual(Object.keys(states(jobOf(numericAnd.stdout))), [...SHIPS, 'solo']);
+      assert.deepEqual(Object.keys(states(jobOf(numericAnd))), [...SHIPS, 'solo']);
 
       const all = await s.run(['--format', 'json', 'run', '--all', '--', 'true']);
-      const reached = Object.keys(states(jobOf(all.stdout)));
+      const reached = Object.keys(states(jobOf(all)));
       for (const n of ['central', ...SHIPS, 'solo', 'rej']) assert.ok(reached.includes(n), n);
 
       const none = await s.run(['run', '--where', 'node=nomatch*', '--', 'true']);
@@ -179,7 +187,7 @@ for (const broker of ['embedded', 'nats-server'] as const) {
         'true',
       ]);
       assert.equal(both.code, 4, 'failed and did not answer: exit 4');
-      assert.deepEqual(states(jobOf(both.stdout)), {
+      assert.deepEqual(states(jobOf(both)), {
         ghost: 'expired',
         rej: 'rejected',
         ship3: 'completed',
@@ -219,7 +227,7 @@ for (const broker of ['embedded', 'nats-server'] as const) {
       process.kill(-pgid, 'SIGKILL');
       const gone = await s.run(['--format', 'json', 'jobs', 'show', id, '--wait']);
       assert.equal(gone.code, 3, gone.stderr);
-      assert.equal(states(jobOf(gone.stdout)).solo, 'did-not-answer');
+      assert.equal(states(jobOf(gone)).solo, 'did-not-answer');
 
       // Same again, but the node comes back: its restart reports the run interrupted, not re-run.
       const again = await s.run([
@@ -252,7 +260,7 @@ for (const broker of ['embedded', 'nats-server'] as const) {
       await solo.restart();
       const back = await s.run(['--format', 'json', 'jobs', 'show', id2, '--wait']);
       assert.equal(back.code, 2, back.stdout);
-      assert.equal(states(jobOf(back.stdout)).solo, 'interrupted');
+      assert.equal(states(jobOf(back)).solo, 'interrupted');
     });
 
     test('a cancelled job withdraws what has not started and cancels what runs', async () => {
@@ -276,7 +284,7 @@ for (const broker of ['embedded', 'nats-server'] as const) {
       const cancel = await s.run(['jobs', 'cancel', id]);
       assert.equal(cancel.code, 0, cancel.stderr);
       const done = await s.run(['--format', 'json', 'jobs', 'show', id, '--wait']);
-      const job = jobOf(done.stdout);
+      const job = jobOf(done);
       assert.equal(job.state, 'cancelled');
       assert.deepEqual(Object.values(states(job)), ['cancelled', 'cancelled', 'cancelled']);
       assert.equal(done.code, 2);
@@ -297,7 +305,7 @@ for (const broker of ['embedded', 'nats-server'] as const) {
         '--',
         'false',
       ]);
-      const job = jobOf(r.stdout);
+      const job = jobOf(r);
       assert.equal(r.code, 2);
       assert.equal(job.state, 'aborted');
       assert.match(job.reason ?? '', /aborted after 2 errors \(maxErrors 2\); 2 nodes not started/);
@@ -321,7 +329,7 @@ for (const broker of ['embedded', 'nats-server'] as const) {
         '--',
         'false',
       ]);
-      assert.deepEqual(Object.values(states(jobOf(pct.stdout))), [
+      assert.deepEqual(Object.values(states(jobOf(pct))), [
         'failed',
         'cancelled',
         'cancelled',
@@ -346,9 +354,7 @@ for (const broker of ['embedded', 'nats-server'] as const) {
         '0.3',
       ]);
       assert.equal(r.code, 0, r.stderr);
-      const nodes = [...(jobOf(r.stdout).nodes ?? [])].sort(
-        (a, b) => (a.sentAt ?? 0) - (b.sentAt ?? 0),
-      );
+      const nodes = [...(jobOf(r).nodes ?? [])].sort((a, b) => (a.sentAt ?? 0) - (b.sentAt ?? 0));
       for (const n of nodes) {
         const overlapping = nodes.filter(
           (m) => (m.sentAt ?? 0) < (n.finishedAt ?? 0) && (m.finishedAt ?? 0) > (n.sentAt ?? 0),
