@@ -116,6 +116,26 @@ export interface NodeServices {
   setMethodStopped(method: string, stopped: boolean): void;
   /** The node's publishers: one per target node with messages waiting in the outbox. */
   publishers(): { toNode: string; pending: number }[];
+  /**
+   * Plain NATS request/reply for bulk bytes (copy chunks) that must not go through the durable
+   * outbox/inbox; absent when the node has no broker connection to offer (unit tests).
+   */
+  readonly bulk?: BulkTransport;
+}
+
+/**
+ * Request/reply on per-transfer subjects, outside the durable message path: no signing, no
+ * outbox, no inbox, no audit. Whoever uses it authenticates its payloads itself.
+ */
+export interface BulkTransport {
+  /** Largest payload the broker takes, in bytes (its INFO `max_payload`). */
+  maxPayload(): number;
+  /** The subject of one transfer to `node`: `<prefix>.bulk.<node>.<transfer id>`. */
+  subject(node: string, transferId: string): string;
+  /** Answers each request on `subject` with what `handler` resolves to, until closed. */
+  serve(subject: string, handler: (data: Uint8Array) => Promise<Uint8Array>): { close(): void };
+  /** One request; rejects on timeout, when nobody serves the subject, or when disconnected. */
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
 }
 
 /** A sent message's state as the sender records it (outbox). */

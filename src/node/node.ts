@@ -21,6 +21,7 @@ import {
 import { openStore, type Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { connectToBroker } from './broker-connection.js';
+import { createBulkTransport } from './bulk.js';
 import { Executor } from './executor.js';
 import type { NodeContext } from './extension.js';
 import { startFolderInput } from './inputs/folder-input.js';
@@ -116,6 +117,7 @@ export class AdmiralNode {
       },
       publishers: () =>
         [...this.store.outbox.depthByTarget()].map(([toNode, pending]) => ({ toNode, pending })),
+      bulk: createBulkTransport(() => this.#nc, this.subjects, options.log),
     };
     const policy = new Policy(identity.publicKey, this.trust, this.store.outbox, (method) =>
       this.#stoppedMethods.has(method),

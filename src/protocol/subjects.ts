@@ -18,6 +18,7 @@ const SUBJECT_KIND = {
   key: 'key',
   central: 'central',
   job: 'job',
+  bulk: 'bulk',
 } as const;
 
 /** What happens to a job (`admiral events`, `adm.job.<id>.<event>`). */
@@ -73,6 +74,21 @@ export class Subjects {
       );
     }
     return `${this.prefix}.${SUBJECT_KIND.event}.${node}.${event}`;
+  }
+
+  /**
+   * `adm.bulk.<node>.<transfer>`: plain request/reply carrying one transfer's bytes to `node`
+   * (copy chunks), outside the durable path; the payloads authenticate themselves.
+   */
+  bulk(node: string, transfer: string): string {
+    assertNodeName(node, 'node');
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(transfer)) {
+      throw new InvalidSubjectError(
+        `Expected a transfer id of 1 to 128 of A-Z a-z 0-9 _ -, got ${JSON.stringify(transfer)}`,
+        transfer,
+      );
+    }
+    return `${this.prefix}.${SUBJECT_KIND.bulk}.${node}.${transfer}`;
   }
 
   /** `adm.key.<node>`: a plain request answered by `node` with its public key (trust on first use). */
