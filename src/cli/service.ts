@@ -1,13 +1,15 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { restoreBackup } from '../central/backups.js';
+import { readBackup } from '../central/backups.js';
 import { requestCentral } from '../central/client.js';
 import { CENTRAL_SERVICES, type ListedService, type ServiceOp } from '../central/wire.js';
-import { openDatabase } from '../store/db.js';
+import { DEFAULT_DB_FILE, openDatabase } from '../store/db.js';
 import { MIGRATIONS } from '../store/schema.js';
 import { ServiceStore } from '../store/services.js';
 import { formatResult, type GlobalFlags, withClient } from './central-client.js';
 import { parseDuration } from './duration.js';
+import { CliError } from './errors.js';
 import { renderRows } from './output.js';
 
 // `admiral service …`: bpclient's key/value service registry on the central (register, replace,
@@ -105,9 +107,15 @@ export function registerService(program: Command): void {
     .action((_opts: unknown, command: Command) => {
       const flags = command.optsWithGlobals<GlobalFlags & { backup: string }>();
       const dataDir = resolve(flags.dataDir ?? process.env.ADMIRAL_DATA_DIR ?? 'admiral-data');
+      // Check the file before touching the database: a bad backup changes nothing.
+      const entries = readBackup(flags.backup);
+      if (!existsSync(join(dataDir, DEFAULT_DB_FILE))) {
+        throw new CliError(`no node database in ${dataDir} (give the central's --data-dir)`);
+      }
       const database = openDatabase({ dataDir, migrations: MIGRATIONS });
       try {
-        const n = restoreBackup(new ServiceStore(database.db), flags.backup);
+        new ServiceStore(database.db).replaceAll(entries);
+        const n = entries.length;
         process.stdout.write(`restored ${n} entries from ${flags.backup}\n`);
       } finally {
         database.close();
