@@ -11,7 +11,7 @@ import {
 } from 'node:crypto';
 import { fromPublic } from '@nats-io/nkeys';
 import { BrokerConfigError } from './errors.js';
-import type { BrokerOptions } from './options.js';
+import type { BrokerOptions, Permissions } from './options.js';
 import { ClientPermissions, PermissionSet } from './permissions.js';
 
 /** The CONNECT fields that authentication reads. */
@@ -95,10 +95,6 @@ function checkPassword(password: string | undefined, where: string): void {
 }
 
 export class Authenticator {
-  /** Whether clients must authenticate (INFO auth_required, CONNECT first). */
-  readonly required: boolean;
-  /** Whether nkey users exist, so each connection gets a nonce. */
-  readonly usesNonce: boolean;
   /** CONNECT deadline in ms when auth is required. */
   readonly timeoutMs: number;
   private readonly token: string | undefined;
@@ -158,12 +154,53 @@ export class Authenticator {
         this.users.set(u.user, { password: u.password ?? '', permissions: perms });
       }
     });
-    this.usesNonce = this.nkeys.size > 0;
-    this.required =
+  }
+
+  /** Whether clients must authenticate (INFO auth_required, CONNECT first). */
+  get required(): boolean {
+    return (
       this.token !== undefined ||
       this.singleUser !== undefined ||
       this.users.size > 0 ||
-      this.usesNonce;
+      this.usesNonce
+    );
+  }
+
+  /** Whether nkey users exist, so each connection gets a nonce. */
+  get usesNonce(): boolean {
+    return this.nkeys.size > 0;
+  }
+
+  /**
+   * Adds (or replaces) an nkey user while the broker runs; its next CONNECT is checked against it.
+   * Throws BrokerConfigError for a key that is not a user public nkey.
+   */
+  addNkeyUser(nkey: string, permissions: Permissions | undefined): void {
+    if (this.token !== undefined || this.singleUser !== undefined) {
+      throw new BrokerConfigError(
+        'Expected a broker configured with users (or none) to add an nkey user, got token or single-user authorization',
+        'authorization',
+      );
+    }
+    let key: KeyObject;
+    try {
+      key = nkeyToPublicKey(nkey);
+    } catch (err) {
+      throw new BrokerConfigError(
+        `Expected a user public nkey (U...), got ${JSON.stringify(nkey)}`,
+        'nkey',
+        { cause: err },
+      );
+    }
+    this.nkeys.set(nkey, {
+      key,
+      permissions: permissions ? new PermissionSet(permissions, `user ${nkey}.permissions`) : null,
+    });
+  }
+
+  /** Removes an nkey user (or a named user); false when there was none. */
+  removeUser(id: string): boolean {
+    return this.nkeys.delete(id) || this.users.delete(id);
   }
 
   /** 11 random bytes, base64url without padding (server.go generateNonce). */

@@ -17,6 +17,9 @@ import {
   type BrokerOptionsInput,
   BrokerOptionsSchema,
   type BrokerStats,
+  type Permissions,
+  type PermissionsInput,
+  PermissionsSchema,
 } from './options.js';
 import { type Greeting, type Listener, listen, type StreamAcceptor } from './server.js';
 import { Sublist } from './sublist.js';
@@ -229,6 +232,41 @@ export class Broker {
     info: { remoteAddress?: string; remotePort?: number; tls?: boolean } = {},
   ): void {
     this.core.handle(stream, info);
+  }
+
+  /**
+   * Adds (or replaces) an nkey user at runtime, as an `authorization.users` entry would; the
+   * permissions are validated like the config's. Its connections already open keep the
+   * permissions they authenticated with.
+   */
+  addNkeyUser(nkey: string, permissions?: PermissionsInput): void {
+    let perms: Permissions | undefined;
+    if (permissions !== undefined) {
+      const parsed = PermissionsSchema.safeParse(permissions);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new BrokerConfigError(
+          `Invalid permissions for ${nkey}: ${issue.path.join('.')} ${issue.message}`,
+          'permissions',
+          { cause: parsed.error },
+        );
+      }
+      perms = parsed.data;
+    }
+    this.core.auth.addNkeyUser(nkey, perms);
+  }
+
+  /**
+   * Removes a user (nkey or name) and closes every connection that authenticated as it, with
+   * nats-server's `-ERR 'Authorization Violation'`; resolves with how many were closed once they are.
+   */
+  async removeUser(id: string): Promise<number> {
+    this.core.auth.removeUser(id);
+    const conns = [...this.core.connections].filter((c) => c.user === id);
+    for (const c of conns) c.closeWithError(ServerErrorText.AuthViolation);
+    await Promise.all(conns.map((c) => c.done));
+    if (conns.length > 0) this.core.log('info', 'user removed', { user: id, closed: conns.length });
+    return conns.length;
   }
 
   /** Stops accepting, flushes pending output, closes every client, resolves when all are gone. */

@@ -8,5 +8,10 @@ export {
   InsecureListenError,
   ServerErrorText,
 } from './errors.js';
-export type { BrokerOptions, BrokerOptionsInput, BrokerStats } from './options.js';
+export type {
+  BrokerOptions,
+  BrokerOptionsInput,
+  BrokerStats,
+  PermissionsInput,
+} from './options.js';
 export { BrokerOptionsSchema } from './options.js';

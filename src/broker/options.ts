@@ -117,6 +117,8 @@ export type BrokerOptionsInput = z.input<typeof BrokerOptionsSchema>;
 /** Options after validation, with every default filled in. */
 export type BrokerOptions = z.output<typeof BrokerOptionsSchema>;
 export type Permissions = z.output<typeof PermissionsSchema>;
+/** Permissions as given (defaults not yet applied). */
+export type PermissionsInput = z.input<typeof PermissionsSchema>;
 export type BrokerUser = z.output<typeof UserSchema>;
 
 /** Counters read by the metrics layer. */
