@@ -169,7 +169,23 @@ export class BrokerServices implements NodeExtension {
     handle: (data: Uint8Array) => unknown | Promise<unknown>,
   ): void {
     const respond = (msg: Msg, reply: CentralReply): void => {
-      if (msg.reply) msg.respond(JSON.stringify(reply));
+      if (!msg.reply) return;
+      const body = JSON.stringify(reply);
+      const max = nc.info?.max_payload ?? 1024 * 1024;
+      try {
+        if (Buffer.byteLength(body) > max) {
+          msg.respond(
+            JSON.stringify(
+              failure(new BadRequestError(`the answer is larger than the broker's ${max} bytes`)),
+            ),
+          );
+          return;
+        }
+        msg.respond(body);
+      } catch (err) {
+        // The connection closed under us: the caller times out; the central carries on.
+        this.#log('warn', 'cannot answer a request', { subject, error: String(err) });
+      }
     };
     this.#subs.push(
       nc.subscribe(subject, {
