@@ -1,31 +1,71 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
-import { registerBroker } from './broker.js';
-import { registerCancel } from './cancel.js';
-import { registerConfig } from './config.js';
-import { registerConfigure } from './configure.js';
-import { registerDiscover } from './discover.js';
 import { CliError, describeError } from './errors.js';
-import { registerEvents } from './events.js';
-import { registerExecute } from './execute.js';
-import { registerFacts } from './facts.js';
-import { registerInstallExtension } from './install-extension.js';
-import { registerInstallService } from './install-service.js';
-import { registerJobs } from './jobs.js';
-import { registerKeys, registerTrust } from './keys.js';
-import { registerMessages } from './messages.js';
-import { registerNode } from './node.js';
-import { registerNodes } from './nodes.js';
 import { parseCols, parseFormat } from './output.js';
-import { registerPing } from './ping.js';
-import { registerPub } from './pub.js';
-import { registerRun } from './run.js';
-import { registerSend } from './send.js';
-import { registerService } from './service.js';
-import { registerStatus } from './status.js';
-import { registerSub } from './sub.js';
-import { registerUp } from './up.js';
+
+type Register = (program: Command) => void;
+
+// Every command and the module that defines it. Only the module of the command being run is
+// loaded (start-up time matters: `admiral ping` is timed end to end); help loads them all.
+const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promise<Register[]>])[] =
+  [
+    [['up'], async () => [(await import('./up.js')).registerUp]],
+    [['node'], async () => [(await import('./node.js')).registerNode]],
+    [['send'], async () => [(await import('./send.js')).registerSend]],
+    [['cancel'], async () => [(await import('./cancel.js')).registerCancel]],
+    [['messages'], async () => [(await import('./messages.js')).registerMessages]],
+    [['broker'], async () => [(await import('./broker.js')).registerBroker]],
+    [
+      ['keys', 'trust'],
+      async () => {
+        const m = await import('./keys.js');
+        return [m.registerKeys, m.registerTrust];
+      },
+    ],
+    [['config'], async () => [(await import('./config.js')).registerConfig]],
+    [['status'], async () => [(await import('./status.js')).registerStatus]],
+    [
+      ['nodes'],
+      async () => {
+        const [nodes, enrol] = await Promise.all([import('./nodes.js'), import('./enrol.js')]);
+        return [nodes.registerNodes, enrol.registerNodeEnrolment];
+      },
+    ],
+    [['tokens'], async () => [(await import('./enrol.js')).registerTokens]],
+    [['facts'], async () => [(await import('./facts.js')).registerFacts]],
+    [['sub'], async () => [(await import('./sub.js')).registerSub]],
+    [['pub'], async () => [(await import('./pub.js')).registerPub]],
+    [['events'], async () => [(await import('./events.js')).registerEvents]],
+    [['run'], async () => [(await import('./run.js')).registerRun]],
+    [['jobs'], async () => [(await import('./jobs.js')).registerJobs]],
+    [['ping'], async () => [(await import('./ping.js')).registerPing]],
+    [['service'], async () => [(await import('./service.js')).registerService]],
+    [['execute'], async () => [(await import('./execute.js')).registerExecute]],
+    [['discover'], async () => [(await import('./discover.js')).registerDiscover]],
+    [
+      ['install-extension'],
+      async () => [(await import('./install-extension.js')).registerInstallExtension],
+    ],
+    [['configure'], async () => [(await import('./configure.js')).registerConfigure]],
+    [
+      ['install-service', 'uninstall-service'],
+      async () => [(await import('./install-service.js')).registerInstallService],
+    ],
+  ];
+
+/** Global flags that take a value, so the word after them is not the command. */
+const GLOBAL_WITH_VALUE = new Set(['--broker', '--access-key', '--data-dir', '--format', '--cols']);
+
+/** The command word in argv (`admiral --format json nodes` → `nodes`), if any. */
+function commandWord(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (GLOBAL_WITH_VALUE.has(a)) i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
 
 const program = new Command();
 program
@@ -47,30 +87,13 @@ program
   .showHelpAfterError()
   .exitOverride();
 
-registerUp(program);
-registerNode(program);
-registerSend(program);
-registerCancel(program);
-registerMessages(program);
-registerBroker(program);
-registerKeys(program);
-registerTrust(program);
-registerConfig(program);
-registerStatus(program);
-registerNodes(program);
-registerFacts(program);
-registerSub(program);
-registerPub(program);
-registerEvents(program);
-registerRun(program);
-registerJobs(program);
-registerPing(program);
-registerService(program);
-registerExecute(program);
-registerDiscover(program);
-registerInstallExtension(program);
-registerConfigure(program);
-registerInstallService(program);
+const args = process.argv.slice(2);
+const word = commandWord(args);
+const versionOnly = word === undefined && (args.includes('--version') || args.includes('-V'));
+const wanted = COMMANDS.filter(([names]) => word !== undefined && names.includes(word));
+for (const [, load] of versionOnly ? [] : wanted.length > 0 ? wanted : COMMANDS) {
+  for (const register of await load()) register(program);
+}
 
 try {
   await program.parseAsync(process.argv);
