@@ -72,6 +72,11 @@ export class Executor {
   readonly #running = new Map<string, { ctl: AbortController; info: RunningMethod }>();
   #scheduled = false;
   #stopped = false;
+  /** Messages the receiver already decoded and verified, by id, until they are claimed. */
+  readonly #decoded = new Map<string, Message>();
+  /** Finished runs waiting to be committed together (group commit). */
+  #completions: Completion[] = [];
+  #flushScheduled = false;
   executed = 0;
 
   constructor(deps: ExecutorDeps) {
@@ -87,6 +92,14 @@ export class Executor {
     });
   }
 
+  /** New messages in the inbox, as the receiver decoded them: run them soon. */
+  received(messages: readonly Message[]): void {
+    // Bounded: past this the executor is far behind and decodes from the inbox row instead.
+    for (const msg of messages)
+      if (this.#decoded.size < DECODED_LIMIT) this.#decoded.set(msg.id, msg);
+    this.wake();
+  }
+
   /** The messages running now. */
   running(): RunningMethod[] {
     return [...this.#running.values()].map((r) => r.info);
@@ -100,9 +113,15 @@ export class Executor {
     return true;
   }
 
-  /** Stops taking new work and aborts what runs (it will be reported interrupted on restart). */
+  /**
+   * Commits the results already in, then stops taking new work (what still runs is reported
+   * interrupted or recovered on restart). The store must still be open.
+   */
   stop(): void {
+    if (this.#stopped) return;
+    this.#flush();
     this.#stopped = true;
+    this.#decoded.clear();
   }
 
   #pump(): void {
@@ -128,6 +147,8 @@ export class Executor {
       count: records.length,
     });
     await Promise.all(records.map((rec) => this.#recoverOne(rec)));
+    // Settled means committed: do not leave the last results waiting for the next turn.
+    this.#flush();
   }
 
   async #recoverOne(rec: InboxRecord): Promise<void> {
@@ -180,6 +201,11 @@ export class Executor {
   }
 
   #decode(rec: InboxRecord): Message | undefined {
+    const known = this.#decoded.get(rec.id);
+    if (known !== undefined) {
+      this.#decoded.delete(rec.id);
+      return known;
+    }
     try {
       return decodeEnvelope(rec.envelope).msg;
     } catch (err) {
@@ -255,17 +281,71 @@ export class Executor {
     // The node is closing (its store may be gone): the row stays running and is recovered at
     // the next start, as after a crash.
     if (this.#stopped) return;
-    this.#complete(rec.id, msg, handler, out, handler.kind === 'stream' ? seq : undefined);
-    this.#settled(handler, ctx);
+    this.#complete(rec.id, msg, handler, out, handler.kind === 'stream' ? seq : undefined, ctx);
     this.wake();
   }
 
+  /** Queues a result; results that finish in the same turn of the event loop commit together. */
   #complete(
     inboxId: string,
     msg: Message,
     handler: MethodHandler | undefined,
     out: MethodOutput,
     streamSeq?: number,
+    ctx?: MethodContext,
+  ): void {
+    this.#completions.push({ inboxId, msg, handler, out, streamSeq, ctx });
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  /**
+   * One transaction for every queued result; inside it, each result's reply is enqueued in the
+   * same savepoint that finishes its inbox row, so a crash cannot lose or double a reply.
+   */
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#stopped || this.#completions.length === 0) return;
+    const batch = this.#completions;
+    this.#completions = [];
+    const { store } = this.#deps;
+    const committed: Completion[] = [];
+    const finished: { id: string; state: OutboxTerminalState }[] = [];
+    const db = store.database.db;
+    db.transaction(() => {
+      for (const c of batch) {
+        try {
+          db.transaction(() => this.#commitOne(c, finished))();
+          committed.push(c);
+        } catch (err) {
+          // Left 'running': the next start recovers it, as after a crash.
+          this.#deps.log('error', 'cannot record a result', { id: c.msg.id, error: String(err) });
+        }
+      }
+    })();
+    const at = Date.now();
+    store.audit.appendMany(
+      committed.map(({ msg, out }) => ({
+        at,
+        direction: 'in' as const,
+        event: 'finished',
+        id: msg.id,
+        fromNode: msg.fromNode,
+        toNode: msg.toNode ?? this.#deps.nodeName,
+        method: msg.method,
+        state: out.status,
+        ...(out.error !== undefined && { error: out.error }),
+      })),
+    );
+    for (const f of finished) this.#deps.onFinished(f.id, f.state);
+    for (const c of committed) if (c.ctx) this.#settled(c.handler, c.ctx);
+    this.wake();
+  }
+
+  #commitOne(
+    { inboxId, msg, handler, out, streamSeq }: Completion,
+    finished: { id: string; state: OutboxTerminalState }[],
   ): void {
     const { store } = this.#deps;
     const summary = {
@@ -275,45 +355,28 @@ export class Executor {
     };
     const answersRequest =
       handler === undefined || handler.kind === 'request' || handler.kind === 'stream';
-    store.database.db.transaction(() => {
-      // A message that answers one this node sent settles that message's terminal state.
-      if (msg.inReplyTo !== undefined && msg.final !== false) {
-        const state = stateOf(msg.status);
-        if (
-          store.outbox.finish(msg.inReplyTo, state, {
-            result: replySummary(msg),
-            ...(msg.error && { error: msg.error }),
-          })
-        ) {
-          this.#deps.onFinished(msg.inReplyTo, state);
-        }
+    // A message that answers one this node sent settles that message's terminal state.
+    if (msg.inReplyTo !== undefined && msg.final !== false) {
+      const state = stateOf(msg.status);
+      if (
+        store.outbox.finish(msg.inReplyTo, state, {
+          result: replySummary(msg),
+          ...(msg.error && { error: msg.error }),
+        })
+      ) {
+        finished.push({ id: msg.inReplyTo, state });
       }
-      if (answersRequest && !out.deferred) {
-        this.#enqueueReply(
-          msg,
-          out,
-          streamSeq === undefined ? {} : { seq: streamSeq, final: true },
-        );
-      }
-      const inboxState =
-        out.status === 'interrupted'
-          ? 'interrupted'
-          : out.status === 'cancelled'
-            ? 'cancelled'
-            : 'done';
-      store.inbox.finish(inboxId, inboxState, summary);
-    })();
-    store.audit.append({
-      at: Date.now(),
-      direction: 'in',
-      event: 'finished',
-      id: msg.id,
-      fromNode: msg.fromNode,
-      toNode: msg.toNode ?? this.#deps.nodeName,
-      method: msg.method,
-      state: out.status,
-      ...(out.error !== undefined && { error: out.error }),
-    });
+    }
+    if (answersRequest && !out.deferred) {
+      this.#enqueueReply(msg, out, streamSeq === undefined ? {} : { seq: streamSeq, final: true });
+    }
+    const inboxState =
+      out.status === 'interrupted'
+        ? 'interrupted'
+        : out.status === 'cancelled'
+          ? 'cancelled'
+          : 'done';
+    store.inbox.finish(inboxId, inboxState, summary);
   }
 
   #enqueueReply(msg: Message, out: MethodOutput, stream: { seq?: number; final?: boolean }): void {
@@ -345,6 +408,20 @@ export class Executor {
     });
     this.#deps.onEnqueued();
   }
+}
+
+/** Past this many, the executor decodes messages from their inbox rows again. */
+const DECODED_LIMIT = 4096;
+
+/** A finished run waiting for its commit. */
+interface Completion {
+  readonly inboxId: string;
+  readonly msg: Message;
+  readonly handler: MethodHandler | undefined;
+  readonly out: MethodOutput;
+  readonly streamSeq: number | undefined;
+  /** Given when the handler may clean up after the commit (`settled`). */
+  readonly ctx: MethodContext | undefined;
 }
 
 /** What the sender keeps of a reply in its outbox row: status, exit code, output. */

@@ -16,6 +16,7 @@ import {
   type Message,
   parseInput,
   Subjects,
+  signatureVerifier,
   signMessage,
 } from '../protocol/index.js';
 import { openStore, type Store } from '../store/store.js';
@@ -159,7 +160,8 @@ export class AdmiralNode {
       registry: this.registry,
       policy,
       log: options.log,
-      onStored: () => this.executor.wake(),
+      verifier: signatureVerifier,
+      onStored: (messages) => this.executor.received(messages),
       onRejected: (envelope, reason) => {
         options.log('warn', 'message rejected', {
           id: envelope?.msg.id,
@@ -494,8 +496,9 @@ export class AdmiralNode {
   }
 
   #onSentTerminal(id: string, state: string, error?: string): void {
+    if (state === 'completed') return;
     const rec = this.store.outbox.get(id);
-    if (!rec || rec.method === 'REQErrorLog' || state === 'completed') return;
+    if (!rec || rec.method === 'REQErrorLog') return;
     this.reportError({
       method: rec.method,
       messageId: id,

@@ -1,10 +1,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../observability/logger.js';
 import type { NodeMetrics } from '../observability/metrics.js';
-import { decodeAck, type Subjects } from '../protocol/index.js';
+import { type AckFrame, decodeAck, type Subjects } from '../protocol/index.js';
 import type { OutboxRecord, OutboxTerminalState } from '../store/outbox.js';
 import type { Store } from '../store/store.js';
 import { retryDelay } from './backoff.js';
+import { type AckOutcome, RequestMux } from './request-mux.js';
 
 /** What the publisher tells the node when a message it sent reached a terminal state. */
 export type TerminalListener = (id: string, state: OutboxTerminalState, error?: string) => void;
@@ -37,6 +38,12 @@ export class Publisher {
   #timer: NodeJS.Timeout | undefined;
   #scheduled = false;
   #stopped = false;
+  #mux: RequestMux | undefined;
+  /** Answers (or their absence) waiting to be recorded together in one transaction. */
+  #settled: Settled[] = [];
+  #flushScheduled = false;
+  /** A pass found more due messages than free slots: run again as slots free up. */
+  #backlog = false;
   sent = 0;
 
   constructor(deps: PublisherDeps) {
@@ -64,9 +71,14 @@ export class Publisher {
     if (this.#deps.store.outbox.retryNowFor(node) > 0) this.wake();
   }
 
+  /** Records the answers already received, then stops sending (the store must still be open). */
   stop(): void {
+    if (this.#stopped) return;
+    this.#flush();
     this.#stopped = true;
     clearInterval(this.#timer);
+    this.#mux?.close();
+    this.#mux = undefined;
   }
 
   get inFlight(): number {
@@ -75,84 +87,154 @@ export class Publisher {
 
   #tick(): void {
     if (this.#stopped) return;
-    const { store, onTerminal } = this.#deps;
+    const { store, onTerminal, metrics, backoff } = this.#deps;
     const now = Date.now();
     for (const id of store.outbox.expireDue(now)) {
       const rec = store.outbox.get(id);
-      if (rec) this.#deps.metrics.messages.inc({ method: rec.method, state: 'expired' });
+      if (rec) metrics.messages.inc({ method: rec.method, state: 'expired' });
       onTerminal(id, 'expired', 'not delivered before it expired');
     }
     const nc = this.#deps.connection();
     if (!nc || nc.isClosed()) return;
     const max = this.#deps.maxInFlight ?? 256;
     const free = max - this.#inFlight.size;
+    this.#backlog = free <= 0;
     if (free <= 0) return;
     const due = store.outbox.due(now, free + this.#inFlight.size);
-    let started = 0;
+    const batch: OutboxRecord[] = [];
     for (const rec of due) {
-      if (started >= free) break;
-      if (this.#inFlight.has(rec.id)) continue;
-      started++;
-      void this.#attempt(nc, rec);
+      if (batch.length >= free) {
+        this.#backlog = true;
+        break;
+      }
+      if (!this.#inFlight.has(rec.id)) batch.push(rec);
+    }
+    if (batch.length === 0) return;
+    // Reserve the next try of the whole batch in one commit before anything is sent: if an ACK
+    // never comes (or the process dies mid-request), that is when the message is resent.
+    const reserved = new Set(
+      store.outbox.markAttempts(
+        batch.map((rec) => ({
+          id: rec.id,
+          nextAttemptAt:
+            now + rec.ackTimeoutMs + retryDelay(rec.attempts, backoff.baseMs, backoff.maxMs),
+        })),
+      ),
+    );
+    if (this.#mux?.nc !== nc) {
+      this.#mux?.close();
+      this.#mux = new RequestMux(nc);
+    }
+    const mux = this.#mux;
+    for (const rec of batch) {
+      if (!reserved.has(rec.id)) continue;
+      this.#inFlight.add(rec.id);
+      if (rec.attempts > 0) metrics.retries.inc({ method: rec.method });
+      const started = performance.now();
+      void mux
+        .request(this.#deps.subjects.node(rec.toNode, rec.method), rec.envelope, rec.ackTimeoutMs)
+        .then((outcome) => this.#settle({ rec, outcome, started }));
     }
   }
 
-  async #attempt(nc: NatsConnection, rec: OutboxRecord): Promise<void> {
-    const { store, subjects, backoff, metrics, log, onTerminal } = this.#deps;
-    this.#inFlight.add(rec.id);
-    const attempt = rec.attempts + 1;
-    if (attempt > 1) metrics.retries.inc({ method: rec.method });
-    // Reserve the next try before sending: if the ACK never comes, this is when it is resent.
-    store.outbox.markAttempt(
-      rec.id,
-      Date.now() + rec.ackTimeoutMs + retryDelay(rec.attempts, backoff.baseMs, backoff.maxMs),
-    );
-    const started = performance.now();
-    try {
-      const reply = await nc.request(subjects.node(rec.toNode, rec.method), rec.envelope, {
-        timeout: rec.ackTimeoutMs,
-      });
-      const ack = decodeAck(reply.data);
-      this.sent++;
-      if (ack.status === 'rejected') {
-        const error = ack.error ?? 'rejected by the receiver';
-        if (store.outbox.finish(rec.id, 'rejected', { error })) {
-          metrics.messages.inc({ method: rec.method, state: 'rejected' });
-          onTerminal(rec.id, 'rejected', error);
-        }
-        return;
-      }
-      metrics.ackLatency.observe({ method: rec.method }, (performance.now() - started) / 1000);
-      if (this.#deps.completesOnAck(rec.method, rec.kind)) {
-        if (store.outbox.finish(rec.id, 'completed')) {
-          metrics.messages.inc({ method: rec.method, state: 'completed' });
-          onTerminal(rec.id, 'completed');
-        }
-      } else {
-        store.outbox.markDelivered(rec.id);
-      }
-    } catch (err) {
-      // No responders means nobody subscribed: the node is offline. The attempt reserved above
-      // stands (as a lost ACK would), and the node's online event makes it due at once.
-      const noResponders = (err as { name?: string }).name === 'NoRespondersError';
-      if (rec.maxRetries >= 0 && attempt > rec.maxRetries) {
-        const error = `no ACK after ${attempt} attempt${attempt === 1 ? '' : 's'} (retries: ${rec.maxRetries})`;
-        if (store.outbox.finish(rec.id, 'expired', { error })) {
-          metrics.messages.inc({ method: rec.method, state: 'expired' });
-          onTerminal(rec.id, 'expired', error);
-        }
-      } else {
-        log('debug', 'delivery attempt failed', {
-          id: rec.id,
-          to: rec.toNode,
-          attempt,
-          reason: noResponders
-            ? 'node offline (no responders)'
-            : String((err as Error).message ?? err),
-        });
-      }
-    } finally {
-      this.#inFlight.delete(rec.id);
-    }
+  #settle(settled: Settled): void {
+    this.#settled.push(settled);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
   }
+
+  /** Records every answer that arrived in this turn of the event loop in one transaction. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#stopped || this.#settled.length === 0) return;
+    const batch = this.#settled;
+    this.#settled = [];
+    const { store, metrics, log, onTerminal } = this.#deps;
+    const terminal: { rec: OutboxRecord; state: OutboxTerminalState; error?: string }[] = [];
+    try {
+      store.outbox.batch(() => {
+        for (const s of batch) {
+          const t = this.#record(s);
+          if (t) terminal.push(t);
+        }
+      });
+    } catch (err) {
+      // Nothing was recorded: each message is resent at the attempt time reserved before it went.
+      terminal.length = 0;
+      log('error', 'cannot record delivery results; the messages will be resent', {
+        count: batch.length,
+        error: String(err),
+      });
+    }
+    for (const s of batch) this.#inFlight.delete(s.rec.id);
+    for (const t of terminal) {
+      metrics.messages.inc({ method: t.rec.method, state: t.state });
+      onTerminal(t.rec.id, t.state, t.error);
+    }
+    if (this.#backlog) this.wake();
+  }
+
+  /** One answer's effect on the outbox; the terminal state it set, if any. */
+  #record({
+    rec,
+    outcome,
+    started,
+  }: Settled): { rec: OutboxRecord; state: OutboxTerminalState; error?: string } | undefined {
+    const { store, metrics, log } = this.#deps;
+    const attempt = rec.attempts + 1;
+    let failure = 'bad ACK';
+    if (outcome.kind === 'reply') {
+      let ack: AckFrame | undefined;
+      try {
+        ack = decodeAck(outcome.data);
+      } catch (err) {
+        failure = `bad ACK: ${String((err as Error).message ?? err)}`;
+      }
+      if (ack !== undefined) {
+        this.sent++;
+        if (ack.status === 'rejected') {
+          const error = ack.error ?? 'rejected by the receiver';
+          return store.outbox.finish(rec.id, 'rejected', { error })
+            ? { rec, state: 'rejected', error }
+            : undefined;
+        }
+        metrics.ackLatency.observe({ method: rec.method }, (performance.now() - started) / 1000);
+        if (this.#deps.completesOnAck(rec.method, rec.kind)) {
+          return store.outbox.finish(rec.id, 'completed') ? { rec, state: 'completed' } : undefined;
+        }
+        store.outbox.markDelivered(rec.id);
+        return undefined;
+      }
+    } else {
+      // No responders means nobody subscribed: the node is offline. The attempt reserved before
+      // sending stands (as a lost ACK would), and the node's online event makes it due at once.
+      failure =
+        outcome.kind === 'timeout'
+          ? `no ACK within ${rec.ackTimeoutMs} ms`
+          : outcome.kind === 'no-responders'
+            ? 'node offline (no responders)'
+            : outcome.error;
+    }
+    if (rec.maxRetries >= 0 && attempt > rec.maxRetries) {
+      const error = `no ACK after ${attempt} attempt${attempt === 1 ? '' : 's'} (retries: ${rec.maxRetries})`;
+      return store.outbox.finish(rec.id, 'expired', { error })
+        ? { rec, state: 'expired', error }
+        : undefined;
+    }
+    log('debug', 'delivery attempt failed', {
+      id: rec.id,
+      to: rec.toNode,
+      attempt,
+      reason: failure,
+    });
+    return undefined;
+  }
+}
+
+interface Settled {
+  readonly rec: OutboxRecord;
+  readonly outcome: AckOutcome;
+  /** performance.now() when the request went out. */
+  readonly started: number;
 }

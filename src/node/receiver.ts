@@ -9,8 +9,10 @@ import {
   dedupHorizon,
   type Envelope,
   encodeAck,
-  isValidSignature,
+  type Message,
+  type SignatureVerifier,
 } from '../protocol/index.js';
+import type { AuditEntry } from '../store/audit.js';
 import type { Store } from '../store/store.js';
 import type { Policy } from './policy.js';
 
@@ -20,8 +22,10 @@ export interface ReceiverDeps {
   readonly registry: MethodRegistry;
   readonly policy: Policy;
   readonly log: Logger;
-  /** A new message is in the inbox. */
-  readonly onStored: () => void;
+  /** Checks signatures off the node's thread. */
+  readonly verifier: SignatureVerifier;
+  /** New messages are in the inbox (decoded, verified): the executor need not decode them again. */
+  readonly onStored: (messages: readonly Message[]) => void;
   /** A message was refused; the node reports it to central's error log. */
   readonly onRejected: (envelope: Envelope | undefined, reason: string) => void;
 }
@@ -36,6 +40,10 @@ export class Receiver {
   received = 0;
   rejected = 0;
   lastMessageAt: number | null = null;
+  /** Received in this turn of the event loop, waiting for their signatures to be checked. */
+  #unverified: Unverified[] = [];
+  /** Verified and allowed, waiting for their inbox commit. */
+  #batch: Received[] = [];
 
   constructor(deps: ReceiverDeps) {
     this.#deps = deps;
@@ -54,38 +62,96 @@ export class Receiver {
       this.#deps.onRejected(undefined, `undecodable message: ${reason}`);
       return;
     }
-    const reason = this.#refusal(envelope);
+    const reason = this.#precheck(envelope);
     if (reason !== undefined) {
-      this.rejected++;
-      this.#respond(nats, { ack: envelope.msg.id, status: 'rejected', error: reason });
-      this.#deps.onRejected(envelope, reason);
+      this.#refuse(nats, envelope, reason);
       return;
     }
-    const msg = envelope.msg;
-    const status = this.#deps.store.inbox.storeOnce({
-      id: msg.id,
-      fromNode: msg.fromNode,
-      method: msg.method,
-      envelope: nats.data,
-      expiresAt: dedupHorizon(msg),
-    });
-    if (status === 'stored') testFault('exit-after-store');
-    this.#respond(nats, { ack: msg.id, status });
-    this.#deps.store.audit.append({
-      at: Date.now(),
-      direction: 'in',
-      event: status === 'stored' ? 'received' : 'duplicate',
-      id: msg.id,
-      fromNode: msg.fromNode,
-      toNode: msg.toNode ?? this.#deps.nodeName,
-      method: msg.method,
-      message: msg,
-    });
-    if (status === 'stored') this.#deps.onStored();
+    // Signatures are checked in batches on the verifier's thread (protocol/verifier.ts).
+    this.#unverified.push({ nats, envelope });
+    if (this.#unverified.length === 1) setImmediate(() => this.#verify());
   }
 
-  #refusal(envelope: Envelope): string | undefined {
-    const { msg, sig, signer } = envelope;
+  #verify(): void {
+    const batch = this.#unverified;
+    this.#unverified = [];
+    void this.#deps.verifier
+      .verifyMany(batch.map((r) => r.envelope))
+      .then((valid) => {
+        for (let i = 0; i < batch.length; i++) {
+          const { nats, envelope } = batch[i] as Unverified;
+          const reason = valid[i]
+            ? this.#refusal(envelope)
+            : `bad signature from ${envelope.signer}`;
+          if (reason !== undefined) this.#refuse(nats, envelope, reason);
+          // Group commit: what is verified together is stored in one transaction, then ACKed.
+          // Each ACK still follows its own message's commit.
+          else this.#batch.push({ nats, msg: envelope.msg });
+        }
+        if (this.#batch.length > 0) this.#flush();
+      })
+      .catch((err: unknown) => {
+        // Not stored, so not ACKed: the senders retry.
+        this.#deps.log('error', 'cannot check received messages', { error: String(err) });
+      });
+  }
+
+  #refuse(nats: Msg, envelope: Envelope, reason: string): void {
+    this.rejected++;
+    this.#respond(nats, { ack: envelope.msg.id, status: 'rejected', error: reason });
+    this.#deps.onRejected(envelope, reason);
+  }
+
+  #flush(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    const { store, nodeName, log } = this.#deps;
+    let statuses: ('stored' | 'duplicate')[];
+    try {
+      statuses = store.inbox.storeMany(
+        batch.map(({ nats, msg }) => ({
+          id: msg.id,
+          fromNode: msg.fromNode,
+          method: msg.method,
+          envelope: nats.data,
+          expiresAt: dedupHorizon(msg),
+        })),
+      );
+    } catch (err) {
+      // Not stored, so not ACKed: every sender retries.
+      log('error', 'cannot store received messages; their senders will retry', {
+        count: batch.length,
+        error: String(err),
+      });
+      return;
+    }
+    if (statuses.includes('stored')) testFault('exit-after-store');
+    const at = Date.now();
+    const audit: AuditEntry[] = [];
+    const stored: Message[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const { nats, msg } = batch[i] as Received;
+      const status = statuses[i] as 'stored' | 'duplicate';
+      this.#respond(nats, { ack: msg.id, status });
+      if (status === 'stored') stored.push(msg);
+      audit.push({
+        at,
+        direction: 'in',
+        event: status === 'stored' ? 'received' : 'duplicate',
+        id: msg.id,
+        fromNode: msg.fromNode,
+        toNode: msg.toNode ?? nodeName,
+        method: msg.method,
+        message: msg,
+      });
+    }
+    store.audit.appendMany(audit);
+    if (stored.length > 0) this.#deps.onStored(stored);
+  }
+
+  /** Why the message is refused before its signature is checked: addressing and freshness. */
+  #precheck(envelope: Envelope): string | undefined {
+    const { msg } = envelope;
     if (msg.toNode !== this.#deps.nodeName) {
       return `addressed to ${msg.toNode ?? 'a broadcast'}, received by ${this.#deps.nodeName}`;
     }
@@ -94,7 +160,12 @@ export class Receiver {
     } catch (err) {
       return (err as Error).message;
     }
-    if (!isValidSignature(msg, sig, signer)) return `bad signature from ${signer}`;
+    return undefined;
+  }
+
+  /** Why a correctly signed message may not run here: method and policy. */
+  #refusal(envelope: Envelope): string | undefined {
+    const { msg, signer } = envelope;
     if (!this.#deps.registry.has(msg.method))
       return `method ${msg.method} is not available on ${this.#deps.nodeName}`;
     return this.#deps.policy.check(msg, signer, this.#deps.registry.get(msg.method));
@@ -105,10 +176,20 @@ export class Receiver {
   }
 }
 
+interface Unverified {
+  readonly nats: Msg;
+  readonly envelope: Envelope;
+}
+
+interface Received {
+  readonly nats: Msg;
+  readonly msg: Message;
+}
+
 /**
  * TEST ONLY: a crash at a named point, for tests that must kill a node at an exact moment with
  * real processes. `ADMIRAL_TEST_FAULT=exit-after-store` makes the node SIGKILL itself right after
- * a new message is committed to its inbox and before the ACK goes out (no cleanup runs, as in a
+ * new messages are committed to its inbox and before their ACKs go out (no cleanup runs, as in a
  * crash). Unset in production: the variable is read once, and nothing else changes.
  */
 const TEST_FAULT = process.env.ADMIRAL_TEST_FAULT;

@@ -102,3 +102,4 @@ export type { EventName, ParsedSubject } from './subjects.js';
 export { DEFAULT_SUBJECT_PREFIX, EVENTS, Subjects } from './subjects.js';
 export type { TrustedKey, TrustStore } from './trust.js';
 export { FileTrustStore, MemoryTrustStore } from './trust.js';
+export { SignatureVerifier, signatureVerifier } from './verifier.js';

@@ -162,7 +162,12 @@ export function isPublicKey(value: unknown): value is string {
  * (data and every other field), so no field can be changed without breaking the signature.
  */
 export function canonicalSigningBytes(msg: Message): Uint8Array {
-  return Buffer.from(SIGNING_CONTEXT + canonicalJson(msg), 'utf8');
+  return Buffer.from(canonicalSigningText(msg), 'utf8');
+}
+
+/** `canonicalSigningBytes` as text (cheap to hand to another thread). */
+export function canonicalSigningText(msg: Message): string {
+  return SIGNING_CONTEXT + canonicalJson(msg);
 }
 
 /** Signs `msg` and wraps it in an envelope. */
@@ -174,9 +179,21 @@ export function signMessage(msg: Message, identity: Identity): Envelope {
 /** Whether `sig` is `signer`'s signature over `msg`. Never throws for bad input. */
 export function isValidSignature(msg: Message, sig: string, signer: string): boolean {
   try {
+    return isValidSignatureOver(canonicalSigningBytes(msg), sig, signer);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `sig` is `signer`'s signature over `bytes` (a message's `canonicalSigningBytes`).
+ * Never throws for bad input.
+ */
+export function isValidSignatureOver(bytes: Uint8Array, sig: string, signer: string): boolean {
+  try {
     const signature = Buffer.from(sig, 'base64url');
     if (signature.length !== 64) return false;
-    return verify(null, canonicalSigningBytes(msg), publicKeyObject(signer), signature);
+    return verify(null, bytes, publicKeyObject(signer), signature);
   } catch {
     return false;
   }

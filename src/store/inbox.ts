@@ -178,6 +178,16 @@ export class Inbox {
     return info.changes === 1 ? 'stored' : 'duplicate';
   }
 
+  /**
+   * Commits a batch of messages in one transaction (group commit): one WAL write for all of them.
+   * Statuses are in the order given; a second copy of an id, even within the batch, is 'duplicate'.
+   */
+  storeMany(recs: readonly InboxStore[]): ('stored' | 'duplicate')[] {
+    return this.#db.transaction((list: readonly InboxStore[]) =>
+      list.map((r) => this.storeOnce(r)),
+    )(recs);
+  }
+
   get(id: string): InboxRecord | undefined {
     const row = this.#get.get(id);
     return row === undefined ? undefined : toRecord(row);

@@ -275,6 +275,18 @@ export class Outbox {
     return this.#markAttempt.run({ id, next: nextAttemptAt, now: this.#now() }).changes === 1;
   }
 
+  /** `markAttempt` for a batch, in one transaction; returns the ids still pending (now attempted). */
+  markAttempts(attempts: readonly { id: string; nextAttemptAt: number }[]): string[] {
+    return this.#db.transaction((list: readonly { id: string; nextAttemptAt: number }[]) =>
+      list.filter((a) => this.markAttempt(a.id, a.nextAttemptAt)).map((a) => a.id),
+    )(attempts);
+  }
+
+  /** Runs `fn` in one transaction (nested calls join it): batch several updates into one commit. */
+  batch<T>(fn: () => T): T {
+    return this.#db.transaction(fn)();
+  }
+
   /** The receiver ACKed (stored it); false when the message was not pending. */
   markDelivered(id: string): boolean {
     return this.#markDelivered.run({ id, now: this.#now() }).changes === 1;
