@@ -2,7 +2,7 @@
 // broker of `admiral up`), against `cp` of the same file on the same disk in the same run.
 // Prints both throughputs, their ratio, the peak memory (VmHWM from /proc) of every node process,
 // and whether the SHA-256 of the copy matches.
-//   node dist/bench/copy/main.js [--size 1GiB] [--keep]
+//   node dist/bench/copy/main.js [--size 1GiB] [--keep] [--profile DIR (a .cpuprofile per process)]
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -36,7 +36,12 @@ interface Proc {
 }
 
 function start(name: string, args: string[], ready: RegExp, cwd: string): Promise<Proc> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const profile = flag('--profile');
+  const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [];
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   const proc: Proc = { name, child, output: () => text };
   return new Promise((resolve, reject) => {
@@ -66,6 +71,14 @@ async function stopAll(procs: readonly Proc[]): Promise<void> {
     await gone;
     clearTimeout(t);
   }
+}
+
+/** CPU time (user + system) a process has used so far, in seconds (/proc/<pid>/stat). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 /** Peak resident memory of a process so far (VmHWM), in bytes. */
@@ -142,6 +155,7 @@ async function main(): Promise<void> {
     const cpSeconds = Number(process.hrtime.bigint() - cpStart) / 1e9;
     await rm(cpTarget);
 
+    const cpuBefore = procs.map((p) => cpuSeconds(p.child.pid));
     const copyStart = process.hrtime.bigint();
     const submitted = await submitToSocket(
       centralDir,
@@ -160,12 +174,14 @@ async function main(): Promise<void> {
     const { outbox, close } = openLocalOutbox(centralDir);
     let state = 'pending';
     let error: string | null = null;
+    let phases = '';
     try {
       for (;;) {
         const rec = outbox.get(id);
         if (rec && rec.state !== 'pending' && rec.state !== 'delivered') {
           state = rec.state;
           error = rec.error;
+          phases = /open \+ stream \+ commit: ([^)]*)/.exec(JSON.stringify(rec.result))?.[1] ?? '';
           break;
         }
         await new Promise((r) => setTimeout(r, 20));
@@ -174,7 +190,11 @@ async function main(): Promise<void> {
       close();
     }
     const copySeconds = Number(process.hrtime.bigint() - copyStart) / 1e9;
-    const peaks = procs.map((p) => ({ name: p.name, bytes: peakRss(p.child.pid) }));
+    const peaks = procs.map((p, i) => ({
+      name: p.name,
+      bytes: peakRss(p.child.pid),
+      cpu: cpuSeconds(p.child.pid) - (cpuBefore[i] ?? 0),
+    }));
     const target = join(dir, 'ship2', 'bench', 'copy.bin');
     const copied = state === 'completed' ? await stat(target).catch(() => undefined) : undefined;
     const match = copied !== undefined && (await fileSha(target)) === sourceSha;
@@ -186,8 +206,13 @@ async function main(): Promise<void> {
     console.log(
       `REQCopyFileFrom      ${copySeconds.toFixed(2)} s   ${copyRate.toFixed(1)} MiB/s   (${state}${error ? `: ${error}` : ''})`,
     );
+    console.log(`  open + stream + commit (seen by the source): ${phases}`);
     console.log(`ratio admiral / cp   ${(copyRate / cpRate).toFixed(3)}`);
-    for (const p of peaks) console.log(`peak RSS ${p.name.padEnd(11)} ${mib(p.bytes)} MiB`);
+    for (const p of peaks) {
+      console.log(
+        `peak RSS ${p.name.padEnd(11)} ${mib(p.bytes)} MiB   (CPU during the copy ${p.cpu.toFixed(2)} s)`,
+      );
+    }
     console.log(`sha256 match         ${match ? 'yes' : 'NO'}  (${sourceSha})`);
     if (!match) process.exitCode = 1;
   } finally {

@@ -89,7 +89,7 @@ export function fakeBulk(maxPayload = 1024 * 1024): FakeBulk {
       };
     },
     async request(subject, data, timeoutMs) {
-      bulk.requests.push({ subject, data });
+      bulk.requests.push({ subject, data: Buffer.from(data) }); // the sender reuses its buffers
       const delivered = bulk.intercept ? bulk.intercept(subject, data) : data;
       const handler = bulk.served.get(subject);
       if (!handler) throw new Error(`no responders for ${subject}`);
