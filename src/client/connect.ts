@@ -39,6 +39,29 @@ export function normalizeBrokerUrl(value: string): string {
   return /^[a-z]+:\/\//i.test(value) ? value : `nats://${value}`;
 }
 
+/**
+ * `<dataDir>/local-broker.json`: how local clients reach a broker `admiral up --listen` secured
+ * (URL on loopback, the central's nkey seed file, the fleet CA). Absent in local mode.
+ */
+export const LOCAL_BROKER_FILE = 'local-broker.json';
+
+function readLocalBroker(dataDir: string): BrokerCredentials | undefined {
+  try {
+    const v = JSON.parse(readFileSync(join(dataDir, LOCAL_BROKER_FILE), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    if (typeof v.url !== 'string') return undefined;
+    return {
+      url: v.url,
+      ...(typeof v.nkeySeedFile === 'string' && { nkeySeedFile: v.nkeySeedFile }),
+      ...(typeof v.rootCa === 'string' && { rootCa: v.rootCa }),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 function readStatusServer(dataDir: string): string | undefined {
   try {
     const status = JSON.parse(readFileSync(join(dataDir, 'status.json'), 'utf8')) as {
@@ -90,7 +113,10 @@ export async function connectClient(options: ClientOptions = {}): Promise<Admira
   } catch {
     identity = generateIdentity();
   }
-  const nc = await connectToBroker(credentialsOf(config, url), {
+  // Without --broker, a broker secured by `admiral up --listen` is reached as its central.
+  const local = options.broker === undefined ? readLocalBroker(dataDir) : undefined;
+  if (local !== undefined) url = local.url;
+  const nc = await connectToBroker(local ?? credentialsOf(config, url), {
     name: options.name ?? 'admiral-cli',
     timeout: options.timeoutMs ?? 5000,
   });

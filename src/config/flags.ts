@@ -33,6 +33,16 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
     description: 'PEM client certificate',
   },
   { flags: '--client-key <file>', key: 'broker.clientKey', description: 'PEM client key' },
+  {
+    flags: '--join <token>',
+    key: 'join.token',
+    description: 'join token of a remote fleet (from admiral up --listen or tokens create)',
+  },
+  {
+    flags: '--ca-fingerprint <sha256>',
+    key: 'join.caFingerprint',
+    description: "SHA-256 of the remote fleet's CA; joins that fleet",
+  },
   { flags: '--tcp-listen <host:port>', key: 'inputs.tcpListen', description: 'TCP message input' },
   {
     flags: '--http-listen <host:port>',

@@ -219,6 +219,29 @@ export const CentralAccessKeysConfigSchema = z
   })
   .strict();
 
+export const CentralEnrolConfigSchema = z
+  .object({
+    /** Seconds a join token made without `--ttl` (and the one `admiral up --listen` prints) stays valid; default 3600 s. */
+    tokenTtl: positiveSeconds().default(3600),
+  })
+  .strict();
+
+export const JoinConfigSchema = z
+  .object({
+    /** Join token (`admiral tokens create`, or printed by `admiral up --listen`); none waits for `admiral nodes accept`; default none. Redacted when printed. */
+    token: z.string().min(1).optional(),
+    /** SHA-256 fingerprint of the fleet's CA, as `admiral up --listen` prints it; setting it makes the node join a remote fleet; default none. */
+    caFingerprint: z
+      .string()
+      .regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, {
+        message: 'a SHA-256 fingerprint: 64 hex digits, colons allowed',
+      })
+      .optional(),
+    /** Seconds between enrolment requests while the node waits to be accepted; default 10 s. */
+    retryInterval: positiveSeconds().default(10),
+  })
+  .strict();
+
 export const CentralInventoryConfigSchema = z
   .object({
     /** Hellos a node may miss before the inventory marks it offline; default 3. */
@@ -236,6 +259,7 @@ export const CentralConfigSchema = z
     discovery: CentralDiscoveryConfigSchema.prefault({}),
     accessKeys: CentralAccessKeysConfigSchema.prefault({}),
     inventory: CentralInventoryConfigSchema.prefault({}),
+    enrol: CentralEnrolConfigSchema.prefault({}),
   })
   .strict();
 
@@ -258,6 +282,7 @@ export const ConfigSchema = z
       .regex(/^[A-Za-z0-9_-]+$/, { message: 'one subject token of A-Z a-z 0-9 _ -' })
       .default('adm'),
     broker: BrokerConfigSchema.prefault({}),
+    join: JoinConfigSchema.prefault({}),
     messages: MessageDefaultsSchema.prefault({}),
     retry: RetryConfigSchema.prefault({}),
     /** Seconds between hello messages to central (Steward's startPubREQHello); 0 disables; default 30 s. */

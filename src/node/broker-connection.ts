@@ -64,6 +64,8 @@ export interface ConnectOptions {
   readonly persistent?: boolean;
   /** ms to wait for one connection attempt; default 5 s. */
   readonly timeout?: number;
+  /** Prefix of this connection's reply inboxes; default `_INBOX` (enrolled nodes have their own). */
+  readonly inboxPrefix?: string;
 }
 
 export function connectionOptions(
@@ -74,6 +76,7 @@ export function connectionOptions(
     servers: creds.url.split(',').map((s) => s.trim()),
     name: opts.name,
     timeout: opts.timeout ?? 5000,
+    ...(opts.inboxPrefix !== undefined && { inboxPrefix: opts.inboxPrefix }),
   };
   if (opts.persistent) {
     Object.assign(options, {

@@ -8,6 +8,11 @@ export function nodeOptionsFromConfig(config: Config, log: Logger): NodeOptions 
   if (config.nodeName === undefined) {
     throw new Error('a node needs a name: give --name NAME (or nodeName in its config file)');
   }
+  if (config.join.token !== undefined && config.join.caFingerprint === undefined) {
+    throw new Error(
+      'a join token needs the fleet CA fingerprint: give --ca-fingerprint SHA256 as admiral up --listen printed it',
+    );
+  }
   const dataDir = resolve(config.dataDir);
   const inData = (p: string): string => (isAbsolute(p) ? p : join(dataDir, p));
   const m = config.messages;
@@ -61,7 +66,15 @@ export function nodeOptionsFromConfig(config: Config, log: Logger): NodeOptions 
         intervalMs: config.statusFile.interval * 1000,
       },
     }),
-    trustCentralOnFirstUse: true,
+    // A node joining a remote fleet pins the central's key at enrolment, never on first use.
+    trustCentralOnFirstUse: config.join.caFingerprint === undefined,
+    ...(config.join.caFingerprint !== undefined && {
+      join: {
+        caFingerprint: config.join.caFingerprint,
+        retryIntervalMs: config.join.retryInterval * 1000,
+        ...(config.join.token !== undefined && { token: config.join.token }),
+      },
+    }),
     log,
   };
 }

@@ -7,6 +7,7 @@ import { wrapForRelay } from '../methods/relay.js';
 import type { NodeServices } from '../methods/types.js';
 import { NodeMetrics } from '../observability/metrics.js';
 import { writeStatusFile } from '../observability/status-file.js';
+import { nodeInboxPrefix } from '../protocol/enrolment.js';
 import {
   encodeEnvelope,
   FileTrustStore,
@@ -29,6 +30,7 @@ import { startFolderInput } from './inputs/folder-input.js';
 import { messagesRoute } from './inputs/http-input.js';
 import { startSocketInput, startTcpInput } from './inputs/stream-input.js';
 import type { Input, SubmitResult } from './inputs/types.js';
+import { joinFleet } from './join.js';
 import type { NodeOptions } from './options.js';
 import { Policy } from './policy.js';
 import { Publisher } from './publisher.js';
@@ -208,9 +210,24 @@ export class AdmiralNode {
     // What a previous process left running: recover its result or report it interrupted.
     const leftRunning = this.store.inbox.running();
     await this.#startInputs();
-    this.#nc = await connectToBroker(options.broker, {
+    // A node joining a remote fleet enrols first; it then speaks with its own key and inbox.
+    const broker = options.join
+      ? await joinFleet({
+          name: options.name,
+          dataDir: options.dataDir,
+          central: options.central,
+          identity: this.identity,
+          subjects: this.subjects,
+          trust: this.trust,
+          broker: options.broker,
+          join: options.join,
+          log: options.log,
+        })
+      : options.broker;
+    this.#nc = await connectToBroker(broker, {
       name: `admiral:${options.name}`,
       persistent: true,
+      ...(options.join && { inboxPrefix: nodeInboxPrefix(options.name) }),
     });
     this.metrics.brokerConnected.set(1);
     await this.#learnCentralKey(this.#nc);

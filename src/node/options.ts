@@ -2,6 +2,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Compression } from '../protocol/index.js';
 import type { BrokerCredentials } from './broker-connection.js';
 import type { NodeExtension } from './extension.js';
+import type { JoinOptions } from './join.js';
 
 /** Message defaults applied when a message leaves a field out (Steward's names, seconds). */
 export interface MessageDefaults {
@@ -43,6 +44,8 @@ export interface NodeOptions {
   readonly statusFile?: { readonly path: string; readonly intervalMs: number };
   /** Pin the central's key the first time its online event is seen (local, loopback fleets). */
   readonly trustCentralOnFirstUse: boolean;
+  /** Join a remote fleet (`--join`, `--ca-fingerprint`) before the first connection; default none. */
+  readonly join?: JoinOptions;
   readonly log: Logger;
   /** Duties added to this node (central role, fleet control, …), started in order. */
   readonly extensions?: readonly NodeExtension[];

@@ -1,0 +1,260 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, type TestContext, test } from 'node:test';
+import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
+import { CLI, runCli } from '../helpers/fleet.js';
+
+// Joining a fleet from another machine, with real processes: `admiral up --listen 0.0.0.0:0`
+// (TLS, nkey users, enrolment) and `admiral node start --join … --ca-fingerprint …`, dialled on
+// 127.0.0.1. Every process stops in t.after.
+
+interface Proc {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+function spawnAdmiral(args: readonly string[], cwd: string): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // join.retryInterval 1 s: a waiting node asks again quickly.
+    env: { ...process.env, ADMIRAL_JOIN__RETRY_INTERVAL: '1' },
+  });
+  let text = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    text += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    text += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  return { child, output: () => text, exited };
+}
+
+async function until(what: string, pred: () => boolean, proc: Proc, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not happen within ${ms} ms; output:\n${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function stop(p: Proc): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill('SIGTERM');
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
+  await p.exited;
+  clearTimeout(timer);
+}
+
+interface SecureFleet {
+  dir: string;
+  url: string;
+  token: string;
+  fingerprint: string;
+  central: Proc;
+  cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** `admiral node start` joining this fleet; `extra` replaces --join/--ca-fingerprint when given. */
+  node(name: string, extra?: readonly string[]): Proc;
+}
+
+async function startSecureFleet(t: TestContext): Promise<SecureFleet> {
+  const dir = await mkdtemp(join(tmpdir(), 'admiral-join-'));
+  const procs: Proc[] = [];
+  t.after(async () => {
+    for (const p of procs.reverse()) await stop(p);
+    await rm(dir, { recursive: true, force: true });
+  });
+  const central = spawnAdmiral(
+    [
+      'up',
+      '--listen',
+      '0.0.0.0:0',
+      '--advertise',
+      '127.0.0.1',
+      '--http-listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      join(dir, 'admiral-data'),
+    ],
+    dir,
+  );
+  procs.push(central);
+  await until('admiral up', () => /--ca-fingerprint \S+/.test(central.output()), central);
+  const m = /--broker (tls:\/\/\S+) --join (\S+) --ca-fingerprint ([0-9a-f]{64})/.exec(
+    central.output(),
+  );
+  assert.ok(m, central.output());
+  const [, url, token, fingerprint] = m;
+  return {
+    dir,
+    url,
+    token,
+    fingerprint,
+    central,
+    cli: (args) => runCli(args, dir),
+    node(name, extra) {
+      const p = spawnAdmiral(
+        [
+          'node',
+          'start',
+          '--name',
+          name,
+          '--data-dir',
+          join(dir, name),
+          '--broker',
+          url,
+          ...(extra ?? ['--join', token, '--ca-fingerprint', fingerprint]),
+          '--hello-interval',
+          '1',
+        ],
+        dir,
+      );
+      procs.push(p);
+      return p;
+    },
+  };
+}
+
+const up = (p: Proc): boolean => /node \S+ is up/.test(p.output());
+
+describe('joining a fleet from another machine', () => {
+  test('a node with a valid token joins over TLS and runs a command from central', async (t) => {
+    const fleet = await startSecureFleet(t);
+    assert.match(fleet.central.output(), /tls:\/\/0\.0\.0\.0:\d+ \(TLS, nkey authentication\)/);
+    const ship = fleet.node('ship1');
+    await until('ship1 up', () => up(ship), ship);
+    const run = await fleet.cli(['run', '--nodes', 'ship1', '--', 'echo', 'joined']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /joined/);
+    const trust = JSON.parse(readFileSync(join(fleet.dir, 'ship1', 'trust.json'), 'utf8')) as {
+      keys: { label?: string }[];
+    };
+    assert.ok(
+      trust.keys.some((k) => k.label === 'central central'),
+      'central key pinned',
+    );
+  });
+
+  test('a node without a token waits until nodes accept lets it in', async (t) => {
+    const fleet = await startSecureFleet(t);
+    const ship = fleet.node('ship2', ['--ca-fingerprint', fleet.fingerprint]);
+    await until('ship2 pending', () => /waiting to be accepted/.test(ship.output()), ship);
+    const pending = await fleet.cli(['nodes', 'pending']);
+    assert.match(pending.stdout, /ship2\s+pending/);
+    assert.equal(up(ship), false);
+    const accept = await fleet.cli(['nodes', 'accept', 'ship2']);
+    assert.equal(accept.code, 0, accept.stderr);
+    await until('ship2 up', () => up(ship), ship);
+    const run = await fleet.cli(['run', '--nodes', 'ship2', '--', 'echo', 'accepted']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+  });
+
+  test('nodes reject refuses a waiting node, which exits with the reason', async (t) => {
+    const fleet = await startSecureFleet(t);
+    const ship = fleet.node('ship3', ['--ca-fingerprint', fleet.fingerprint]);
+    await until('ship3 pending', () => /waiting to be accepted/.test(ship.output()), ship);
+    const reject = await fleet.cli(['nodes', 'reject', 'ship3', '--reason', 'not ours']);
+    assert.equal(reject.code, 0, reject.stderr);
+    const code = await ship.exited;
+    assert.notEqual(code, 0);
+    assert.match(ship.output(), /central refused to enrol node ship3: .*not ours/);
+  });
+
+  test('an expired or revoked token does not admit a node: it waits for an operator', async (t) => {
+    const fleet = await startSecureFleet(t);
+    const made = await fleet.cli(['tokens', 'create', '--ttl', '1s']);
+    assert.equal(made.code, 0, made.stderr);
+    const shortLived = made.stdout.trim();
+    await new Promise((r) => setTimeout(r, 1200));
+    const late = fleet.node('late', ['--join', shortLived, '--ca-fingerprint', fleet.fingerprint]);
+    await until('late pending', () => /expired.*waiting/.test(late.output()), late);
+
+    const revoke = await fleet.cli(['tokens', 'revoke', fleet.token.split('.')[0]]);
+    assert.equal(revoke.code, 0, revoke.stderr);
+    const list = await fleet.cli(['tokens', 'list']);
+    assert.match(list.stdout, new RegExp(`${fleet.token.split('.')[0]}\\s+revoked`));
+    const refused = fleet.node('refused');
+    await until('refused pending', () => /was revoked.*waiting/.test(refused.output()), refused);
+    assert.equal(up(late) || up(refused), false);
+    const pending = await fleet.cli(['nodes', 'pending']);
+    assert.match(pending.stdout, /late\s+pending/);
+    assert.match(pending.stdout, /refused\s+pending/);
+  });
+
+  test('a revoked node is disconnected and cannot connect again', async (t) => {
+    const fleet = await startSecureFleet(t);
+    const ship = fleet.node('ship4');
+    await until('ship4 up', () => up(ship), ship);
+    const revoke = await fleet.cli(['nodes', 'revoke', 'ship4']);
+    assert.equal(revoke.code, 0, revoke.stderr);
+    assert.match(revoke.stdout, /1 connection closed/);
+    await until(
+      'ship4 disconnected',
+      () => /disconnected from the broker|Authorization/i.test(ship.output()),
+      ship,
+    );
+    // Its own key no longer authenticates.
+    const seed = readFileSync(join(fleet.dir, 'ship4', 'identity.seed'), 'utf8').trim();
+    await assert.rejects(
+      connect({
+        servers: fleet.url.replace('tls://', ''),
+        authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)),
+        tls: { caFile: join(fleet.dir, 'ship4', 'fleet-ca.pem') },
+        reconnect: false,
+      }),
+      /authorization violation/i,
+    );
+  });
+
+  test("a node cannot publish to another node's subjects", async (t) => {
+    const fleet = await startSecureFleet(t);
+    const ship = fleet.node('ship5');
+    await until('ship5 up', () => up(ship), ship);
+    const seed = readFileSync(join(fleet.dir, 'ship5', 'identity.seed'), 'utf8').trim();
+    const nc = await connect({
+      servers: fleet.url.replace('tls://', ''),
+      authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)),
+      tls: { caFile: join(fleet.dir, 'ship5', 'fleet-ca.pem') },
+      inboxPrefix: '_INBOX_ship5',
+      reconnect: false,
+    });
+    t.after(() => nc.close());
+    const errors: string[] = [];
+    void (async () => {
+      for await (const s of nc.status()) if (s.type === 'error') errors.push(String(s.error));
+    })();
+    nc.publish('adm.node.ship6.REQCliCommand', 'x');
+    nc.publish('adm.evt.central.online', 'x');
+    await nc.flush();
+    await until('permission violations', () => errors.length >= 2, fleet.central);
+    assert.match(
+      errors.join('\n'),
+      /Permissions Violation for Publish to "adm.node.ship6.REQCliCommand"/,
+    );
+    assert.match(
+      errors.join('\n'),
+      /Permissions Violation for Publish to "adm.evt.central.online"/,
+    );
+  });
+
+  test('a wrong CA fingerprint aborts the join before anything is sent', async (t) => {
+    const fleet = await startSecureFleet(t);
+    const wrong = 'ab'.repeat(32);
+    const ship = fleet.node('ship7', ['--join', fleet.token, '--ca-fingerprint', wrong]);
+    const code = await ship.exited;
+    assert.notEqual(code, 0);
+    assert.match(ship.output(), new RegExp(`presented no CA with SHA-256 fingerprint ${wrong}`));
+    assert.match(ship.output(), new RegExp(fleet.fingerprint));
+    const pending = await fleet.cli(['nodes', 'pending', '--any-state']);
+    assert.doesNotMatch(pending.stdout, /ship7/);
+  });
+});
