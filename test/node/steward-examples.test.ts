@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startFleet } from '../helpers/fleet.js';
@@ -48,4 +50,37 @@ test("Steward's two-message array reaches ship1 and ship2 and both results land 
   );
   assert.match(text, /hello from ship1/);
   assert.match(text, /hello from ship2/);
+});
+
+test('a Steward message file piped with `nc -U` into the socket is accepted, as in Steward', async (t) => {
+  // netcat-openbsd, as Steward's docs use it; CI installs it.
+  const nc = ['/usr/bin/nc', '/bin/nc'].find((p) => existsSync(p));
+  if (nc === undefined) {
+    if (process.env.ADMIRAL_REQUIRE_NATS_SERVER === '1')
+      throw new Error('nc missing: apt-get install -y netcat-openbsd');
+    t.skip('nc missing: apt-get install -y netcat-openbsd');
+    return;
+  }
+  const fleet = await startFleet(t, { nodes: ['ship1'] });
+  const file = join(fleet.dir, 'msg.json');
+  await writeFile(
+    file,
+    '[{"directory":"/var/cli/command_result/","fileName":"nc.result","toNode":"ship1","method":"REQCliCommand","methodArgs":["bash","-c","echo via nc"],"replyMethod":"REQToFileAppend","ACKTimeout":5,"retries":3,"replyACKTimeout":5,"replyRetries":3,"methodTimeout":10}]',
+  );
+  const answer = execFileSync(nc, ['-U', join(fleet.central.dataDir, 'admiral.sock')], {
+    input: await readFile(file),
+    timeout: 10_000,
+    encoding: 'utf8',
+  });
+  const result = JSON.parse(answer) as { accepted: string[]; rejected: unknown[] };
+  assert.equal(result.rejected.length, 0, answer);
+  const [id] = result.accepted;
+  assert.ok(id, answer);
+  const rec = await fleet.waitFor('central', id, ['completed', 'failed', 'rejected', 'expired']);
+  assert.equal(rec.state, 'completed', JSON.stringify(rec));
+  const text = await readFile(
+    join(fleet.central.dataDir, 'var/cli/command_result/nc.result'),
+    'utf8',
+  );
+  assert.match(text, /via nc/);
 });
