@@ -73,12 +73,12 @@ async function stopAll(procs: readonly Proc[]): Promise<void> {
   }
 }
 
-/** CPU time (user + system) a process has used so far, in seconds (/proc/<pid>/stat). */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
+/** CPU time (user, system) a process has used so far, in seconds (/proc/<pid>/stat). */
+function cpuSeconds(pid: number | undefined): [number, number] {
+  if (pid === undefined) return [Number.NaN, Number.NaN];
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  return [Number(fields[11]) / 100, Number(fields[12]) / 100]; // utime, stime in ticks (USER_HZ 100)
 }
 
 /** Peak resident memory of a process so far (VmHWM), in bytes. */
@@ -193,7 +193,7 @@ async function main(): Promise<void> {
     const peaks = procs.map((p, i) => ({
       name: p.name,
       bytes: peakRss(p.child.pid),
-      cpu: cpuSeconds(p.child.pid) - (cpuBefore[i] ?? 0),
+      cpu: cpuSeconds(p.child.pid).map((v, j) => v - (cpuBefore[i]?.[j] ?? 0)),
     }));
     const target = join(dir, 'ship2', 'bench', 'copy.bin');
     const copied = state === 'completed' ? await stat(target).catch(() => undefined) : undefined;
@@ -210,7 +210,7 @@ async function main(): Promise<void> {
     console.log(`ratio admiral / cp   ${(copyRate / cpRate).toFixed(3)}`);
     for (const p of peaks) {
       console.log(
-        `peak RSS ${p.name.padEnd(11)} ${mib(p.bytes)} MiB   (CPU during the copy ${p.cpu.toFixed(2)} s)`,
+        `peak RSS ${p.name.padEnd(11)} ${mib(p.bytes)} MiB   (CPU during the copy: user ${p.cpu[0]?.toFixed(2)} s, system ${p.cpu[1]?.toFixed(2)} s)`,
       );
     }
     console.log(`sha256 match         ${match ? 'yes' : 'NO'}  (${sourceSha})`);
