@@ -127,8 +127,6 @@ export const TrustConfigSchema = z
   .object({
     /** Public keys (ed25519) trusted in addition to the data dir's trust store; default none. */
     keys: z.array(z.string().min(1)).default([]),
-    /** Reject unsigned messages; default true. */
-    requireSigned: z.boolean().default(true),
     /** Seconds a message's `createdAt` may lie in the future before it is rejected; default 60 s. */
     maxClockSkew: seconds().default(60),
   })

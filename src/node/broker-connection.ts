@@ -66,6 +66,11 @@ export interface ConnectOptions {
   readonly timeout?: number;
   /** Prefix of this connection's reply inboxes; default `_INBOX` (enrolled nodes have their own). */
   readonly inboxPrefix?: string;
+  /** Persistent connections: ms between reconnect attempts; default 1 s. */
+  readonly reconnectWaitMs?: number;
+  /** Persistent connections: random extra wait per attempt, ms; default 500 (TLS: the same). */
+  readonly reconnectJitterMs?: number;
+  readonly reconnectJitterTlsMs?: number;
 }
 
 export function connectionOptions(
@@ -83,8 +88,9 @@ export function connectionOptions(
       reconnect: true,
       maxReconnectAttempts: -1,
       waitOnFirstConnect: true,
-      reconnectTimeWait: 1000,
-      reconnectJitter: 500,
+      reconnectTimeWait: opts.reconnectWaitMs ?? 1000,
+      reconnectJitter: opts.reconnectJitterMs ?? 500,
+      reconnectJitterTLS: opts.reconnectJitterTlsMs ?? opts.reconnectJitterMs ?? 500,
       pingInterval: 20_000,
     });
   } else {

@@ -75,6 +75,19 @@ export function nodeOptionsFromConfig(config: Config, log: Logger): NodeOptions 
         ...(config.join.token !== undefined && { token: config.join.token }),
       },
     }),
+    store: {
+      synchronous: config.store.synchronous,
+      busyTimeoutMs: config.store.busyTimeoutMs,
+      auditFsync: config.store.auditFsync,
+      inboxKeepAfterExpiryMs: config.store.inboxKeepAfterExpiry * 1000,
+    },
+    trustedKeys: config.trust.keys,
+    connect: {
+      timeoutMs: broker.connectTimeout * 1000,
+      reconnectWaitMs: broker.reconnectWait * 1000,
+      reconnectJitterMs: broker.reconnectJitterMs,
+      reconnectJitterTlsMs: broker.reconnectJitterTlsMs,
+    },
     log,
   };
 }

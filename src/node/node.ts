@@ -82,7 +82,14 @@ export class AdmiralNode {
     this.options = options;
     this.identity = identity;
     this.subjects = new Subjects(options.subjectPrefix);
-    this.store = openStore({ dataDir: options.dataDir });
+    this.store = openStore({
+      dataDir: options.dataDir,
+      ...(options.store && {
+        synchronous: options.store.synchronous,
+        busyTimeoutMs: options.store.busyTimeoutMs,
+        auditFsync: options.store.auditFsync,
+      }),
+    });
     this.trust = new FileTrustStore(join(options.dataDir, 'trust.json'));
     this.registry = createMethodRegistry([
       ...METHOD_HANDLERS,
@@ -122,8 +129,12 @@ export class AdmiralNode {
         [...this.store.outbox.depthByTarget()].map(([toNode, pending]) => ({ toNode, pending })),
       bulk: createBulkTransport(() => this.#nc, this.subjects, options.log),
     };
-    const policy = new Policy(identity.publicKey, this.trust, this.store.outbox, (method) =>
-      this.#stoppedMethods.has(method),
+    const policy = new Policy(
+      identity.publicKey,
+      this.trust,
+      this.store.outbox,
+      options.trustedKeys ?? [],
+      (method) => this.#stoppedMethods.has(method),
     );
     this.publisher = new Publisher({
       store: this.store,
@@ -227,6 +238,12 @@ export class AdmiralNode {
     this.#nc = await connectToBroker(broker, {
       name: `admiral:${options.name}`,
       persistent: true,
+      ...(options.connect && {
+        timeout: options.connect.timeoutMs,
+        reconnectWaitMs: options.connect.reconnectWaitMs,
+        reconnectJitterMs: options.connect.reconnectJitterMs,
+        reconnectJitterTlsMs: options.connect.reconnectJitterTlsMs,
+      }),
       ...(options.join && { inboxPrefix: nodeInboxPrefix(options.name) }),
     });
     this.metrics.brokerConnected.set(1);
@@ -264,7 +281,10 @@ export class AdmiralNode {
       t.unref();
       this.#timers.push(t);
     }
-    const purge = setInterval(() => this.store.inbox.purgeExpired(Date.now(), 0), 60_000);
+    const purge = setInterval(
+      () => this.store.inbox.purgeExpired(Date.now(), options.store?.inboxKeepAfterExpiryMs ?? 0),
+      60_000,
+    );
     purge.unref();
     this.#timers.push(purge);
   }

@@ -47,6 +47,23 @@ export interface NodeOptions {
   /** Join a remote fleet (`--join`, `--ca-fingerprint`) before the first connection; default none. */
   readonly join?: JoinOptions;
   readonly log: Logger;
+  /** SQLite durability and housekeeping (config `store`). */
+  readonly store?: {
+    readonly synchronous: 'normal' | 'full';
+    readonly busyTimeoutMs: number;
+    readonly auditFsync: boolean;
+    /** How long inbox ids are kept after their message expired, to catch late duplicates. */
+    readonly inboxKeepAfterExpiryMs: number;
+  };
+  /** Public keys trusted besides the trust store (config `trust.keys`). */
+  readonly trustedKeys?: readonly string[];
+  /** Broker connection timings (config `broker.connectTimeout`, `reconnectWait`, `reconnectJitterMs`). */
+  readonly connect?: {
+    readonly timeoutMs: number;
+    readonly reconnectWaitMs: number;
+    readonly reconnectJitterMs: number;
+    readonly reconnectJitterTlsMs: number;
+  };
   /** Duties added to this node (central role, fleet control, …), started in order. */
   readonly extensions?: readonly NodeExtension[];
 }

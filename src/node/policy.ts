@@ -17,12 +17,18 @@ export class Policy {
     private readonly ownKey: string,
     private readonly trust: FileTrustStore,
     private readonly outbox: Outbox,
+    /** Keys trusted by configuration (`trust.keys`), besides the trust store. */
+    private readonly configuredKeys: readonly string[] = [],
     /** True for a method whose subscriber REQOpProcessStop stopped. */
     private readonly isStopped: (method: string) => boolean = () => false,
   ) {}
 
   isTrusted(publicKey: string): boolean {
-    return publicKey === this.ownKey || this.trust.has(publicKey);
+    return (
+      publicKey === this.ownKey ||
+      this.trust.has(publicKey) ||
+      this.configuredKeys.includes(publicKey)
+    );
   }
 
   /** Why the message may not run here, or undefined when it may. */
