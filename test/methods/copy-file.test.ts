@@ -5,7 +5,14 @@ import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { copyFileTo, createCopyFileFrom } from '../../src/methods/copy-file.js';
-import { allocFrame, FRAME_HEADER_BYTES, sealFrame } from '../../src/methods/copy-transfer.js';
+import {
+  allocFrame,
+  FRAME_HEADER_BYTES,
+  incoming,
+  incomingKey,
+  sealFrame,
+  stateFile,
+} from '../../src/methods/copy-transfer.js';
 import type { MethodOutput } from '../../src/methods/types.js';
 import { makeContext, newId, tempDir } from './context.js';
 import { type FakeBulk, type FakeServices, fakeBulk, fakeServices } from './services.js';
@@ -289,6 +296,37 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
     );
     assert.equal(sha(await readFile(join(dest, 'f'))), sha(content));
     assert.deepEqual(await listTree(dest), ['f']);
+  });
+
+  test('a destination restarted mid-copy resumes from its saved point and checks the file from disk', async (t) => {
+    const dest = await tempDir(t);
+    const bulk = fakeBulk();
+    const id = newId();
+    const content = randomBytes(6000);
+    const send = async (key: Buffer, from: number, to: number) => {
+      for (let at = from; at < to; at += 1000) {
+        const frame = frameOf(content.subarray(at, at + 1000), key, id, at);
+        await bulk.request(`adm.bulk.ship2.${id}`, frame, 1000);
+      }
+    };
+    const first = randomBytes(32);
+    assert.equal((await openAt(dest, bulk, id, 6000, first)).data, 'resume 0\n');
+    await send(first, 0, 3000);
+    // The process dies: its open transfer is gone, the part file and the saved point stay.
+    await incoming.get(incomingKey(dest, id))?.close();
+    incoming.clear();
+    await writeFile(stateFile(dest, id), JSON.stringify({ contiguous: 3000, size: 6000 }));
+    const second = randomBytes(32);
+    assert.equal((await openAt(dest, bulk, id, 6000, second)).data, 'resume 3000\n');
+    await send(second, 3000, 6000);
+    const commit = makeContext(dest, {
+      method: 'REQCopyFileTo',
+      methodArgs: ['src', 'ship2', '/x/final', 'commit', id, '6000', sha(content)],
+    });
+    const out = await copyFileTo.run({ ...commit, nodeName: 'ship2' });
+    assert.equal(out.status, 'ok', out.error);
+    assert.equal(sha(await readFile(join(dest, 'x/final'))), sha(content));
+    assert.deepEqual(await listTree(dest), ['x/final']);
   });
 
   test('a destination that stopped serving the transfer is opened again and the copy completes', async (t) => {
