@@ -132,16 +132,41 @@ function fmt(n: number): string {
   return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1);
 }
 
-const nats = await measure(startNatsServer);
-const embedded = await measure(startEmbedded);
+// Each figure is short and this machine is shared: run both brokers in alternation, several rounds,
+// and report the median of each figure and of the per-round ratio.
+const roundsArg = process.argv.indexOf('--rounds');
+const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : quick ? 1 : 5;
+const natsRuns: Figure[][] = [];
+const embeddedRuns: Figure[][] = [];
+for (let r = 0; r < rounds; r++) {
+  natsRuns.push(await measure(startNatsServer));
+  embeddedRuns.push(await measure(startEmbedded));
+}
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 console.log(
-  `bench/broker${quick ? ' (quick)' : ''} — ratio = embedded / nats-server (inverted for time and memory, so > 1 is better)`,
+  `bench/broker${quick ? ' (quick)' : ''}, median of ${rounds} round${rounds === 1 ? '' : 's'} — ratio = embedded / nats-server (inverted for time and memory, so > 1 is better)`,
 );
-console.log(['figure', 'unit', 'nats-server', 'embedded', 'ratio'].join(' | '));
-for (let i = 0; i < nats.length; i++) {
-  const a = nats[i]!;
-  const b = embedded[i]!;
-  const ratio = a.higherIsBetter ? b.value / a.value : a.value / b.value;
-  console.log([a.name, a.unit, fmt(a.value), fmt(b.value), ratio.toFixed(2)].join(' | '));
+console.log(['figure', 'unit', 'nats-server', 'embedded', 'ratio', 'ratio range'].join(' | '));
+for (let i = 0; i < natsRuns[0]!.length; i++) {
+  const a = natsRuns[0]![i]!;
+  const ratios = natsRuns.map((run, r) => {
+    const n = run[i]!.value;
+    const e = embeddedRuns[r]![i]!.value;
+    return a.higherIsBetter ? e / n : n / e;
+  });
+  console.log(
+    [
+      a.name,
+      a.unit,
+      fmt(median(natsRuns.map((run) => run[i]!.value))),
+      fmt(median(embeddedRuns.map((run) => run[i]!.value))),
+      median(ratios).toFixed(2),
+      `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`,
+    ].join(' | '),
+  );
 }
 process.exit(0);
