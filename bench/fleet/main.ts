@@ -4,6 +4,8 @@
 // above 1 means the broadcast beats one-request-per-node). A real central (`admiral node start
 // --central-role`) keeps the inventory the ping takes its expected list from.
 //   node dist/bench/fleet/main.js [--quick] [--broker embedded|nats-server|both] [--runs N]
+//     [--run-only]      (only `admiral run` and the raw floor: no ping, no CLI process timing)
+//     [--profile DIR]   (central runs under `node --cpu-prof`, its profile written to DIR)
 // `admiral run -- true` is timed from submit to the job's end, beside the same floor; the simulated
 // nodes ACK and reply as a node does but spawn nothing. ADMIRAL_BENCH_SIZES=100,1000 picks sizes;
 // ADMIRAL_BENCH_TRACE=1 prints when nodes were sent, ACKed and finished.
@@ -38,6 +40,8 @@ const RUNS = Number(arg('--runs') ?? (quick ? 3 : 5));
 const BROKERS =
   (arg('--broker') ?? 'both') === 'both' ? ['embedded', 'nats-server'] : [arg('--broker')!];
 const PROCESSES = 4;
+const PROFILE = arg('--profile');
+const RUN_ONLY = process.argv.includes('--run-only');
 const subjects = new Subjects();
 
 const median = (xs: number[]): number => {
@@ -62,7 +66,7 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<void> {
 async function startSims(
   url: string,
   n: number,
-): Promise<{ names: string[]; stop(): Promise<void> }> {
+): Promise<{ names: string[]; pids: number[]; stop(): Promise<void> }> {
   const per = Math.ceil(n / PROCESSES);
   const children: ChildProcess[] = [];
   const ready: Promise<void>[] = [];
@@ -82,6 +86,7 @@ async function startSims(
   await Promise.all(ready);
   return {
     names: Array.from({ length: n }, (_, i) => `sim${i}`),
+    pids: children.map((c) => c.pid ?? 0),
     stop: async () => {
       await Promise.all(
         children.map(
@@ -118,7 +123,32 @@ async function admiralPing(nc: NatsConnection, expected: number): Promise<number
 }
 
 /** `admiral run -- true` on every node: submit the job to central and wait for its end. */
-async function admiralRun(client: AdmiralClient, names: readonly string[]): Promise<number> {
+/** CPU ms (user + system, all threads) a process has used, from /proc (Linux; NaN elsewhere). */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Processes whose CPU the trace reports. */
+interface Pids {
+  readonly central: number | undefined;
+  readonly broker: number;
+  readonly sims: readonly number[];
+}
+
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+
+async function admiralRun(
+  client: AdmiralClient,
+  names: readonly string[],
+  pids: Pids,
+): Promise<number> {
+  const cpu0 = [cpuMs(pids.central), cpuMs(pids.broker), sum(pids.sims.map(cpuMs))];
   const t0 = performance.now();
   const job = await submitJob(client, { args: ['true'], nodes: [...names] });
   const done = await waitForJob(client, job.id);
@@ -129,7 +159,7 @@ async function admiralRun(client: AdmiralClient, names: readonly string[]): Prom
       return `${xs[0]}/${xs[Math.floor(xs.length / 2)]}/${xs[xs.length - 1]}`;
     };
     console.log(
-      `  trace ms after create (min/median/max): sent ${q((n) => n.sentAt)} acked ${q((n) => n.ackedAt)} finished ${q((n) => n.finishedAt)} job end ${(done.finishedAt ?? 0) - done.createdAt}`,
+      `  trace ms after create (min/median/max): sent ${q((n) => n.sentAt)} acked ${q((n) => n.ackedAt)} finished ${q((n) => n.finishedAt)} job end ${(done.finishedAt ?? 0) - done.createdAt}; CPU ms central ${(cpuMs(pids.central) - (cpu0[0] ?? 0)).toFixed(0)} broker ${(cpuMs(pids.broker) - (cpu0[1] ?? 0)).toFixed(0)} sims ${(sum(pids.sims.map(cpuMs)) - (cpu0[2] ?? 0)).toFixed(0)}`,
     );
   }
   if (done.counts.succeeded !== names.length) {
@@ -199,6 +229,7 @@ async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
   const central = spawn(
     process.execPath,
     [
+      ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROFILE] : []),
       CLI,
       'node',
       'start',
@@ -245,15 +276,24 @@ async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
         const raws: number[] = [];
         for (let r = 0; r < RUNS; r++) {
           raws.push(await rawFanOut(nc, names));
-          pings.push(await admiralPing(nc, names.length));
+          pings.push(RUN_ONLY ? Number.NaN : await admiralPing(nc, names.length));
         }
-        const cli = median([
-          await cliPing(broker.url, join(dir, 'client'), names.length),
-          await cliPing(broker.url, join(dir, 'client'), names.length),
-          await cliPing(broker.url, join(dir, 'client'), names.length),
-        ]);
+        const cli = RUN_ONLY
+          ? Number.NaN
+          : median([
+              await cliPing(broker.url, join(dir, 'client'), names.length),
+              await cliPing(broker.url, join(dir, 'client'), names.length),
+              await cliPing(broker.url, join(dir, 'client'), names.length),
+            ]);
         const jobs: number[] = [];
-        for (let r = 0; r < RUNS; r++) jobs.push(await admiralRun(client, sims.names));
+        for (let r = 0; r < RUNS; r++)
+          jobs.push(
+            await admiralRun(client, sims.names, {
+              central: central.pid,
+              broker: broker.pid,
+              sims: sims.pids,
+            }),
+          );
         const row = {
           broker: broker.name,
           nodes: n,

@@ -24,8 +24,9 @@ import {
 
 // The job runner on central (DESIGN.md, "Roles": central keeps the job store). A job is one
 // durable REQCliCommand message per targeted node, sent through central's outbox; the runner
-// watches those outbox rows (same database, one join per tick) and copies each node's end state
-// into the job: completed (with exit code), failed, expired, noop, interrupted, cancelled,
+// hears from the outbox when one of those rows is ACKed or ends (Outbox.onChange), reads the
+// row again once the change is committed, and copies each node's end state into the job (a
+// sweep over all of a job's rows, one join, every SWEEP_MS catches anything else): completed (with exit code), failed, expired, noop, interrupted, cancelled,
 // rejected, or did-not-answer (ACKed, no result within methodTimeout + replyGrace). Rate control
 // after AWS SSM Run Command (MaxConcurrency, MaxErrors) and Choria (--batch-sleep).
 
@@ -62,9 +63,13 @@ interface Run {
 }
 
 const TICK_MS = 25;
+/** How often every live row of every job is compared with its outbox row, and overdue ones found. */
+const SWEEP_MS = 1000;
 const HAS_CANCEL = (METHOD_NAMES as readonly string[]).includes('REQCancel');
 
-function outcomeFromOutbox(c: OutboxChange): JobNodeOutcome {
+function outcomeFromOutbox(
+  c: Pick<OutboxChange, 'outboxState' | 'result' | 'error' | 'deliveredAt'>,
+): JobNodeOutcome {
   let result: { status?: string; exitCode?: number; output?: string; stderr?: string } = {};
   if (c.result !== null) {
     try {
@@ -115,6 +120,13 @@ export class JobRunner {
   readonly #deps: JobRunnerDeps;
   readonly #runs = new Map<string, Run>();
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** The live runs' sent messages: outbox id → run and node. */
+  readonly #byMessage = new Map<string, { run: Run; node: string }>();
+  /** Outbox ids whose rows changed since they were last read. */
+  #changed = new Set<string>();
+  #changeScheduled = false;
+  #unwatch: (() => void) | undefined;
+  #lastSweep = 0;
   #timer: NodeJS.Timeout | undefined;
   #purgeTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -129,14 +141,72 @@ export class JobRunner {
     this.#purge();
     this.#purgeTimer = setInterval(() => this.#purge(), 3_600_000);
     this.#purgeTimer.unref();
-    for (const job of this.store.running()) this.#runs.set(job.id, this.#load(job));
+    this.#unwatch = this.#deps.ctx.store.outbox.onChange((id) => this.#outboxChanged(id));
+    for (const job of this.store.running()) {
+      const run = this.#load(job);
+      this.#runs.set(job.id, run);
+      for (const n of this.store.nodes(job.id)) {
+        if (n.messageId !== null && (n.state === 'sent' || n.state === 'acknowledged')) {
+          this.#byMessage.set(n.messageId, { run, node: n.node });
+        }
+      }
+    }
     this.#schedule();
+  }
+
+  #outboxChanged(id: string): void {
+    if (!this.#byMessage.has(id)) return;
+    this.#changed.add(id);
+    if (this.#changeScheduled) return;
+    this.#changeScheduled = true;
+    // After the transaction that changed the row (it may roll back): read it then.
+    setImmediate(() => this.#applyChanged());
+  }
+
+  /** Copies the outbox rows that changed into their jobs, all in one transaction. */
+  #applyChanged(): void {
+    this.#changeScheduled = false;
+    if (this.#stopped || this.#changed.size === 0) return;
+    const ids = this.#changed;
+    this.#changed = new Set();
+    const touched = new Set<Run>();
+    const now = Date.now();
+    try {
+      this.store.transaction(() => {
+        for (const id of ids) {
+          const entry = this.#byMessage.get(id);
+          if (entry === undefined) continue;
+          const c = this.store.outboxChange(id);
+          if (c === undefined || c.outboxState === 'pending') continue;
+          const { run, node } = entry;
+          if (!this.#runs.has(run.id)) continue;
+          touched.add(run);
+          if (c.outboxState === 'delivered') {
+            this.store.markAcked(run.id, node, c.deliveredAt ?? now);
+            continue;
+          }
+          this.#finishNode(run, node, outcomeFromOutbox(c));
+          this.#byMessage.delete(id);
+        }
+      });
+    } catch (err) {
+      // The sweep reads these rows again.
+      this.#deps.log('error', 'cannot record job node changes', { error: String(err) });
+    }
+    for (const run of touched) {
+      try {
+        this.#advance(run, now);
+      } catch (err) {
+        this.#deps.log('error', 'job tick failed', { job: run.id, error: String(err) });
+      }
+    }
   }
 
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearInterval(this.#purgeTimer);
+    this.#unwatch?.();
     for (const set of this.#waiters.values()) for (const wake of set) wake();
     this.#waiters.clear();
   }
@@ -294,9 +364,12 @@ export class JobRunner {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       const now = Date.now();
+      const sweep = now - this.#lastSweep >= SWEEP_MS;
+      if (sweep) this.#lastSweep = now;
       for (const run of [...this.#runs.values()]) {
         try {
-          this.#tickRun(run, now);
+          if (sweep) this.#tickRun(run, now);
+          else this.#advance(run, now);
         } catch (err) {
           this.#deps.log('error', 'job tick failed', { job: run.id, error: String(err) });
         }
@@ -305,6 +378,7 @@ export class JobRunner {
     }, TICK_MS);
   }
 
+  /** A full pass over one job: every live row against its outbox row, overdue nodes, then advance. */
   #tickRun(run: Run, now: number): void {
     const { store } = this;
     const changes = store.outboxChanges(run.id);
@@ -318,15 +392,23 @@ export class JobRunner {
             continue;
           }
           this.#finishNode(run, c.node, outcomeFromOutbox(c));
+          this.#byMessage.delete(c.messageId);
         }
         for (const n of overdue) {
           this.#finishNode(run, n.node, {
             state: 'did-not-answer',
             error: `ACKed but no result within ${run.spec.methodTimeout + run.spec.replyGrace} s (methodTimeout ${run.spec.methodTimeout} s + replyGrace ${run.spec.replyGrace} s)`,
           });
+          if (n.messageId !== null) this.#byMessage.delete(n.messageId);
         }
       });
     }
+    this.#advance(run, now);
+  }
+
+  /** Abort at maxErrors, start more nodes, end the job when every node has ended. */
+  #advance(run: Run, now: number): void {
+    if (!this.#runs.has(run.id)) return;
     const { maxErrors } = run.spec;
     if (!run.aborted && !run.cancelled && maxErrors > 0 && run.errors >= maxErrors) {
       run.aborted = true;
@@ -409,6 +491,7 @@ export class JobRunner {
         run.waiting--;
         if (errors === undefined && this.store.markSent(run.id, node, m.id)) {
           run.running++;
+          this.#byMessage.set(m.id, { run, node });
         } else {
           this.store.finishNode(run.id, node, {
             state: 'rejected',
@@ -439,6 +522,7 @@ export class JobRunner {
     }
     this.store.finish(run.id, state, reason);
     this.#runs.delete(run.id);
+    for (const [id, entry] of this.#byMessage) if (entry.run === run) this.#byMessage.delete(id);
     this.#event(run.id, JOB_EVENTS.finished, { state, ...(reason && { reason }), counts });
     this.#deps.log('info', 'job finished', { job: run.id, state, reason });
     const waiters = this.#waiters.get(run.id);

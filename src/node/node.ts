@@ -161,8 +161,8 @@ export class AdmiralNode {
       log: options.log,
       onEnqueued: () => this.publisher.wake(),
       onFinished: (id, state) => {
-        const rec = this.store.outbox.get(id);
-        if (rec) this.metrics.messages.inc({ method: rec.method, state });
+        const method = this.store.outbox.methodOf(id);
+        if (method !== undefined) this.metrics.messages.inc({ method, state });
       },
       console: (line) => options.log('info', line, { console: true }),
       services: () => this.services,

@@ -234,6 +234,7 @@ export class JobStore {
   readonly #finishNode: Statement;
   readonly #finishJob: Statement;
   readonly #changes: Statement<[string], OutboxChange>;
+  readonly #outboxRow: Statement<[string], Omit<OutboxChange, 'node' | 'jobState'>>;
   readonly #overdue: Statement<[string, number], JobNodeRow>;
   readonly #purgeNodes: Statement;
   readonly #purge: Statement;
@@ -281,6 +282,9 @@ export class JobStore {
       FROM job_nodes jn JOIN outbox o ON o.id = jn.message_id
       WHERE jn.job_id = ? AND jn.state IN ('sent','acknowledged') AND o.state <> 'pending'
         AND NOT (jn.state = 'acknowledged' AND o.state = 'delivered')`);
+    this.#outboxRow = db.prepare(`
+      SELECT id AS messageId, state AS outboxState, result, error, delivered_at AS deliveredAt
+      FROM outbox WHERE id = ?`);
     this.#overdue = db.prepare(`
       SELECT * FROM job_nodes WHERE job_id = ? AND state = 'acknowledged' AND acked_at <= ?`);
     this.#purgeNodes = db.prepare(`
@@ -382,6 +386,11 @@ export class JobStore {
   }
 
   /** Acknowledged nodes ACKed at or before `ackedBefore` (they are past their answer time). */
+  /** One job message's outbox row, as `outboxChanges` reads it (without the job's side). */
+  outboxChange(messageId: string): Omit<OutboxChange, 'node' | 'jobState'> | undefined {
+    return this.#outboxRow.get(messageId);
+  }
+
   overdue(jobId: string, ackedBefore: number): JobNodeRecord[] {
     return this.#overdue.all(jobId, ackedBefore).map(nodeOf);
   }
