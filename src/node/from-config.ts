@@ -44,7 +44,12 @@ export function nodeOptionsFromConfig(config: Config, log: Logger): NodeOptions 
       replyMethodTimeout: m.replyMethodTimeout,
       ttl: m.ttl,
     },
-    backoff: { baseMs: config.retry.baseMs, maxMs: config.retry.maxMs },
+    backoff: {
+      baseMs: config.retry.baseMs,
+      maxMs: config.retry.maxMs,
+      jitter: config.retry.jitter,
+    },
+    maxClockSkewMs: config.trust.maxClockSkew * 1000,
     limits: {
       maxOutputBytes: config.limits.maxOutputBytes,
       // File-reading methods read under the data dir by default, and wherever the config allows.

@@ -169,6 +169,7 @@ export class AdmiralNode {
     });
     this.receiver = new Receiver({
       nodeName: options.name,
+      ...(options.maxClockSkewMs !== undefined && { maxClockSkewMs: options.maxClockSkewMs }),
       store: this.store,
       registry: this.registry,
       policy,

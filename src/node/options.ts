@@ -30,7 +30,9 @@ export interface NodeOptions {
   readonly helloIntervalMs: number;
   readonly defaults: MessageDefaults;
   /** Retry backoff after a failed attempt: base doubled per attempt up to max, with jitter. */
-  readonly backoff: { readonly baseMs: number; readonly maxMs: number };
+  readonly backoff: { readonly baseMs: number; readonly maxMs: number; readonly jitter?: number };
+  /** Allowed clock difference between sender and receiver, ms (config `trust.maxClockSkew`). */
+  readonly maxClockSkewMs?: number;
   readonly limits: { readonly maxOutputBytes: number; readonly readAllow: readonly string[] };
   /** Methods run at once on this node. */
   readonly maxConcurrent: number;

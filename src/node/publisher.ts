@@ -16,7 +16,7 @@ export interface PublisherDeps {
   readonly connection: () => NatsConnection | undefined;
   /** Whether a method completes at its ACK (events, replies): nothing comes back for it. */
   readonly completesOnAck: (method: string, kind: OutboxRecord['kind']) => boolean;
-  readonly backoff: { readonly baseMs: number; readonly maxMs: number };
+  readonly backoff: { readonly baseMs: number; readonly maxMs: number; readonly jitter?: number };
   readonly metrics: NodeMetrics;
   readonly log: Logger;
   readonly onTerminal: TerminalListener;
@@ -130,7 +130,9 @@ export class Publisher {
         batch.map((rec) => ({
           id: rec.id,
           nextAttemptAt:
-            now + rec.ackTimeoutMs + retryDelay(rec.attempts, backoff.baseMs, backoff.maxMs),
+            now +
+            rec.ackTimeoutMs +
+            retryDelay(rec.attempts, backoff.baseMs, backoff.maxMs, backoff.jitter),
         })),
       ),
     );

@@ -18,6 +18,8 @@ import type { Policy } from './policy.js';
 
 export interface ReceiverDeps {
   readonly nodeName: string;
+  /** Allowed clock difference, ms; default 5 min (protocol's DEFAULT_MAX_CLOCK_SKEW_MS). */
+  readonly maxClockSkewMs?: number;
   readonly store: Store;
   readonly registry: MethodRegistry;
   readonly policy: Policy;
@@ -114,7 +116,7 @@ export class Receiver {
           fromNode: msg.fromNode,
           method: msg.method,
           envelope: nats.data,
-          expiresAt: dedupHorizon(msg),
+          expiresAt: dedupHorizon(msg, this.#deps.maxClockSkewMs),
         })),
       );
     } catch (err) {
@@ -156,7 +158,11 @@ export class Receiver {
       return `addressed to ${msg.toNode ?? 'a broadcast'}, received by ${this.#deps.nodeName}`;
     }
     try {
-      checkFreshness(msg);
+      checkFreshness(msg, {
+        ...(this.#deps.maxClockSkewMs !== undefined && {
+          maxClockSkewMs: this.#deps.maxClockSkewMs,
+        }),
+      });
     } catch (err) {
       return (err as Error).message;
     }
