@@ -16,9 +16,7 @@ export interface Worker {
 }
 
 type FromWorker =
-  | { type: 'ready' }
-  | ({ type: 'done' } & WorkerReport)
-  | { type: 'error'; error: string };
+  { type: 'ready' } | ({ type: 'done' } & WorkerReport) | { type: 'error'; error: string };
 
 export function startWorker(script: string, role: Record<string, unknown>): Worker {
   const child = fork(script, [JSON.stringify(role)], {

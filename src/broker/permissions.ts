@@ -6,7 +6,7 @@ import type { Permissions } from './options.js';
 import { isValidSubject, subjectHasWildcard, subjectsIntersect } from './subject.js';
 import { Sublist, type SublistEntry } from './sublist.js';
 
-interface Rule extends SublistEntry {}
+type Rule = SublistEntry;
 
 /** nats-server replyPermLimit: beyond this many tracked replies, old ones are pruned. */
 const REPLY_TRACK_LIMIT = 4096;

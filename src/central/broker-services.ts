@@ -30,8 +30,7 @@ export interface BrokerServicesOptions {
   readonly backups: { readonly dir: string; readonly freqSecs: number; readonly retain: number };
   readonly extensions: ExtensionLimits & { readonly dir: string; readonly maxConcurrent: number };
   readonly discovery:
-    | { readonly host: string; readonly port: number; readonly ratePerSource: number }
-    | undefined;
+    { readonly host: string; readonly port: number; readonly ratePerSource: number } | undefined;
   readonly accessKeys: AccessKeyRules;
 }
 

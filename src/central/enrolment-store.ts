@@ -52,8 +52,7 @@ export interface TokenView {
 
 /** Why a token does not admit a node, or `ok` with its id. */
 export type TokenCheck =
-  | { readonly ok: true; readonly id: string }
-  | { readonly ok: false; readonly reason: string };
+  { readonly ok: true; readonly id: string } | { readonly ok: false; readonly reason: string };
 
 const hashOf = (secret: string): string => createHash('sha256').update(secret).digest('hex');
 

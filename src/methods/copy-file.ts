@@ -248,7 +248,7 @@ async function sendFrame(
 async function stream(t: Transfer, from: number): Promise<string> {
   const whole = createHash('sha256');
   const scratch = Buffer.allocUnsafe(Math.min(t.chunkBytes, Math.max(from, 1)));
-  for (let pos = 0; pos < from; ) {
+  for (let pos = 0; pos < from;) {
     const n = await readFull(t.handle, scratch, 0, Math.min(scratch.length, from - pos), pos);
     if (n === 0) throw new CopyFailedError(`${t.source} shrank while being copied`, t.transferId);
     whole.update(scratch.subarray(0, n));
@@ -262,7 +262,7 @@ async function stream(t: Transfer, from: number): Promise<string> {
   // A frame is used again once answered (nats.js has sent it by then): no 1 MiB garbage per chunk.
   const free: Buffer[] = [];
   try {
-    for (let offset = from; offset < t.size; ) {
+    for (let offset = from; offset < t.size;) {
       if (t.ctx.signal.aborted) throw t.ctx.signal.reason;
       const length = Math.min(t.chunkBytes, t.size - offset);
       const buffer = free.pop() ?? allocFrame(t.chunkBytes);

@@ -80,438 +80,454 @@ function states(job: JobView): Record<string, string> {
 for (const broker of (process.env.ADMIRAL_TEST_JOBS_BROKER
   ? [process.env.ADMIRAL_TEST_JOBS_BROKER]
   : ['embedded', 'nats-server']) as ('embedded' | 'nats-server')[]) {
-  describe(`jobs over ${broker === 'embedded' ? 'the embedded broker' : 'nats-server'}`, {
-    // Without nats-server the block is skipped with the reason, unless CI requires it (then it fails).
-    skip:
-      broker === 'nats-server' &&
-      findNatsServer() === undefined &&
-      process.env.ADMIRAL_REQUIRE_NATS_SERVER !== '1'
-        ? 'nats-server missing: apt-get install -y nats-server'
-        : false,
-    concurrency: false,
-  }, () => {
-    let s: Setup | undefined;
-    // One fleet for the whole block (starting one costs seconds): stopped in `after`.
-    const cleanups: (() => unknown)[] = [];
-    const shared = {
-      after: (fn: () => unknown) => cleanups.push(fn),
-      skip: () => undefined,
-    } as unknown as TestContext;
-    before(async () => {
-      s = await setup(shared, broker);
-    });
-    after(async () => {
-      for (const fn of cleanups.reverse()) await fn();
-    });
-
-    test('every target form reaches exactly its nodes, and all succeeding exits 0', async () => {
-      assert.ok(s);
-      const byNodes = await s.run(['run', '--nodes', 'ship1,ship2', '--', 'echo', 'hi']);
-      assert.equal(byNodes.code, 0, byNodes.stdout + byNodes.stderr);
-      assert.match(byNodes.stdout, /ship1: completed, exit 0\n {2}hi/);
-      assert.match(byNodes.stdout, /2 nodes, 2 succeeded, 0 failed, 0 did not answer/);
-
-      const glob = await s.run([
-        '--format',
-        'json',
-        'run',
-        '--where',
-        'node=ship[13]',
-        '--',
-        'true',
-      ]);
-      assert.equal(glob.code, 0, glob.stderr);
-      assert.deepEqual(Object.keys(states(jobOf(glob))), ['ship1', 'ship3']);
-
-      const regex = await s.run([
-        '--format',
-        'json',
-        'run',
-        '--where',
-        'node~^ship[24]$',
-        '--',
-        'true',
-      ]);
-      assert.deepEqual(Object.keys(states(jobOf(regex))), ['ship2', 'ship4']);
-
-      const numericAnd = await s.run([
-        '--format',
-        'json',
-        'run',
-        '--where',
-        'cpus>=1',
-        '--where',
-        'node=s*',
-        '--where',
-        'memory.total>0',
-        '--',
-        'true',
-      ]);
-      assert.deepEqual(Object.keys(states(jobOf(numericAnd))), [...SHIPS, 'solo']);
-
-      const all = await s.run(['--format', 'json', 'run', '--all', '--', 'true']);
-      const reached = Object.keys(states(jobOf(all)));
-      for (const n of ['central', ...SHIPS, 'solo', 'rej']) assert.ok(reached.includes(n), n);
-
-      const none = await s.run(['run', '--where', 'node=nomatch*', '--', 'true']);
-      assert.equal(none.code, 5, 'no node matched: exit 5');
-      assert.match(none.stderr, /matched no node/);
-    });
-
-    test('failed, expired and rejected nodes are named, with distinct exit codes', async () => {
-      assert.ok(s);
-      const failed = await s.run([
-        'run',
-        '--nodes',
-        'ship1,ship2',
-        '--',
-        'sh',
-        '-c',
-        'echo out; exit 3',
-      ]);
-      assert.equal(failed.code, 2, 'some failed: exit 2');
-      assert.match(failed.stdout, /ship1: failed, exit 3\n {2}out/);
-      assert.match(
-        failed.stdout,
-        /failed \(2\): ship1 \(failed, exit 3\), ship2 \(failed, exit 3\)/,
-      );
-
-      const silent = await s.run(['run', '--nodes', 'ship1,ghost', '--ttl', '1s', '--', 'true']);
-      assert.equal(silent.code, 3, 'some did not answer: exit 3');
-      assert.match(silent.stdout, /did not answer \(1\): ghost \(expired\)/);
-
-      const both = await s.run([
-        '--format',
-        'json',
-        'run',
-        '--nodes',
-        'rej,ghost,ship3',
-        '--ttl',
-        '1s',
-        '--',
-        'true',
-      ]);
-      assert.equal(both.code, 4, 'failed and did not answer: exit 4');
-      assert.deepEqual(states(jobOf(both)), {
-        ghost: 'expired',
-        rej: 'rejected',
-        ship3: 'completed',
+  describe(
+    `jobs over ${broker === 'embedded' ? 'the embedded broker' : 'nats-server'}`,
+    {
+      // Without nats-server the block is skipped with the reason, unless CI requires it (then it fails).
+      skip:
+        broker === 'nats-server' &&
+        findNatsServer() === undefined &&
+        process.env.ADMIRAL_REQUIRE_NATS_SERVER !== '1'
+          ? 'nats-server missing: apt-get install -y nats-server'
+          : false,
+      concurrency: false,
+    },
+    () => {
+      let s: Setup | undefined;
+      // One fleet for the whole block (starting one costs seconds): stopped in `after`.
+      const cleanups: (() => unknown)[] = [];
+      const shared = {
+        after: (fn: () => unknown) => cleanups.push(fn),
+        skip: () => undefined,
+      } as unknown as TestContext;
+      before(async () => {
+        s = await setup(shared, broker);
       });
-    });
+      after(async () => {
+        for (const fn of cleanups.reverse()) await fn();
+      });
 
-    test('a node killed mid-run ends did-not-answer, or interrupted once it is back', async () => {
-      assert.ok(s);
-      const { fleet } = s;
-      const solo = fleet.nodes.get('solo');
-      assert.ok(solo);
-      const started = await s.run([
-        'run',
-        '--async',
-        '--nodes',
-        'solo',
-        '--timeout',
-        '2s',
-        '--',
-        'sleep',
-        '20',
-      ]);
-      const id = started.stdout.trim();
-      const runDir = join(solo.dataDir, 'run');
-      await waitUntil(async () => {
-        try {
-          return readdirSync(runDir).some(
-            (d) => readFileSync(join(runDir, d, 'pid'), 'utf8').trim() !== '',
-          );
-        } catch {
-          return false;
-        }
-      }, 'the command to start');
-      const runId = readdirSync(runDir)[0] as string;
-      const pgid = Number(readFileSync(join(runDir, runId, 'pid'), 'utf8').trim());
-      await solo.kill9();
-      process.kill(-pgid, 'SIGKILL');
-      const gone = await s.run(['--format', 'json', 'jobs', 'show', id, '--wait']);
-      assert.equal(gone.code, 3, gone.stderr);
-      assert.equal(states(jobOf(gone)).solo, 'did-not-answer');
+      test('every target form reaches exactly its nodes, and all succeeding exits 0', async () => {
+        assert.ok(s);
+        const byNodes = await s.run(['run', '--nodes', 'ship1,ship2', '--', 'echo', 'hi']);
+        assert.equal(byNodes.code, 0, byNodes.stdout + byNodes.stderr);
+        assert.match(byNodes.stdout, /ship1: completed, exit 0\n {2}hi/);
+        assert.match(byNodes.stdout, /2 nodes, 2 succeeded, 0 failed, 0 did not answer/);
 
-      // Same again, but the node comes back: its restart reports the run interrupted, not re-run.
-      const again = await s.run([
-        'run',
-        '--async',
-        '--nodes',
-        'solo',
-        '--timeout',
-        '30s',
-        '--',
-        'sleep',
-        '20',
-      ]);
-      const id2 = again.stdout.trim();
-      await solo.restart();
-      await waitUntil(async () => {
-        const ids = readdirSync(runDir).filter((d) => d !== runId);
-        return ids.some((d) => {
+        const glob = await s.run([
+          '--format',
+          'json',
+          'run',
+          '--where',
+          'node=ship[13]',
+          '--',
+          'true',
+        ]);
+        assert.equal(glob.code, 0, glob.stderr);
+        assert.deepEqual(Object.keys(states(jobOf(glob))), ['ship1', 'ship3']);
+
+        const regex = await s.run([
+          '--format',
+          'json',
+          'run',
+          '--where',
+          'node~^ship[24]$',
+          '--',
+          'true',
+        ]);
+        assert.deepEqual(Object.keys(states(jobOf(regex))), ['ship2', 'ship4']);
+
+        const numericAnd = await s.run([
+          '--format',
+          'json',
+          'run',
+          '--where',
+          'cpus>=1',
+          '--where',
+          'node=s*',
+          '--where',
+          'memory.total>0',
+          '--',
+          'true',
+        ]);
+        assert.deepEqual(Object.keys(states(jobOf(numericAnd))), [...SHIPS, 'solo']);
+
+        const all = await s.run(['--format', 'json', 'run', '--all', '--', 'true']);
+        const reached = Object.keys(states(jobOf(all)));
+        for (const n of ['central', ...SHIPS, 'solo', 'rej']) assert.ok(reached.includes(n), n);
+
+        const none = await s.run(['run', '--where', 'node=nomatch*', '--', 'true']);
+        assert.equal(none.code, 5, 'no node matched: exit 5');
+        assert.match(none.stderr, /matched no node/);
+      });
+
+      test('failed, expired and rejected nodes are named, with distinct exit codes', async () => {
+        assert.ok(s);
+        const failed = await s.run([
+          'run',
+          '--nodes',
+          'ship1,ship2',
+          '--',
+          'sh',
+          '-c',
+          'echo out; exit 3',
+        ]);
+        assert.equal(failed.code, 2, 'some failed: exit 2');
+        assert.match(failed.stdout, /ship1: failed, exit 3\n {2}out/);
+        assert.match(
+          failed.stdout,
+          /failed \(2\): ship1 \(failed, exit 3\), ship2 \(failed, exit 3\)/,
+        );
+
+        const silent = await s.run(['run', '--nodes', 'ship1,ghost', '--ttl', '1s', '--', 'true']);
+        assert.equal(silent.code, 3, 'some did not answer: exit 3');
+        assert.match(silent.stdout, /did not answer \(1\): ghost \(expired\)/);
+
+        const both = await s.run([
+          '--format',
+          'json',
+          'run',
+          '--nodes',
+          'rej,ghost,ship3',
+          '--ttl',
+          '1s',
+          '--',
+          'true',
+        ]);
+        assert.equal(both.code, 4, 'failed and did not answer: exit 4');
+        assert.deepEqual(states(jobOf(both)), {
+          ghost: 'expired',
+          rej: 'rejected',
+          ship3: 'completed',
+        });
+      });
+
+      test('a node killed mid-run ends did-not-answer, or interrupted once it is back', async () => {
+        assert.ok(s);
+        const { fleet } = s;
+        const solo = fleet.nodes.get('solo');
+        assert.ok(solo);
+        const started = await s.run([
+          'run',
+          '--async',
+          '--nodes',
+          'solo',
+          '--timeout',
+          '2s',
+          '--',
+          'sleep',
+          '20',
+        ]);
+        const id = started.stdout.trim();
+        const runDir = join(solo.dataDir, 'run');
+        await waitUntil(async () => {
           try {
-            return readFileSync(join(runDir, d, 'pid'), 'utf8').trim() !== '';
+            return readdirSync(runDir).some(
+              (d) => readFileSync(join(runDir, d, 'pid'), 'utf8').trim() !== '',
+            );
           } catch {
             return false;
           }
-        });
-      }, 'the second command to start');
-      const run2 = readdirSync(runDir).find((d) => d !== runId) as string;
-      const pgid2 = Number(readFileSync(join(runDir, run2, 'pid'), 'utf8').trim());
-      await solo.kill9();
-      process.kill(-pgid2, 'SIGKILL');
-      await solo.restart();
-      const back = await s.run(['--format', 'json', 'jobs', 'show', id2, '--wait']);
-      assert.equal(back.code, 2, back.stdout);
-      assert.equal(states(jobOf(back)).solo, 'interrupted');
-    });
+        }, 'the command to start');
+        const runId = readdirSync(runDir)[0] as string;
+        const pgid = Number(readFileSync(join(runDir, runId, 'pid'), 'utf8').trim());
+        await solo.kill9();
+        process.kill(-pgid, 'SIGKILL');
+        const gone = await s.run(['--format', 'json', 'jobs', 'show', id, '--wait']);
+        assert.equal(gone.code, 3, gone.stderr);
+        assert.equal(states(jobOf(gone)).solo, 'did-not-answer');
 
-    test('a cancelled job withdraws what has not started and cancels what runs', async () => {
-      assert.ok(s);
-      const started = await s.run([
-        'run',
-        '--async',
-        '--nodes',
-        'ship1,ship2,ship3',
-        '--max-concurrency',
-        '2',
-        '--',
-        'sleep',
-        '20',
-      ]);
-      const id = started.stdout.trim();
-      await waitUntil(async () => {
-        const r = await s?.run(['--format', 'json', 'jobs', 'show', id]);
-        return (jobOf(r?.stdout ?? '{}').counts?.acknowledged ?? 0) === 2;
-      }, 'two nodes running');
-      const cancel = await s.run(['jobs', 'cancel', id]);
-      assert.equal(cancel.code, 0, cancel.stderr);
-      const done = await s.run(['--format', 'json', 'jobs', 'show', id, '--wait']);
-      const job = jobOf(done);
-      assert.equal(job.state, 'cancelled');
-      assert.deepEqual(Object.values(states(job)), ['cancelled', 'cancelled', 'cancelled']);
-      assert.equal(done.code, 2);
-    });
+        // Same again, but the node comes back: its restart reports the run interrupted, not re-run.
+        const again = await s.run([
+          'run',
+          '--async',
+          '--nodes',
+          'solo',
+          '--timeout',
+          '30s',
+          '--',
+          'sleep',
+          '20',
+        ]);
+        const id2 = again.stdout.trim();
+        await solo.restart();
+        await waitUntil(async () => {
+          const ids = readdirSync(runDir).filter((d) => d !== runId);
+          return ids.some((d) => {
+            try {
+              return readFileSync(join(runDir, d, 'pid'), 'utf8').trim() !== '';
+            } catch {
+              return false;
+            }
+          });
+        }, 'the second command to start');
+        const run2 = readdirSync(runDir).find((d) => d !== runId) as string;
+        const pgid2 = Number(readFileSync(join(runDir, run2, 'pid'), 'utf8').trim());
+        await solo.kill9();
+        process.kill(-pgid2, 'SIGKILL');
+        await solo.restart();
+        const back = await s.run(['--format', 'json', 'jobs', 'show', id2, '--wait']);
+        assert.equal(back.code, 2, back.stdout);
+        assert.equal(states(jobOf(back)).solo, 'interrupted');
+      });
 
-    test('max-errors stops starting nodes; the running ones finish and the job ends aborted', async () => {
-      assert.ok(s);
-      const r = await s.run([
-        '--format',
-        'json',
-        'run',
-        '--nodes',
-        SHIPS.join(','),
-        '--max-concurrency',
-        '1',
-        '--max-errors',
-        '2',
-        '--',
-        'false',
-      ]);
-      const job = jobOf(r);
-      assert.equal(r.code, 2);
-      assert.equal(job.state, 'aborted');
-      assert.match(job.reason ?? '', /aborted after 2 errors \(maxErrors 2\); 2 nodes not started/);
-      assert.deepEqual(Object.values(states(job)), ['failed', 'failed', 'cancelled', 'cancelled']);
-      assert.ok(
-        (job.nodes ?? [])
-          .filter((n) => n.state === 'cancelled')
-          .every((n) => n.sentAt === undefined),
-      );
+      test('a cancelled job withdraws what has not started and cancels what runs', async () => {
+        assert.ok(s);
+        const started = await s.run([
+          'run',
+          '--async',
+          '--nodes',
+          'ship1,ship2,ship3',
+          '--max-concurrency',
+          '2',
+          '--',
+          'sleep',
+          '20',
+        ]);
+        const id = started.stdout.trim();
+        await waitUntil(async () => {
+          const r = await s?.run(['--format', 'json', 'jobs', 'show', id]);
+          return (jobOf(r?.stdout ?? '{}').counts?.acknowledged ?? 0) === 2;
+        }, 'two nodes running');
+        const cancel = await s.run(['jobs', 'cancel', id]);
+        assert.equal(cancel.code, 0, cancel.stderr);
+        const done = await s.run(['--format', 'json', 'jobs', 'show', id, '--wait']);
+        const job = jobOf(done);
+        assert.equal(job.state, 'cancelled');
+        assert.deepEqual(Object.values(states(job)), ['cancelled', 'cancelled', 'cancelled']);
+        assert.equal(done.code, 2);
+      });
 
-      const pct = await s.run([
-        '--format',
-        'json',
-        'run',
-        '--nodes',
-        SHIPS.join(','),
-        '--max-concurrency',
-        '25%',
-        '--max-errors',
-        '25%',
-        '--',
-        'false',
-      ]);
-      assert.deepEqual(Object.values(states(jobOf(pct))), [
-        'failed',
-        'cancelled',
-        'cancelled',
-        'cancelled',
-      ]);
-    });
-
-    test('max-concurrency bounds the nodes running at once; batch-sleep pauses between batches', async () => {
-      assert.ok(s);
-      const r = await s.run([
-        '--format',
-        'json',
-        'run',
-        '--nodes',
-        SHIPS.join(','),
-        '--max-concurrency',
-        '2',
-        '--batch-sleep',
-        '1s',
-        '--',
-        'sleep',
-        '0.3',
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-      const nodes = [...(jobOf(r).nodes ?? [])].sort((a, b) => (a.sentAt ?? 0) - (b.sentAt ?? 0));
-      for (const n of nodes) {
-        const overlapping = nodes.filter(
-          (m) => (m.sentAt ?? 0) < (n.finishedAt ?? 0) && (m.finishedAt ?? 0) > (n.sentAt ?? 0),
+      test('max-errors stops starting nodes; the running ones finish and the job ends aborted', async () => {
+        assert.ok(s);
+        const r = await s.run([
+          '--format',
+          'json',
+          'run',
+          '--nodes',
+          SHIPS.join(','),
+          '--max-concurrency',
+          '1',
+          '--max-errors',
+          '2',
+          '--',
+          'false',
+        ]);
+        const job = jobOf(r);
+        assert.equal(r.code, 2);
+        assert.equal(job.state, 'aborted');
+        assert.match(
+          job.reason ?? '',
+          /aborted after 2 errors \(maxErrors 2\); 2 nodes not started/,
         );
-        assert.ok(overlapping.length <= 2, `at most 2 at once around ${n.node}`);
-      }
-      const firstBatchEnd = Math.max(...nodes.slice(0, 2).map((n) => n.finishedAt ?? 0));
-      const secondBatchStart = Math.min(...nodes.slice(2).map((n) => n.sentAt ?? 0));
-      assert.ok(
-        secondBatchStart - firstBatchEnd >= 1000,
-        `slept ${secondBatchStart - firstBatchEnd} ms`,
-      );
-    });
+        assert.deepEqual(Object.values(states(job)), [
+          'failed',
+          'failed',
+          'cancelled',
+          'cancelled',
+        ]);
+        assert.ok(
+          (job.nodes ?? [])
+            .filter((n) => n.state === 'cancelled')
+            .every((n) => n.sentAt === undefined),
+        );
 
-    test('--async prints the id; jobs lists it; the job events say started and finished', async () => {
-      assert.ok(s);
-      const nc = await connect({ servers: s.fleet.brokerUrl });
-      const events: string[] = [];
-      const sub = nc.subscribe('adm.job.*.*', {
-        callback: (_e, m) => {
-          events.push(m.subject);
+        const pct = await s.run([
+          '--format',
+          'json',
+          'run',
+          '--nodes',
+          SHIPS.join(','),
+          '--max-concurrency',
+          '25%',
+          '--max-errors',
+          '25%',
+          '--',
+          'false',
+        ]);
+        assert.deepEqual(Object.values(states(jobOf(pct))), [
+          'failed',
+          'cancelled',
+          'cancelled',
+          'cancelled',
+        ]);
+      });
+
+      test('max-concurrency bounds the nodes running at once; batch-sleep pauses between batches', async () => {
+        assert.ok(s);
+        const r = await s.run([
+          '--format',
+          'json',
+          'run',
+          '--nodes',
+          SHIPS.join(','),
+          '--max-concurrency',
+          '2',
+          '--batch-sleep',
+          '1s',
+          '--',
+          'sleep',
+          '0.3',
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        const nodes = [...(jobOf(r).nodes ?? [])].sort((a, b) => (a.sentAt ?? 0) - (b.sentAt ?? 0));
+        for (const n of nodes) {
+          const overlapping = nodes.filter(
+            (m) => (m.sentAt ?? 0) < (n.finishedAt ?? 0) && (m.finishedAt ?? 0) > (n.sentAt ?? 0),
+          );
+          assert.ok(overlapping.length <= 2, `at most 2 at once around ${n.node}`);
+        }
+        const firstBatchEnd = Math.max(...nodes.slice(0, 2).map((n) => n.finishedAt ?? 0));
+        const secondBatchStart = Math.min(...nodes.slice(2).map((n) => n.sentAt ?? 0));
+        assert.ok(
+          secondBatchStart - firstBatchEnd >= 1000,
+          `slept ${secondBatchStart - firstBatchEnd} ms`,
+        );
+      });
+
+      test('--async prints the id; jobs lists it; the job events say started and finished', async () => {
+        assert.ok(s);
+        const nc = await connect({ servers: s.fleet.brokerUrl });
+        const events: string[] = [];
+        const sub = nc.subscribe('adm.job.*.*', {
+          callback: (_e, m) => {
+            events.push(m.subject);
+          },
+        });
+        await nc.flush();
+        const r = await s.run(['run', '--async', '--nodes', 'ship1', '--', 'true']);
+        const id = r.stdout.trim();
+        assert.match(id, /^[0-9a-f-]{36}$/);
+        const shown = await s.run(['jobs', 'show', id, '--wait']);
+        assert.equal(shown.code, 0);
+        const list = await s.run(['--format', 'csv', '--cols', 'id,state', 'jobs']);
+        assert.ok(list.stdout.includes(`${id},completed`), list.stdout);
+        await waitUntil(async () => events.length >= 2, 'job events');
+        assert.deepEqual(events.slice(0, 2), [`adm.job.${id}.started`, `adm.job.${id}.finished`]);
+        sub.unsubscribe();
+        await nc.close();
+      });
+
+      test('central refuses a job signed by a key it does not trust', async () => {
+        assert.ok(s);
+        const r = await s.run(['--data-dir', 'ship1', 'run', '--nodes', 'ship2', '--', 'true']);
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /Fatal error: .*untrusted key/);
+      });
+
+      test(
+        "the HTTP API takes jobs with a bearer token, answers per node and in amiral's shape",
+        {
+          skip: broker === 'nats-server' ? 'central serves HTTP under `admiral up`' : false,
         },
+        async () => {
+          assert.ok(s);
+          const base = /http:\s+(http:\/\/\S+)/.exec(s.fleet.central.output())?.[1];
+          assert.ok(base, s.fleet.central.output());
+          const token = readFileSync(join(s.fleet.central.dataDir, 'api-token'), 'utf8').trim();
+          const auth = { authorization: `Bearer ${token}` };
+          const denied = await fetch(`${base}/api/v1/jobs`, { method: 'POST', body: '{}' });
+          assert.equal(denied.status, 401);
+          const wrong = await fetch(`${base}/api/v1/nodes`, {
+            headers: { authorization: 'Bearer nope' },
+          });
+          assert.equal(wrong.status, 401);
+
+          const post = await fetch(`${base}/api/v1/jobs?wait=20`, {
+            method: 'POST',
+            headers: auth,
+            body: JSON.stringify({ args: ['sh', '-c', 'echo api'], where: { node: 'ship[12]' } }),
+          });
+          assert.equal(post.status, 201);
+          const job = (await post.json()) as JobView;
+          assert.equal(job.state, 'completed');
+          assert.deepEqual(states(job), { ship1: 'completed', ship2: 'completed' });
+          assert.equal(job.nodes?.[0]?.output, 'api\n');
+
+          const amiral = (await (
+            await fetch(`${base}/api/v1/jobs/${job.id}?format=amiral`, { headers: auth })
+          ).json()) as { count: number; message: string; resps: Record<string, unknown>[] };
+          assert.equal(amiral.count, 2);
+          assert.equal(amiral.resps.length, 2);
+          for (const r of amiral.resps) {
+            assert.equal(r.in_reply_to, job.id);
+            assert.equal(r.status, 'complete');
+            assert.deepEqual(r.output, { exit: 0, short: 'api' });
+            assert.equal(typeof r.uuid, 'string');
+            assert.equal(typeof r.hostname, 'string');
+          }
+          assert.match(amiral.message, /: api\n.*: api$/s);
+
+          const later = await fetch(`${base}/api/v1/jobs`, {
+            method: 'POST',
+            headers: auth,
+            body: JSON.stringify({ args: ['true'], nodes: ['ship3'] }),
+          });
+          const pending = (await later.json()) as JobView;
+          const waited = (await (
+            await fetch(`${base}/api/v1/jobs/${pending.id}?wait=20`, { headers: auth })
+          ).json()) as JobView;
+          assert.equal(waited.state, 'completed');
+
+          const bad = await fetch(`${base}/api/v1/jobs`, {
+            method: 'POST',
+            headers: auth,
+            body: JSON.stringify({ args: [], nodes: ['ship1'] }),
+          });
+          assert.equal(bad.status, 400);
+          assert.match(((await bad.json()) as { error: string }).error, /`args`/);
+
+          const nodes = (await (await fetch(`${base}/api/v1/nodes`, { headers: auth })).json()) as {
+            node: string;
+            online: boolean;
+          }[];
+          assert.ok(nodes.some((n) => n.node === 'ship4' && n.online));
+        },
+      );
+
+      test('live: nodes answer start or noop, then complete', async () => {
+        assert.ok(s);
+        const r = await s.run([
+          'run',
+          '--live',
+          '--where',
+          'node=ship[12]',
+          '--discovery-timeout',
+          '1s',
+          '--',
+          'echo',
+          'live',
+        ]);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        // central, four ships and solo answer (2 match, 4 noop); rej trusts another central and
+        // ignores the broadcast it cannot verify.
+        assert.match(r.stdout, /got 2\/6 positive acknowledgements\n/);
+        assert.match(r.stdout, /ship1: completed, exit 0\n {2}live/);
+        assert.match(r.stdout, /got 2 responses/);
+        const fail = await s.run([
+          'run',
+          '--live',
+          '--where',
+          'node=ship3',
+          '--discovery-timeout',
+          '1s',
+          '--',
+          'false',
+        ]);
+        assert.equal(fail.code, 2);
+        const none = await s.run([
+          'run',
+          '--live',
+          '--where',
+          'node=zzz',
+          '--discovery-timeout',
+          '500ms',
+          '--',
+          'true',
+        ]);
+        assert.equal(none.code, 5);
+        assert.match(none.stdout, /got 0\/6 positive acknowledgements/);
       });
-      await nc.flush();
-      const r = await s.run(['run', '--async', '--nodes', 'ship1', '--', 'true']);
-      const id = r.stdout.trim();
-      assert.match(id, /^[0-9a-f-]{36}$/);
-      const shown = await s.run(['jobs', 'show', id, '--wait']);
-      assert.equal(shown.code, 0);
-      const list = await s.run(['--format', 'csv', '--cols', 'id,state', 'jobs']);
-      assert.ok(list.stdout.includes(`${id},completed`), list.stdout);
-      await waitUntil(async () => events.length >= 2, 'job events');
-      assert.deepEqual(events.slice(0, 2), [`adm.job.${id}.started`, `adm.job.${id}.finished`]);
-      sub.unsubscribe();
-      await nc.close();
-    });
-
-    test('central refuses a job signed by a key it does not trust', async () => {
-      assert.ok(s);
-      const r = await s.run(['--data-dir', 'ship1', 'run', '--nodes', 'ship2', '--', 'true']);
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /Fatal error: .*untrusted key/);
-    });
-
-    test("the HTTP API takes jobs with a bearer token, answers per node and in amiral's shape", {
-      skip: broker === 'nats-server' ? 'central serves HTTP under `admiral up`' : false,
-    }, async () => {
-      assert.ok(s);
-      const base = /http:\s+(http:\/\/\S+)/.exec(s.fleet.central.output())?.[1];
-      assert.ok(base, s.fleet.central.output());
-      const token = readFileSync(join(s.fleet.central.dataDir, 'api-token'), 'utf8').trim();
-      const auth = { authorization: `Bearer ${token}` };
-      const denied = await fetch(`${base}/api/v1/jobs`, { method: 'POST', body: '{}' });
-      assert.equal(denied.status, 401);
-      const wrong = await fetch(`${base}/api/v1/nodes`, {
-        headers: { authorization: 'Bearer nope' },
-      });
-      assert.equal(wrong.status, 401);
-
-      const post = await fetch(`${base}/api/v1/jobs?wait=20`, {
-        method: 'POST',
-        headers: auth,
-        body: JSON.stringify({ args: ['sh', '-c', 'echo api'], where: { node: 'ship[12]' } }),
-      });
-      assert.equal(post.status, 201);
-      const job = (await post.json()) as JobView;
-      assert.equal(job.state, 'completed');
-      assert.deepEqual(states(job), { ship1: 'completed', ship2: 'completed' });
-      assert.equal(job.nodes?.[0]?.output, 'api\n');
-
-      const amiral = (await (
-        await fetch(`${base}/api/v1/jobs/${job.id}?format=amiral`, { headers: auth })
-      ).json()) as { count: number; message: string; resps: Record<string, unknown>[] };
-      assert.equal(amiral.count, 2);
-      assert.equal(amiral.resps.length, 2);
-      for (const r of amiral.resps) {
-        assert.equal(r.in_reply_to, job.id);
-        assert.equal(r.status, 'complete');
-        assert.deepEqual(r.output, { exit: 0, short: 'api' });
-        assert.equal(typeof r.uuid, 'string');
-        assert.equal(typeof r.hostname, 'string');
-      }
-      assert.match(amiral.message, /: api\n.*: api$/s);
-
-      const later = await fetch(`${base}/api/v1/jobs`, {
-        method: 'POST',
-        headers: auth,
-        body: JSON.stringify({ args: ['true'], nodes: ['ship3'] }),
-      });
-      const pending = (await later.json()) as JobView;
-      const waited = (await (
-        await fetch(`${base}/api/v1/jobs/${pending.id}?wait=20`, { headers: auth })
-      ).json()) as JobView;
-      assert.equal(waited.state, 'completed');
-
-      const bad = await fetch(`${base}/api/v1/jobs`, {
-        method: 'POST',
-        headers: auth,
-        body: JSON.stringify({ args: [], nodes: ['ship1'] }),
-      });
-      assert.equal(bad.status, 400);
-      assert.match(((await bad.json()) as { error: string }).error, /`args`/);
-
-      const nodes = (await (await fetch(`${base}/api/v1/nodes`, { headers: auth })).json()) as {
-        node: string;
-        online: boolean;
-      }[];
-      assert.ok(nodes.some((n) => n.node === 'ship4' && n.online));
-    });
-
-    test('live: nodes answer start or noop, then complete', async () => {
-      assert.ok(s);
-      const r = await s.run([
-        'run',
-        '--live',
-        '--where',
-        'node=ship[12]',
-        '--discovery-timeout',
-        '1s',
-        '--',
-        'echo',
-        'live',
-      ]);
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      // central, four ships and solo answer (2 match, 4 noop); rej trusts another central and
-      // ignores the broadcast it cannot verify.
-      assert.match(r.stdout, /got 2\/6 positive acknowledgements\n/);
-      assert.match(r.stdout, /ship1: completed, exit 0\n {2}live/);
-      assert.match(r.stdout, /got 2 responses/);
-      const fail = await s.run([
-        'run',
-        '--live',
-        '--where',
-        'node=ship3',
-        '--discovery-timeout',
-        '1s',
-        '--',
-        'false',
-      ]);
-      assert.equal(fail.code, 2);
-      const none = await s.run([
-        'run',
-        '--live',
-        '--where',
-        'node=zzz',
-        '--discovery-timeout',
-        '500ms',
-        '--',
-        'true',
-      ]);
-      assert.equal(none.code, 5);
-      assert.match(none.stdout, /got 0\/6 positive acknowledgements/);
-    });
-  });
+    },
+  );
 }

@@ -108,65 +108,69 @@ function garbage(): Buffer {
   return Buffer.concat(Array.from({ length: 1 + int(4) }, () => pick(kinds)()));
 }
 
-test('the embedded broker survives split valid streams and garbage and still serves clients', {
-  timeout: 20_000,
-}, async (t) => {
-  t.diagnostic(`fuzz seed ${seed} (replay with ADMIRAL_FUZZ_SEED=${seed})`);
-  // ADMIRAL_FUZZ_BROKER=nats-server runs the same streams against the reference broker.
-  const kind = process.env.ADMIRAL_FUZZ_BROKER === 'nats-server' ? 'nats-server' : 'embedded';
-  const broker = await startBroker(t, kind);
-  if (broker === undefined) return;
-  const why = `seed ${seed}`;
+test(
+  'the embedded broker survives split valid streams and garbage and still serves clients',
+  {
+    timeout: 20_000,
+  },
+  async (t) => {
+    t.diagnostic(`fuzz seed ${seed} (replay with ADMIRAL_FUZZ_SEED=${seed})`);
+    // ADMIRAL_FUZZ_BROKER=nats-server runs the same streams against the reference broker.
+    const kind = process.env.ADMIRAL_FUZZ_BROKER === 'nats-server' ? 'nats-server' : 'embedded';
+    const broker = await startBroker(t, kind);
+    if (broker === undefined) return;
+    const why = `seed ${seed}`;
 
-  // Valid streams split at random points must be answered exactly as if sent whole.
-  for (let round = 0; round < 25; round++) {
-    const { input, expect } = validStream(`c${round}`);
-    const raw = await RawClient.open(t, broker.port);
-    assert.ok(await raw.waitFor((s) => s.includes('\r\n')), `INFO (${why})`);
-    const infoEnd = raw.text.indexOf('\r\n') + 2;
-    for (const chunk of splitRandomly(Buffer.from(input, 'latin1'))) {
-      raw.write(chunk);
-      if (rand() < 0.2) await new Promise((r) => setImmediate(r));
+    // Valid streams split at random points must be answered exactly as if sent whole.
+    for (let round = 0; round < 25; round++) {
+      const { input, expect } = validStream(`c${round}`);
+      const raw = await RawClient.open(t, broker.port);
+      assert.ok(await raw.waitFor((s) => s.includes('\r\n')), `INFO (${why})`);
+      const infoEnd = raw.text.indexOf('\r\n') + 2;
+      for (const chunk of splitRandomly(Buffer.from(input, 'latin1'))) {
+        raw.write(chunk);
+        if (rand() < 0.2) await new Promise((r) => setImmediate(r));
+      }
+      const pongs = expect.split('PONG\r\n').length - 1;
+      await raw.waitFor((s) => s.slice(infoEnd).split('PONG\r\n').length - 1 >= pongs, 5000);
+      assert.equal(
+        raw.received.subarray(infoEnd).toString('latin1'),
+        expect,
+        `round ${round}, ${why}`,
+      );
+      raw.destroy();
     }
-    const pongs = expect.split('PONG\r\n').length - 1;
-    await raw.waitFor((s) => s.slice(infoEnd).split('PONG\r\n').length - 1 >= pongs, 5000);
-    assert.equal(
-      raw.received.subarray(infoEnd).toString('latin1'),
-      expect,
-      `round ${round}, ${why}`,
-    );
-    raw.destroy();
-  }
 
-  // Garbage on several connections at once, some cut off mid-frame.
-  for (let wave = 0; wave < 6; wave++) {
-    const conns = await Promise.all(
-      Array.from({ length: 5 }, () => RawClient.open(t, broker.port)),
-    );
-    for (const c of conns) {
-      for (const chunk of splitRandomly(garbage())) c.write(chunk);
+    // Garbage on several connections at once, some cut off mid-frame.
+    for (let wave = 0; wave < 6; wave++) {
+      const conns = await Promise.all(
+        Array.from({ length: 5 }, () => RawClient.open(t, broker.port)),
+      );
+      for (const c of conns) {
+        for (const chunk of splitRandomly(garbage())) c.write(chunk);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      for (const c of conns) if (rand() < 0.5) c.destroy();
     }
-    await new Promise((r) => setTimeout(r, 20));
-    for (const c of conns) if (rand() < 0.5) c.destroy();
-  }
 
-  // Still serving: pub/sub and a request round trip with the official client.
-  const nc = await connect({ servers: broker.url, reconnect: false, timeout: 5000 });
-  t.after(() => nc.close());
-  nc.subscribe('after.fuzz', {
-    callback: (_e, m) => {
-      m.respond(`ok:${m.string()}`);
-    },
-  });
-  const got: string[] = [];
-  nc.subscribe('after.pub', {
-    callback: (_e, m) => {
-      got.push(m.string());
-    },
-  });
-  nc.publish('after.pub', 'still here');
-  await nc.flush();
-  assert.deepEqual(got, ['still here'], why);
-  const reply = await nc.request('after.fuzz', 'ping', { timeout: 3000 });
-  assert.equal(reply.string(), 'ok:ping', why);
-});
+    // Still serving: pub/sub and a request round trip with the official client.
+    const nc = await connect({ servers: broker.url, reconnect: false, timeout: 5000 });
+    t.after(() => nc.close());
+    nc.subscribe('after.fuzz', {
+      callback: (_e, m) => {
+        m.respond(`ok:${m.string()}`);
+      },
+    });
+    const got: string[] = [];
+    nc.subscribe('after.pub', {
+      callback: (_e, m) => {
+        got.push(m.string());
+      },
+    });
+    nc.publish('after.pub', 'still here');
+    await nc.flush();
+    assert.deepEqual(got, ['still here'], why);
+    const reply = await nc.request('after.fuzz', 'ping', { timeout: 3000 });
+    assert.equal(reply.string(), 'ok:ping', why);
+  },
+);

@@ -274,16 +274,24 @@ async function fleetSuite(t: TestContext, brokerUrl: string | undefined): Promis
   });
 }
 
-test('fleet over the embedded broker: facts, inventory, targets, ping, tools', {
-  timeout: 120_000,
-}, async (t) => {
-  await fleetSuite(t, undefined);
-});
+test(
+  'fleet over the embedded broker: facts, inventory, targets, ping, tools',
+  {
+    timeout: 120_000,
+  },
+  async (t) => {
+    await fleetSuite(t, undefined);
+  },
+);
 
-test('fleet over nats-server: facts, inventory, targets, ping, tools', {
-  timeout: 120_000,
-}, async (t) => {
-  const server = await startNatsServer(t);
-  if (server === undefined) return;
-  await fleetSuite(t, server.url);
-});
+test(
+  'fleet over nats-server: facts, inventory, targets, ping, tools',
+  {
+    timeout: 120_000,
+  },
+  async (t) => {
+    const server = await startNatsServer(t);
+    if (server === undefined) return;
+    await fleetSuite(t, server.url);
+  },
+);
