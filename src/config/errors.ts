@@ -1,6 +1,8 @@
 // The one error configuration loading raises. Every problem found is listed in `issues`; the
 // top-level fields describe the first, so a caller can show a single line.
 
+import { describeValue as describeWireValue } from '../protocol/describe.js';
+
 /** One thing wrong with the configuration. */
 export interface ConfigIssue {
   /** Dotted key, e.g. `messages.ackTimeout`; empty for a whole file. */
@@ -39,14 +41,5 @@ export function formatIssue(i: ConfigIssue): string {
 
 /** How a received value is shown in an error: its JSON (shortened) and its type. */
 export function describeValue(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  if (text.length > 60) text = `${text.slice(0, 57)}...`;
-  return `\`${text}\` (${type})`;
+  return value === undefined ? 'nothing' : describeWireValue(value);
 }
