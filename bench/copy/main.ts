@@ -41,6 +41,7 @@ function start(name: string, args: string[], ready: RegExp, cwd: string): Promis
   const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ADMIRAL_CENTRAL__DISCOVERY__PORT: '0' },
   });
   let text = '';
   const proc: Proc = { name, child, output: () => text };

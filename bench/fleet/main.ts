@@ -243,7 +243,10 @@ async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
       '--log-level',
       'warn',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ADMIRAL_CENTRAL__DISCOVERY__PORT: '0' },
+    },
   );
   await waitForLine(central, /node \S+ is up/);
   central.stdout?.resume();

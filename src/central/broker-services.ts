@@ -1,6 +1,7 @@
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
+import { isLoopbackHost } from '../broker/broker.js';
 import type { Config } from '../config/schema.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
 import type { Logger } from '../observability/logger.js';
@@ -54,13 +55,29 @@ export function brokerServicesOptions(config: Config): BrokerServicesOptions {
     },
     discovery: c.discovery.enabled
       ? {
-          host: c.discovery.listen,
+          host: c.discovery.listen ?? defaultDiscoveryHost(config.broker.url),
           port: c.discovery.port,
           ratePerSource: c.discovery.ratePerSource,
         }
       : undefined,
     accessKeys: c.accessKeys,
   };
+}
+
+/**
+ * Where discovery listens when `central.discovery.listen` is not set: every interface, unless every
+ * broker URL the central uses is on loopback (local mode, `admiral up` without `--listen`): then no
+ * other machine could use the answer, so the responder stays on 127.0.0.1 too.
+ */
+export function defaultDiscoveryHost(brokerUrls: string): string {
+  const hosts = brokerUrls.split(',').map((u) => {
+    try {
+      return new URL(u.includes('://') ? u.trim() : `nats://${u.trim()}`).hostname;
+    } catch {
+      return '';
+    }
+  });
+  return hosts.every((h) => h !== '' && isLoopbackHost(h)) ? '127.0.0.1' : '0.0.0.0';
 }
 
 function parse<S extends z.ZodType>(schema: S, data: Uint8Array): z.output<S> {

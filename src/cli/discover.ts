@@ -38,9 +38,15 @@ export function registerDiscover(program: Command): void {
       const flags = command.optsWithGlobals<DiscoverFlags>();
       const dataDir = resolve(flags.dataDir ?? process.env.ADMIRAL_DATA_DIR ?? 'admiral-data');
       const d = loadConfig({ flags: { dataDir } }).config.central.discovery;
+      const port = flags.port ?? d.port;
+      if (port === 0) {
+        throw new Error(
+          'discovery port 0 means "any free port" for a responder and cannot be asked: give the central\'s discovery port with --port (or set central.discovery.port)',
+        );
+      }
       const found = await discover({
         name: flags.name,
-        port: flags.port ?? d.port,
+        port,
         broadcast: flags.broadcast ?? d.broadcast,
         timeoutMs: flags.timeout * 1000,
         trustedKeys: flags.trustKey ?? d.trustedKeys,

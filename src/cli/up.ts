@@ -107,6 +107,12 @@ export function registerUp(program: Command): void {
           'broker.rootCa': fleet.pki.caFile,
         }),
         'inputs.httpListen': opts.httpListen,
+        // Central dials 127.0.0.1 even when the broker listens for the fleet: discovery follows
+        // --listen instead (unless configured), so other machines can discover this central.
+        ...(!isLoopbackHost(listen.host) &&
+          first.config.central.discovery.listen === undefined && {
+            'central.discovery.listen': '0.0.0.0',
+          }),
       };
       let node: AdmiralNode;
       let enrolment: EnrolmentExtension | undefined;
@@ -117,6 +123,7 @@ export function registerUp(program: Command): void {
           'broker.url': _url,
           'broker.nkeySeedFile': _seed,
           'broker.rootCa': _ca,
+          'central.discovery.listen': _discoveryListen,
           ...persisted
         } = flags;
         writeDefaultConfigFile(dataDir, persisted);

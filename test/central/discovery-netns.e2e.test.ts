@@ -67,7 +67,12 @@ function startCentral(t: TestContext, ns: string, dataDir: string): Promise<Chil
       '--data-dir',
       dataDir,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // The broker stays on loopback (local mode), where discovery would listen on 127.0.0.1 too:
+      // this central is configured to answer the namespace's network, as on a LAN host.
+      env: { ...process.env, ADMIRAL_CENTRAL__DISCOVERY__LISTEN: '0.0.0.0' },
+    },
   );
   t.after(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;

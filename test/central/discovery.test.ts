@@ -147,3 +147,22 @@ test('the rate limiter refills per source and caps everyone together', () => {
   for (let i = 0; i < 100; i++) many.allow(`s${i}`, 0);
   assert.ok(many.size <= 10, `remembers ${many.size} sources`);
 });
+
+test('discovery listens on every interface unless the central only uses a loopback broker', async () => {
+  const { brokerServicesOptions, defaultDiscoveryHost } =
+    await import('../../src/central/broker-services.js');
+  const { loadConfig } = await import('../../src/config/load.js');
+  assert.equal(defaultDiscoveryHost('nats://127.0.0.1:4222'), '127.0.0.1');
+  assert.equal(defaultDiscoveryHost('nats://localhost:4222,tls://[::1]:4223'), '127.0.0.1');
+  assert.equal(defaultDiscoveryHost('127.0.0.1:4222'), '127.0.0.1');
+  assert.equal(defaultDiscoveryHost('nats://127.0.0.1:4222,nats://10.0.0.5:4222'), '0.0.0.0');
+  assert.equal(defaultDiscoveryHost('tls://broker.example.com:4222'), '0.0.0.0');
+  assert.equal(defaultDiscoveryHost('not a url at all'), '0.0.0.0');
+  const options = (flags: Record<string, unknown>) =>
+    brokerServicesOptions(loadConfig({ flags: { dataDir: '/tmp/x', ...flags }, env: {} }).config)
+      .discovery;
+  assert.equal(options({})?.host, '127.0.0.1');
+  assert.equal(options({ 'broker.url': 'nats://10.1.2.3:4222' })?.host, '0.0.0.0');
+  assert.equal(options({ 'central.discovery.listen': '10.9.9.9' })?.host, '10.9.9.9');
+  assert.equal(options({ 'central.discovery.port': 0 })?.port, 0);
+});

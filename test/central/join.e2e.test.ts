@@ -23,7 +23,11 @@ function spawnAdmiral(args: readonly string[], cwd: string): Proc {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     // join.retryInterval 1 s: a waiting node asks again quickly.
-    env: { ...process.env, ADMIRAL_JOIN__RETRY_INTERVAL: '1' },
+    env: {
+      ...process.env,
+      ADMIRAL_JOIN__RETRY_INTERVAL: '1',
+      ADMIRAL_CENTRAL__DISCOVERY__PORT: '0',
+    },
   });
   let text = '';
   child.stdout?.on('data', (d: Buffer) => {

@@ -112,7 +112,9 @@ function spawnCli(
   const script = args[0] === NODE_HOST ? [] : [CLI];
   const child = spawn(process.execPath, [...script, ...args], {
     cwd,
-    env: { ...process.env, ...env },
+    // A central's discovery responder takes any free port in tests (servers in tests listen on
+    // port 0); a test that exercises discovery sets its own.
+    env: { ...process.env, ADMIRAL_CENTRAL__DISCOVERY__PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
