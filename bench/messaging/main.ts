@@ -1,13 +1,15 @@
 // bench/messaging: durable commands per second end to end (submit → outbox → ACK after the
 // target's inbox commit → run → reply through the target's outbox → completed at the sender),
 // from one node to another over the embedded broker, against the same payloads sent as plain
-// NATS requests over the same broker to a responder that answers at once. Prints both figures
-// and the ratio durable / plain (goal ≥ 0.5).
+// NATS requests over the same broker to a responder that answers at once (and, for a command, to
+// one that runs the command before it answers). Prints the figures and the ratios durable / plain
+// (goal ≥ 0.5).
 //   node dist/bench/messaging/main.js [--count N] [--quick]
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
+import { connect, type Msg } from '@nats-io/transport-node';
 import { Broker } from '../../src/broker/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { nodeOptionsFromConfig } from '../../src/node/from-config.js';
@@ -19,6 +21,8 @@ const quick = process.argv.includes('--quick');
 const COUNT = argCount > 0 ? Number(process.argv[argCount + 1]) : quick ? 500 : 3000;
 /** Requests in flight at once in the reference, as the publisher's default maxInFlight. */
 const IN_FLIGHT = 256;
+/** Commands a node's executor runs at once (from-config.ts). */
+const EXECUTOR_CONCURRENCY = 64;
 
 async function startNode(name: string, dir: string, brokerUrl: string): Promise<AdmiralNode> {
   const loaded = loadConfig({
@@ -62,13 +66,35 @@ async function durable(
   return count / ((performance.now() - started) / 1000);
 }
 
-/** The reference: the same bytes as plain NATS requests, answered at once, IN_FLIGHT at a time. */
-async function plain(url: string, payload: Uint8Array, count: number): Promise<number> {
+/**
+ * The reference: the same bytes as plain NATS requests, IN_FLIGHT at a time, answered at once, or,
+ * with `argv`, once the responder has run that command (`execFile`, at most as many at once as a
+ * node's executor runs, and its output in the answer): a command sent as a plain NATS request.
+ */
+async function plain(
+  url: string,
+  payload: Uint8Array,
+  count: number,
+  argv?: readonly string[],
+): Promise<number> {
   const responder = await connect({ servers: url });
   const requester = await connect({ servers: url });
+  let running = 0;
+  const queued: Msg[] = [];
+  const runOne = (m: Msg): void => {
+    running++;
+    execFile(argv![0]!, argv!.slice(1), (error, stdout) => {
+      running--;
+      m.respond(JSON.stringify({ exitCode: error ? 1 : 0, stdout }));
+      const next = queued.shift();
+      if (next !== undefined) runOne(next);
+    });
+  };
   responder.subscribe('bench.plain', {
     callback: (_e, m) => {
-      m.respond(payload.subarray(0, 64));
+      if (argv === undefined) m.respond(payload.subarray(0, 64));
+      else if (running < EXECUTOR_CONCURRENCY) runOne(m);
+      else queued.push(m);
     },
   });
   await responder.flush();
@@ -112,14 +138,18 @@ try {
     const id = a.submit(JSON.stringify(c.message), 'bench').accepted[0]!;
     const payload = a.store.outbox.get(id)!.envelope;
     const plainRate = await plain(broker.url, payload, n);
+    const argv = (c.message as { methodArgs?: string[] }).methodArgs;
+    const runRate = argv === undefined ? undefined : await plain(broker.url, payload, n, argv);
     const durableRate = await durable(a, c.message, n);
+    const rate = (x: number): string => `${x.toFixed(0).padStart(7)} msg/s`;
     process.stdout.write(
-      `${c.name.padEnd(20)} durable ${durableRate.toFixed(0).padStart(7)} msg/s   plain NATS request ${plainRate
-        .toFixed(0)
-        .padStart(
-          7,
-        )} msg/s   ratio ${(durableRate / plainRate).toFixed(3)}   (n=${n}, ${payload.length} B)\n`,
+      `${c.name.padEnd(20)} durable ${rate(durableRate)}   plain NATS request ${rate(plainRate)}   ratio ${(durableRate / plainRate).toFixed(3)}   (n=${n}, ${payload.length} B)\n`,
     );
+    if (runRate !== undefined) {
+      process.stdout.write(
+        `${''.padEnd(20)} plain NATS request whose responder runs the command ${rate(runRate)}   ratio ${(durableRate / runRate).toFixed(3)}\n`,
+      );
+    }
   }
 } finally {
   await a.close();
