@@ -50,6 +50,9 @@ export interface NodeEvent {
 
 export const SOCKET_FILE = 'admiral.sock';
 
+/** How long `close()` lets the broker connection drain before it closes it anyway. */
+const DRAIN_TIMEOUT_MS = 2000;
+
 /**
  * The node daemon (DESIGN.md, "Roles"): connects outbound to the broker, receives messages for
  * itself into its inbox, runs them, and sends what it is given through its outbox, durably.
@@ -565,7 +568,18 @@ export class AdmiralNode {
     const nc = this.#nc;
     if (nc && !nc.isClosed()) {
       this.#publishEvent('offline');
-      await nc.drain().catch(() => undefined);
+      // drain() flushes, and a flush waits for the broker: with the broker down (a fleet stopped
+      // all at once, an outage) it would wait for a reconnect that may never come. What is not
+      // drained by then is in the outbox and the inbox, not lost.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        nc.drain().catch(() => undefined),
+        new Promise((r) => {
+          timer = setTimeout(r, DRAIN_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!nc.isClosed()) await nc.close().catch(() => undefined);
     }
     this.store.close();
   }

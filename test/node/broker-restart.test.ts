@@ -83,3 +83,23 @@ test('a nats-server restarted mid-stream loses no message: all complete, each ex
   assert.deepEqual(wrong, [], 'every command ran exactly once');
   assert.equal(counts.size, TOTAL);
 });
+
+test('a node stopped while its broker is down exits at once instead of waiting for a reconnect', async (t) => {
+  const fleet = await startFleet(t, { nodes: ['ship1'] });
+  const ship1 = fleet.nodes.get('ship1');
+  assert.ok(ship1);
+  // The embedded broker lives in central's process (`admiral up`): kill it, then stop the node.
+  await fleet.central.kill9();
+  const exited = new Promise<number>((resolve) =>
+    ship1.child.once('exit', () => resolve(Date.now())),
+  );
+  const stopped = Date.now();
+  ship1.child.kill('SIGTERM');
+  const at = await Promise.race([
+    exited,
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000).unref()),
+  ]);
+  assert.ok(at !== undefined, `node still running 10 s after SIGTERM:\n${ship1.output()}`);
+  assert.ok(at - stopped < 6000, `exited ${at - stopped} ms after SIGTERM`);
+  assert.match(ship1.output(), /shutting down/);
+});
