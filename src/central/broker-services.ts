@@ -31,7 +31,13 @@ export interface BrokerServicesOptions {
   readonly backups: { readonly dir: string; readonly freqSecs: number; readonly retain: number };
   readonly extensions: ExtensionLimits & { readonly dir: string; readonly maxConcurrent: number };
   readonly discovery:
-    { readonly host: string; readonly port: number; readonly ratePerSource: number } | undefined;
+    | {
+        readonly host: string;
+        readonly alsoHear: readonly string[];
+        readonly port: number;
+        readonly ratePerSource: number;
+      }
+    | undefined;
   readonly accessKeys: AccessKeyRules;
 }
 
@@ -41,6 +47,7 @@ export function brokerServicesOptions(config: Config): BrokerServicesOptions {
   const inData = (p: string | undefined, def: string): string =>
     p === undefined ? join(dataDir, def) : isAbsolute(p) ? p : join(dataDir, p);
   const c = config.central;
+  const discoveryHost = c.discovery.listen ?? defaultDiscoveryHost(config.broker.url);
   return {
     backups: {
       dir: inData(c.registry.backupDir, 'backups'),
@@ -55,7 +62,12 @@ export function brokerServicesOptions(config: Config): BrokerServicesOptions {
     },
     discovery: c.discovery.enabled
       ? {
-          host: c.discovery.listen ?? defaultDiscoveryHost(config.broker.url),
+          host: discoveryHost,
+          // Local mode: a broadcast on loopback reaches the responder too.
+          alsoHear:
+            c.discovery.listen === undefined && discoveryHost === '127.0.0.1'
+              ? [LOOPBACK_BROADCAST]
+              : [],
           port: c.discovery.port,
           ratePerSource: c.discovery.ratePerSource,
         }
@@ -63,6 +75,9 @@ export function brokerServicesOptions(config: Config): BrokerServicesOptions {
     accessKeys: c.accessKeys,
   };
 }
+
+/** The broadcast address of 127.0.0.0/8, heard too by a local-mode responder. */
+export const LOOPBACK_BROADCAST = '127.255.255.255';
 
 /**
  * Where discovery listens when `central.discovery.listen` is not set: every interface, unless every
@@ -157,6 +172,7 @@ export class BrokerServices implements NodeExtension {
       try {
         this.#discovery = await DiscoveryResponder.start({
           host: d.host,
+          alsoHear: d.alsoHear,
           port: d.port,
           ratePerSource: d.ratePerSource,
           node: ctx.options.name,
@@ -165,7 +181,7 @@ export class BrokerServices implements NodeExtension {
           log: this.#log,
         });
         this.#log('info', 'discovery responder listening', {
-          host: d.host,
+          host: [d.host, ...d.alsoHear].join(','),
           port: this.#discovery.port,
         });
       } catch (err) {

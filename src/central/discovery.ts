@@ -10,6 +10,12 @@ import { RateLimiter } from './rate-limit.js';
 
 export interface DiscoveryResponderOptions {
   readonly host: string;
+  /**
+   * More addresses to hear requests on, bound to the same port (a broadcast address such as
+   * 127.255.255.255: a socket bound to 127.0.0.1 does not receive what is broadcast there).
+   * Answers always go out from the socket bound to `host`, so they come from its address.
+   */
+  readonly alsoHear?: readonly string[];
   /** 0 for any free port (tests). */
   readonly port: number;
   readonly node: string;
@@ -25,25 +31,41 @@ export class DiscoveryResponder {
   answered = 0;
   dropped = 0;
 
+  readonly #extra: Socket[] = [];
+
   private constructor(
     private readonly socket: Socket,
     private readonly options: DiscoveryResponderOptions,
     private readonly limiter: RateLimiter,
   ) {}
 
-  static start(options: DiscoveryResponderOptions): Promise<DiscoveryResponder> {
+  static async start(options: DiscoveryResponderOptions): Promise<DiscoveryResponder> {
     const socket = createSocket({ type: 'udp4' });
     const limiter = new RateLimiter({ perSecond: options.ratePerSource });
     const responder = new DiscoveryResponder(socket, options, limiter);
+    await responder.#listen(socket, options.port, options.host);
+    try {
+      for (const host of options.alsoHear ?? []) {
+        const extra = createSocket({ type: 'udp4' });
+        responder.#extra.push(extra);
+        await responder.#listen(extra, responder.port, host);
+      }
+    } catch (err) {
+      await responder.close();
+      throw err;
+    }
+    return responder;
+  }
+
+  #listen(socket: Socket, port: number, host: string): Promise<void> {
+    const { log } = this.options;
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(options.port, options.host, () => {
+      socket.bind(port, host, () => {
         socket.off('error', reject);
-        socket.on('error', (err) =>
-          options.log('warn', 'discovery socket error', { error: String(err) }),
-        );
-        socket.on('message', (msg, rinfo) => responder.#onPacket(msg, rinfo.address, rinfo.port));
-        resolve(responder);
+        socket.on('error', (err) => log('warn', 'discovery socket error', { error: String(err) }));
+        socket.on('message', (msg, rinfo) => this.#onPacket(msg, rinfo.address, rinfo.port));
+        resolve();
       });
     });
   }
@@ -74,13 +96,15 @@ export class DiscoveryResponder {
     this.socket.send(encodeReply(req, this.options.node, this.options.identity), port, address);
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      try {
-        this.socket.close(() => resolve());
-      } catch {
-        resolve();
-      }
-    });
+  async close(): Promise<void> {
+    const closeOne = (socket: Socket): Promise<void> =>
+      new Promise((resolve) => {
+        try {
+          socket.close(() => resolve());
+        } catch {
+          resolve();
+        }
+      });
+    await Promise.all([this.socket, ...this.#extra].map(closeOne));
   }
 }

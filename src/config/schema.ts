@@ -193,7 +193,7 @@ export const CentralDiscoveryConfigSchema = z
   .object({
     /** Answer UDP discovery on the central; default true. */
     enabled: z.boolean().default(true),
-    /** Address the central's discovery responder binds (0.0.0.0 to hear broadcasts); default 0.0.0.0, or 127.0.0.1 when the fleet's broker is loopback only. */
+    /** Address the central's discovery responder binds (0.0.0.0 to hear broadcasts); default 0.0.0.0, or 127.0.0.1 and 127.255.255.255 when every broker URL the central uses is on loopback. */
     listen: z.string().min(1).optional(),
     /** UDP port of discovery, for the responder and `admiral discover` (bpbroker's 20443; 0: the responder takes any free port); default 20443. */
     port: z.number().int().min(0).max(65535).default(20443),

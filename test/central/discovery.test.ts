@@ -162,7 +162,35 @@ test('discovery listens on every interface unless the central only uses a loopba
     brokerServicesOptions(loadConfig({ flags: { dataDir: '/tmp/x', ...flags }, env: {} }).config)
       .discovery;
   assert.equal(options({})?.host, '127.0.0.1');
+  assert.deepEqual(options({})?.alsoHear, ['127.255.255.255']);
+  assert.deepEqual(options({ 'broker.url': 'nats://10.1.2.3:4222' })?.alsoHear, []);
+  assert.deepEqual(options({ 'central.discovery.listen': '127.0.0.1' })?.alsoHear, []);
   assert.equal(options({ 'broker.url': 'nats://10.1.2.3:4222' })?.host, '0.0.0.0');
   assert.equal(options({ 'central.discovery.listen': '10.9.9.9' })?.host, '10.9.9.9');
   assert.equal(options({ 'central.discovery.port': 0 })?.port, 0);
+});
+
+test('a responder also hearing the loopback broadcast address answers broadcasts there, from its own address', async (t) => {
+  const identity = generateIdentity();
+  const r = await DiscoveryResponder.start({
+    host: '127.0.0.1',
+    alsoHear: ['127.255.255.255'],
+    port: 0,
+    node: 'central',
+    identity,
+    has: (n) => n === 'foo-cluster1',
+    ratePerSource: 50,
+    log: silent,
+  });
+  t.after(() => r.close());
+  for (const broadcast of ['127.255.255.255', '127.0.0.1']) {
+    const found = await discover({
+      name: 'foo-cluster1',
+      port: r.port,
+      broadcast,
+      timeoutMs: 2000,
+    });
+    assert.equal(found.address, '127.0.0.1', `asked on ${broadcast}`);
+    assert.equal(found.publicKey, identity.publicKey);
+  }
 });

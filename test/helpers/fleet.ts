@@ -113,8 +113,8 @@ function spawnCli(
   const child = spawn(process.execPath, [...script, ...args], {
     cwd,
     // A central's discovery responder takes any free port in tests (servers in tests listen on
-    // port 0); a test that exercises discovery sets its own.
-    env: { ...process.env, ADMIRAL_CENTRAL__DISCOVERY__PORT: '0', ...env },
+    // port 0); a test that exercises discovery sets its own (in its environment or `env`).
+    env: { ADMIRAL_CENTRAL__DISCOVERY__PORT: '0', ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
