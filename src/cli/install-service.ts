@@ -5,9 +5,11 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { GlobalFlags } from './central-client.js';
 import { CliError } from './errors.js';
+import { readUpArgs } from './up-file.js';
 
 // `admiral install-service` / `uninstall-service` (bpbroker's): a systemd unit that runs
-// `admiral node start` with this data dir's config, enabled and started where systemd runs.
+// `admiral node start` with this data dir's config (or `admiral up`, for a data dir `up` runs),
+// enabled and started where systemd runs.
 
 export const DEFAULT_UNIT_DIR = '/etc/systemd/system';
 
@@ -29,20 +31,31 @@ function quote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `"${arg.replace(/(["\\])/g, '\\$1')}"`;
 }
 
-/** The unit file text that runs this admiral as the node of `dataDir`. */
-export function unitFile(dataDir: string, nodeName: string, configFile?: string): string {
+/**
+ * The unit file text that runs this admiral as the node of `dataDir`: `admiral node start`, or
+ * `admiral up` with the flags it last started with when `up` runs this data dir (`upArgs`), since
+ * `node start` has no embedded broker.
+ */
+export function unitFile(
+  dataDir: string,
+  nodeName: string,
+  configFile?: string,
+  upArgs?: readonly string[],
+): string {
+  const command = upArgs === undefined ? ['node', 'start'] : ['up', ...upArgs];
   const argv = [
     process.execPath,
     resolve(process.argv[1] ?? 'admiral'),
-    'node',
-    'start',
+    ...command,
     '--data-dir',
     dataDir,
     ...(configFile === undefined ? [] : ['--config', configFile]),
   ];
   return [
     '[Unit]',
-    `Description=admiral node ${nodeName}`,
+    upArgs === undefined
+      ? `Description=admiral node ${nodeName}`
+      : `Description=admiral (embedded broker and central node ${nodeName})`,
     'Wants=network-online.target',
     'After=network-online.target',
     '',
@@ -104,18 +117,33 @@ export function registerInstallService(program: Command): void {
   common(
     program
       .command('install-service')
-      .description('write a systemd unit running `admiral node start` for this data dir; enable it')
+      .description(
+        'write a systemd unit running `admiral node start` (or `admiral up`) for this data dir; enable it',
+      )
       .option(
         '--config <file>',
         'config file the service starts with (instead of <data-dir>/config.yaml)',
       ),
   ).action((_opts: unknown, command: Command) => {
     const flags = command.optsWithGlobals<ServiceFlags>();
+    const upDir = resolve(flags.dataDir ?? process.env.ADMIRAL_DATA_DIR ?? 'admiral-data');
+    let upArgs: string[] | undefined;
+    try {
+      upArgs = readUpArgs(upDir);
+    } catch (err) {
+      throw new CliError(`cannot read how \`admiral up\` started here: ${(err as Error).message}`);
+    }
+    if (upArgs !== undefined && flags.config !== undefined) {
+      throw new CliError(
+        `${upDir} is run by \`admiral up\`, which reads ${join(upDir, 'config.yaml')} and takes no --config: merge the file in with \`admiral configure --config-file\` instead`,
+      );
+    }
     const { dataDir, nodeName, unit } = target(flags);
     const text = unitFile(
       dataDir,
       nodeName,
       flags.config === undefined ? undefined : resolve(flags.config),
+      upArgs,
     );
     const file = join(resolve(flags.unitDir), unit);
     if (flags.dryRun) {

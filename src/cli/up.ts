@@ -20,6 +20,7 @@ import { CliError } from './errors.js';
 import { logLine, untilSignal } from './lifecycle.js';
 import { stderrLogger } from './logger.js';
 import { parsePort } from './parse.js';
+import { UP_FILE } from './up-file.js';
 
 interface UpFlags {
   dataDir?: string;
@@ -127,6 +128,7 @@ export function registerUp(program: Command): void {
           ...persisted
         } = flags;
         writeDefaultConfigFile(dataDir, persisted);
+        writeUpArgs(dataDir, upArgs(opts));
         writeLocalBroker(
           dataDir,
           fleet
@@ -230,6 +232,23 @@ async function secureFleet(
     publicKey: identity.publicKey,
   });
   return { pki, tls: { cert: pki.certChainPem, key: pki.keyPem }, users, store, seedFile };
+}
+
+/** The network flags `up` was started with, so `install-service` can start it the same way. */
+function upArgs(opts: UpFlags): string[] {
+  return [
+    ...(opts.listen !== undefined ? ['--listen', opts.listen] : []),
+    ...(opts.listen === undefined ? ['--broker-port', String(opts.brokerPort)] : []),
+    ...(opts.advertise !== undefined ? ['--advertise', opts.advertise] : []),
+    ...(opts.insecure === true ? ['--insecure'] : []),
+    '--http-listen',
+    opts.httpListen,
+  ];
+}
+
+/** `<dataDir>/up.json`: this data dir is run by `admiral up` (broker + central), with these flags. */
+function writeUpArgs(dataDir: string, args: readonly string[]): void {
+  writeFileSync(join(dataDir, UP_FILE), `${JSON.stringify({ args }, null, 2)}\n`, { mode: 0o600 });
 }
 
 /** Tells local clients (`admiral ping`, `nodes`, …) how to reach a secured broker; removed otherwise. */

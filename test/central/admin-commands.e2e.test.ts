@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,4 +147,59 @@ test("service restore needs the central's database", async (t) => {
       `Fatal error: no node database in ${join(dir, 'data')} (give the central's --data-dir)\n`,
     ],
   );
+});
+
+test('install-service for a data dir run by `admiral up` starts `up` again with the same network flags', async (t) => {
+  const dir = tempDir(t);
+  const dataDir = join(dir, 'data');
+  const up = spawn(
+    process.execPath,
+    [CLI, 'up', '--broker-port', '0', '--http-listen', '127.0.0.1:0', '--data-dir', dataDir],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ADMIRAL_CENTRAL__DISCOVERY__PORT: '0' },
+    },
+  );
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`up did not start:\n${out}`)), 20_000);
+    const on = (d: Buffer): void => {
+      out += d.toString();
+      if (/admiral is up[\s\S]*data dir:/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    up.stdout.on('data', on);
+    up.stderr.on('data', on);
+  });
+  const exited = new Promise((r) => up.once('exit', r));
+  up.kill('SIGTERM');
+  await exited;
+
+  const units = join(dir, 'units');
+  const dry = await runCli(
+    ['--data-dir', dataDir, 'install-service', '--dry-run', '--unit-dir', units],
+    dir,
+  );
+  assert.equal(dry.code, 0, dry.stderr);
+  const lines = dry.stdout.split('\n');
+  assert.equal(lines[0], `# ${join(units, 'admiral-central.service')}`);
+  assert.ok(
+    lines.includes(
+      `ExecStart=${process.execPath} ${CLI} up --broker-port 0 --http-listen 127.0.0.1:0 --data-dir ${dataDir}`,
+    ),
+    dry.stdout,
+  );
+  assert.ok(lines.some((l) => l.startsWith('Description=admiral (embedded broker')));
+
+  const conf = join(dir, 'c.json');
+  writeFileSync(conf, '{}');
+  const refused = await runCli(
+    ['--data-dir', dataDir, 'install-service', '--dry-run', '--unit-dir', units, '--config', conf],
+    dir,
+  );
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^Fatal error: .* is run by `admiral up`.*takes no --config/);
 });
