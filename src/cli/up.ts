@@ -28,6 +28,7 @@ interface UpFlags {
   listen?: string;
   advertise?: string;
   insecure?: boolean;
+  secure?: boolean;
   httpListen: string;
   logLevel?: string;
 }
@@ -69,13 +70,21 @@ export function registerUp(program: Command): void {
       'host name remote nodes dial, in the printed join command (default this host name)',
     )
     .option('--insecure', 'with --listen: no TLS and no authentication (explicit opt-out)')
+    .option(
+      '--secure',
+      'TLS, nkey authentication and join tokens even on a loopback --listen (behind an SSH tunnel or a proxy)',
+    )
     .option('--http-listen <host:port>', 'HTTP input and API address', UP_HTTP_DEFAULT)
     .option('--log-level <level>', 'trace … error, silent')
     .action(async (_opts: unknown, command: Command) => {
       const opts = command.optsWithGlobals<UpFlags>();
       const listen = parseListen(opts.listen ?? '127.0.0.1', opts.brokerPort);
       // DESIGN.md, "Security by default": loopback without auth only in local mode.
-      const secure = !isLoopbackHost(listen.host) && opts.insecure !== true;
+      if (opts.secure === true && opts.insecure === true) {
+        throw new CliError('--secure and --insecure contradict each other: give one');
+      }
+      const secure =
+        opts.secure === true || (!isLoopbackHost(listen.host) && opts.insecure !== true);
       const first = loadConfig({
         flags: {
           ...flagsFromOptions(opts as unknown as Record<string, unknown>),
@@ -241,6 +250,7 @@ function upArgs(opts: UpFlags): string[] {
     ...(opts.listen === undefined ? ['--broker-port', String(opts.brokerPort)] : []),
     ...(opts.advertise !== undefined ? ['--advertise', opts.advertise] : []),
     ...(opts.insecure === true ? ['--insecure'] : []),
+    ...(opts.secure === true ? ['--secure'] : []),
     '--http-listen',
     opts.httpListen,
   ];

@@ -20,10 +20,12 @@ async function responder(
   names: readonly string[],
   ratePerSource = 5,
   host = '127.0.0.1',
+  alsoHear: readonly string[] = [],
 ) {
   const identity = generateIdentity();
   const r = await DiscoveryResponder.start({
     host,
+    alsoHear,
     port: 0,
     node: 'central',
     identity,
@@ -74,8 +76,8 @@ test('malformed requests parse to nothing and never throw', () => {
 });
 
 test('discover finds a responder holding the name and prints its address', async (t) => {
-  // Bound to every address, as the central is by default, to hear the loopback broadcast.
-  const { r, identity } = await responder(t, ['foo-cluster1'], 5, '0.0.0.0');
+  // Hearing the loopback broadcast as a local-mode central does (tests listen on loopback only).
+  const { r, identity } = await responder(t, ['foo-cluster1'], 5, '127.0.0.1', ['127.255.255.255']);
   const found = await discover({
     name: 'foo-cluster1',
     port: r.port,

@@ -8,7 +8,7 @@ import { describe, type TestContext, test } from 'node:test';
 import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import { CLI, runCli } from '../helpers/fleet.js';
 
-// Joining a fleet from another machine, with real processes: `admiral up --listen 0.0.0.0:0`
+// Joining a fleet from another machine, with real processes: `admiral up --listen 127.0.0.1:0 --secure`
 // (TLS, nkey users, enrolment) and `admiral node start --join … --ca-fingerprint …`, dialled on
 // 127.0.0.1. Every process stops in t.after.
 
@@ -80,8 +80,10 @@ async function startSecureFleet(t: TestContext): Promise<SecureFleet> {
   const central = spawnAdmiral(
     [
       'up',
+      // Secure mode on loopback: tests listen on loopback only (a real fleet gives its address).
       '--listen',
-      '0.0.0.0:0',
+      '127.0.0.1:0',
+      '--secure',
       '--advertise',
       '127.0.0.1',
       '--http-listen',
@@ -133,7 +135,7 @@ const up = (p: Proc): boolean => /node \S+ is up/.test(p.output());
 describe('joining a fleet from another machine', () => {
   test('a node with a valid token joins over TLS and runs a command from central', async (t) => {
     const fleet = await startSecureFleet(t);
-    assert.match(fleet.central.output(), /tls:\/\/0\.0\.0\.0:\d+ \(TLS, nkey authentication\)/);
+    assert.match(fleet.central.output(), /tls:\/\/127\.0\.0\.1:\d+ \(TLS, nkey authentication\)/);
     const ship = fleet.node('ship1');
     await until('ship1 up', () => up(ship), ship);
     const run = await fleet.cli(['run', '--nodes', 'ship1', '--', 'echo', 'joined']);
