@@ -10,7 +10,6 @@
 // nodes ACK and reply as a node does but spawn nothing. ADMIRAL_BENCH_SIZES=100,1000 picks sizes;
 // ADMIRAL_BENCH_TRACE=1 prints when nodes were sent, ACKed and finished.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -24,6 +23,7 @@ import { submitJob, waitForJob } from '../../src/fleet/jobs-client.js';
 import { pingFleet } from '../../src/fleet/ping.js';
 import {
   completeMessage,
+  generateIdentity,
   identityFromSeed,
   isValidSignature,
   type Message,
@@ -338,7 +338,7 @@ async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
  * job's shape, so the table can say what ratio the signatures alone would allow on these cores.
  */
 function signatureCostMs(): number {
-  const identity = identityFromSeed(randomBytes(32));
+  const identity = generateIdentity();
   const made = completeMessage(
     {
       toNode: 'sim123',

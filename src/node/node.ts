@@ -9,6 +9,7 @@ import { NodeMetrics } from '../observability/metrics.js';
 import { writeStatusFile } from '../observability/status-file.js';
 import { nodeInboxPrefix } from '../protocol/enrolment.js';
 import {
+  DEFAULT_MAX_CLOCK_SKEW_MS,
   encodeEnvelope,
   FileTrustStore,
   type Identity,
@@ -457,6 +458,19 @@ export class AdmiralNode {
   }
 
   /**
+   * The latest a result of `msg` can arrive: the target may store it until it expires (plus the
+   * clock skew it tolerates), run it for methodTimeout, and retry the reply for the reply's own
+   * time to live (the request's window); twice that window, for a reply that comes back through a
+   * relay. Past it the request ends `expired` instead of waiting in `delivered` forever.
+   */
+  #answerBy(msg: Message): number {
+    const window = msg.expiresAt - msg.createdAt;
+    const methodTimeoutMs = (msg.methodTimeout ?? this.options.defaults.methodTimeout) * 1000;
+    const skew = this.options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+    return msg.expiresAt + skew + methodTimeoutMs + 2 * window;
+  }
+
+  /**
    * Takes operator input (a JSON array or object, or YAML, as Steward's socket does): validates
    * each message, signs it and commits it to the outbox. Answers with the ids accepted and the
    * errors for what was rejected; one bad message never stops the others.
@@ -494,6 +508,7 @@ export class AdmiralNode {
       ackTimeoutMs: (msg.ACKTimeout ?? options.defaults.ACKTimeout) * 1000,
       maxRetries: msg.retries ?? -1,
       createdAt: msg.createdAt,
+      ...(msg.inReplyTo === undefined && { answerBy: this.#answerBy(msg) }),
     }));
     const ids = this.store.outbox.enqueueMany(records);
     const at = Date.now();

@@ -101,6 +101,11 @@ export class Publisher {
       if (rec) metrics.messages.inc({ method: rec.method, state: 'expired' });
       onTerminal(id, 'expired', 'not delivered before it expired');
     }
+    for (const { id, error } of store.outbox.expireUnanswered(now)) {
+      const rec = store.outbox.get(id);
+      if (rec) metrics.messages.inc({ method: rec.method, state: 'expired' });
+      onTerminal(id, 'expired', error);
+    }
     const nc = this.#deps.connection();
     if (!nc || nc.isClosed()) return;
     const max = this.#deps.maxInFlight ?? MAX_IN_FLIGHT;

@@ -84,6 +84,19 @@ export const outboxMigrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 7,
+    name: 'outbox: answer_by, when a delivered request stops waiting for its result',
+    up(db) {
+      // A request that was ACKed waits in `delivered` for its result; past answer_by no reply can
+      // still come (ttl, methodTimeout and the reply's own time to live are all spent), and it
+      // ends `expired`. NULL (rows from before this column, replies): waits as before.
+      db.exec(`
+        ALTER TABLE outbox ADD COLUMN answer_by INTEGER;
+        CREATE INDEX outbox_answer_by ON outbox (answer_by, id) WHERE state = 'delivered';
+      `);
+    },
+  },
 ];
 
 /** Told the id of a message whose state moved (delivered or terminal), possibly mid-transaction. */
@@ -100,6 +113,11 @@ export interface OutboxEnqueue {
   expiresAt: number;
   ackTimeoutMs: number;
   maxRetries: number;
+  /**
+   * For a request: when, once delivered, it stops waiting for its result and ends `expired`
+   * (no reply can arrive after it). Default: waits until a reply comes.
+   */
+  answerBy?: number;
   /** First attempt time; default now. */
   nextAttemptAt?: number;
   /** Default now. */
@@ -198,6 +216,8 @@ export class Outbox {
   readonly #finish: Statement;
   readonly #expireSelect: Statement<[number], { id: string }>;
   readonly #expireOne: Statement;
+  readonly #unansweredSelect: Statement<[number], { id: string; answer_by: number }>;
+  readonly #unansweredOne: Statement;
   readonly #retryNowFor: Statement;
   readonly #listAll: Statement<[number], OutboxRow>;
   readonly #listState: Statement<[string, number], OutboxRow>;
@@ -211,9 +231,10 @@ export class Outbox {
     // NOT NULL violations and report a malformed row as a duplicate.
     this.#insert = db.prepare(`
       INSERT INTO outbox (id, kind, to_node, method, envelope, state, attempts, next_attempt_at,
-                          expires_at, ack_timeout_ms, max_retries, created_at, updated_at)
+                          expires_at, ack_timeout_ms, max_retries, created_at, updated_at,
+                          answer_by)
       VALUES (@id, @kind, @toNode, @method, @envelope, 'pending', 0, @nextAttemptAt,
-              @expiresAt, @ackTimeoutMs, @maxRetries, @createdAt, @createdAt)
+              @expiresAt, @ackTimeoutMs, @maxRetries, @createdAt, @createdAt, @answerBy)
       ON CONFLICT (id) DO NOTHING`);
     this.#get = db.prepare('SELECT * FROM outbox WHERE id = ?');
     this.#method = db.prepare('SELECT method FROM outbox WHERE id = ?');
@@ -240,6 +261,12 @@ export class Outbox {
       UPDATE outbox SET state = 'expired', finished_at = @now, updated_at = @now,
                         error = 'not delivered before it expired'
       WHERE id = @id AND state = 'pending'`);
+    this.#unansweredSelect = db.prepare(`
+      SELECT id, answer_by FROM outbox INDEXED BY outbox_answer_by
+      WHERE state = 'delivered' AND answer_by <= ? ORDER BY answer_by, id`);
+    this.#unansweredOne = db.prepare(`
+      UPDATE outbox SET state = 'expired', finished_at = @now, updated_at = @now, error = @error
+      WHERE id = @id AND state = 'delivered'`);
     this.#retryNowFor = db.prepare(`
       UPDATE outbox SET next_attempt_at = @now, updated_at = @now
       WHERE state = 'pending' AND to_node = @toNode AND next_attempt_at > @now`);
@@ -267,6 +294,7 @@ export class Outbox {
       ackTimeoutMs: rec.ackTimeoutMs,
       maxRetries: rec.maxRetries,
       createdAt: rec.createdAt ?? now,
+      answerBy: rec.answerBy ?? null,
     });
     return info.changes === 1 ? 'enqueued' : 'duplicate';
   }
@@ -379,6 +407,26 @@ export class Outbox {
         }
       }
       return ids;
+    })();
+  }
+
+  /**
+   * Moves delivered requests whose `answer_by <= now` to `expired` (no result came back, and none
+   * can any more); returns their ids with the error recorded.
+   */
+  expireUnanswered(now: number): { id: string; error: string }[] {
+    const late = this.#unansweredSelect.all(now);
+    if (late.length === 0) return [];
+    return this.#db.transaction(() => {
+      const out: { id: string; error: string }[] = [];
+      for (const { id, answer_by } of late) {
+        const error = `delivered, but no result came back by ${new Date(answer_by).toISOString()} (ttl, methodTimeout and the reply's time to live had passed)`;
+        if (this.#unansweredOne.run({ id, now, error }).changes === 1) {
+          out.push({ id, error });
+          this.#changed(id);
+        }
+      }
+      return out;
     })();
   }
 

@@ -233,3 +233,44 @@ test('enqueue throughput (printed, not asserted)', (t) => {
   );
   assert.equal(store.outbox.counts().pending, n + batch.length);
 });
+
+test('expireUnanswered ends delivered requests past answer_by, and nothing else', (t) => {
+  const { store, clock } = setup(t);
+  const t0 = clock.now();
+  enqueueAll(store, [
+    msg('late', { answerBy: t0 + 1000 }),
+    msg('later', { answerBy: t0 + 2000 }),
+    msg('answered', { answerBy: t0 + 1000 }),
+    msg('still-pending', { answerBy: t0 + 1000 }),
+    msg('no-deadline'),
+    msg('reply', { kind: 'reply' }),
+  ]);
+  for (const id of ['late', 'later', 'answered', 'no-deadline', 'reply'])
+    store.outbox.markDelivered(id);
+  assert.equal(store.outbox.finish('answered', 'completed'), true);
+  const changed: string[] = [];
+  store.outbox.onChange((id) => changed.push(id));
+
+  assert.deepEqual(store.outbox.expireUnanswered(t0 + 999), []);
+  const ended = store.outbox.expireUnanswered(t0 + 1000);
+  assert.deepEqual(
+    ended.map((e) => e.id),
+    ['late'],
+  );
+  assert.match(ended[0]!.error, /^delivered, but no result came back by \d{4}-\d\d-\d\dT/);
+  assert.deepEqual(changed, ['late']);
+  const late = store.outbox.get('late');
+  assert.equal(late?.state, 'expired');
+  assert.equal(late?.error, ended[0]!.error);
+  assert.equal(late?.finishedAt, t0 + 1000);
+  assert.deepEqual(
+    store.outbox.expireUnanswered(t0 + 10_000).map((e) => e.id),
+    ['later'],
+  );
+  assert.equal(store.outbox.get('answered')?.state, 'completed');
+  assert.equal(store.outbox.get('still-pending')?.state, 'pending', 'pending rows expire by ttl');
+  assert.equal(store.outbox.get('no-deadline')?.state, 'delivered');
+  assert.equal(store.outbox.get('reply')?.state, 'delivered');
+  // A result that comes after all is not recorded over the first terminal state.
+  assert.equal(store.outbox.finish('late', 'completed'), false);
+});
