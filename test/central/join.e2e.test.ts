@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
@@ -263,4 +264,94 @@ describe('joining a fleet from another machine', () => {
     const pending = await fleet.cli(['nodes', 'pending', '--any-state']);
     assert.doesNotMatch(pending.stdout, /ship7/);
   });
+});
+
+/** A TCP port free right now on 127.0.0.1, so a restarted central listens where nodes dial. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+test('a joined node and a secure central both restart: the node comes back on its saved credentials', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'admiral-join-restart-'));
+  const procs: Proc[] = [];
+  t.after(async () => {
+    for (const p of procs.reverse()) await stop(p);
+    await rm(dir, { recursive: true, force: true });
+  });
+  const port = await freePort();
+  const upArgs = [
+    'up',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--secure',
+    '--advertise',
+    '127.0.0.1',
+    '--http-listen',
+    '127.0.0.1:0',
+    '--data-dir',
+    join(dir, 'admiral-data'),
+  ];
+  const startCentral = async (): Promise<Proc> => {
+    const c = spawnAdmiral(upArgs, dir);
+    procs.push(c);
+    await until('admiral up', () => /--ca-fingerprint \S+/.test(c.output()), c);
+    return c;
+  };
+  let central = await startCentral();
+  const m = /--broker (tls:\/\/\S+) --join (\S+) --ca-fingerprint ([0-9a-f]{64})/.exec(
+    central.output(),
+  );
+  assert.ok(m, central.output());
+  const [, url, token, fingerprint] = m;
+  const shipDir = join(dir, 'ship1');
+  const startShip = async (args: readonly string[]): Promise<Proc> => {
+    const s = spawnAdmiral(['node', 'start', '--data-dir', shipDir, ...args], dir);
+    procs.push(s);
+    await until('ship1 up', () => up(s), s);
+    return s;
+  };
+  const runEcho = async (word: string): Promise<void> => {
+    const r = await runCli(['run', '--nodes', 'ship1', '--', 'echo', word], dir);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(word));
+  };
+
+  let ship = await startShip([
+    '--name',
+    'ship1',
+    '--broker',
+    url!,
+    '--join',
+    token!,
+    '--ca-fingerprint',
+    fingerprint!,
+    '--hello-interval',
+    '1',
+  ]);
+  await runEcho('first');
+
+  // The node restarts with nothing but its data dir: name, broker, key and CA are saved there.
+  await stop(ship);
+  ship = await startShip([]);
+  assert.doesNotMatch(ship.output(), /waiting to be accepted/);
+  await runEcho('second');
+
+  // Central restarts on the same address: it loads the enrolled nodes' users again, and the node,
+  // which kept reconnecting, is let back in.
+  await stop(central);
+  central = await startCentral();
+  await until(
+    'ship1 reconnected',
+    () => /reconnected to the broker/i.test(ship.output()),
+    ship,
+    40_000,
+  );
+  await runEcho('third');
 });
