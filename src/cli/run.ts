@@ -3,6 +3,7 @@ import { CentralServiceError } from '../central/errors.js';
 import type { AdmiralClient } from '../client/connect.js';
 import type { JobSubmit } from '../fleet/job-request.js';
 import { countNodeViews, EXIT_CODES, exitCodeOf, type JobView } from '../fleet/job-view.js';
+import { inventoryNames } from '../fleet/inventory-client.js';
 import { submitJob, waitForJob } from '../fleet/jobs-client.js';
 import { type LiveRunReport, runLive } from '../fleet/live.js';
 import { parseRateLimit, RateLimitSyntaxError } from '../fleet/rate.js';
@@ -47,9 +48,40 @@ function refused(err: unknown): never {
   throw err;
 }
 
+/**
+ * For `--nodes`: names central's inventory has never seen, or sees offline. Their messages are
+ * sent all the same (a node gets its commands when it comes back, within the ttl), but an
+ * operator who mistyped a name should not learn it only when the ttl has run out.
+ */
+async function noteAbsent(client: AdmiralClient, job: JobSubmit, ttl: unknown): Promise<void> {
+  const listed = job.nodes;
+  if (listed === undefined || listed.length === 0) return;
+  let known: Set<string>;
+  let online: Set<string>;
+  try {
+    const target = { nodes: [...listed] };
+    known = new Set(await inventoryNames(client.nc, client.subjects, { target }));
+    online = new Set(
+      await inventoryNames(client.nc, client.subjects, { target, onlineOnly: true }),
+    );
+  } catch {
+    return; // only a note: the job itself is already submitted
+  }
+  const never = listed.filter((n) => !known.has(n));
+  const offline = listed.filter((n) => known.has(n) && !online.has(n));
+  const wait = `its message waits up to the job's ttl${typeof ttl === 'number' ? ` (${ttl} s)` : ''} for it`;
+  if (never.length > 0) {
+    process.stderr.write(`note: central has never seen ${never.join(', ')}; ${wait}\n`);
+  }
+  if (offline.length > 0) {
+    process.stderr.write(`note: offline now: ${offline.join(', ')}; ${wait}\n`);
+  }
+}
+
 async function runDurable(client: AdmiralClient, job: JobSubmit, flags: RunFlags): Promise<number> {
   const t0 = performance.now();
   const submitted = await submitJob(client, job).catch(refused);
+  await noteAbsent(client, job, submitted.options.ttl);
   if (flags.async === true) {
     process.stdout.write(
       flags.format === 'json' ? `${JSON.stringify(submitted, null, 2)}\n` : `${submitted.id}\n`,

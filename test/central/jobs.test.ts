@@ -182,6 +182,12 @@ for (const broker of (process.env.ADMIRAL_TEST_JOBS_BROKER
         const silent = await s.run(['run', '--nodes', 'ship1,ghost', '--ttl', '1s', '--', 'true']);
         assert.equal(silent.code, 3, 'some did not answer: exit 3');
         assert.match(silent.stdout, /did not answer \(1\): ghost \(expired\)/);
+        // A name central never saw is said at once, not only when the ttl has run out.
+        assert.match(
+          silent.stderr,
+          /^note: central has never seen ghost; its message waits up to the job's ttl \(1 s\) for it$/m,
+        );
+        assert.doesNotMatch(silent.stderr, /ship1/);
 
         const both = await s.run([
           '--format',
