@@ -33,7 +33,11 @@ async function setup(
     if (!server) return undefined;
     brokerUrl = server.url;
   }
-  const fleet = await startFleet(t, { nodes: [], ...(brokerUrl !== undefined && { brokerUrl }) });
+  const fleet = await startFleet(t, {
+    nodes: [],
+    // Over nats-server central is `node start --central-role`: its HTTP input serves the API.
+    ...(brokerUrl !== undefined && { brokerUrl, nodeArgs: ['--http-listen', '127.0.0.1:0'] }),
+  });
   // A node that pinned another central key: it refuses central's commands (rejected).
   const rejDir = join(fleet.dir, 'rej');
   mkdirSync(rejDir, { recursive: true });
@@ -421,75 +425,69 @@ for (const broker of (process.env.ADMIRAL_TEST_JOBS_BROKER
         assert.match(r.stderr, /Fatal error: .*untrusted key/);
       });
 
-      test(
-        "the HTTP API takes jobs with a bearer token, answers per node and in amiral's shape",
-        {
-          skip: broker === 'nats-server' ? 'central serves HTTP under `admiral up`' : false,
-        },
-        async () => {
-          assert.ok(s);
-          const base = /http:\s+(http:\/\/\S+)/.exec(s.fleet.central.output())?.[1];
-          assert.ok(base, s.fleet.central.output());
-          const token = readFileSync(join(s.fleet.central.dataDir, 'api-token'), 'utf8').trim();
-          const auth = { authorization: `Bearer ${token}` };
-          const denied = await fetch(`${base}/api/v1/jobs`, { method: 'POST', body: '{}' });
-          assert.equal(denied.status, 401);
-          const wrong = await fetch(`${base}/api/v1/nodes`, {
-            headers: { authorization: 'Bearer nope' },
-          });
-          assert.equal(wrong.status, 401);
+      test("the HTTP API takes jobs with a bearer token, answers per node and in amiral's shape", async () => {
+        assert.ok(s);
+        const base = /http:\s+(http:\/\/\S+)/.exec(s.fleet.central.output())?.[1];
+        assert.ok(base, s.fleet.central.output());
+        const token = readFileSync(join(s.fleet.central.dataDir, 'api-token'), 'utf8').trim();
+        const auth = { authorization: `Bearer ${token}` };
+        const denied = await fetch(`${base}/api/v1/jobs`, { method: 'POST', body: '{}' });
+        assert.equal(denied.status, 401);
+        const wrong = await fetch(`${base}/api/v1/nodes`, {
+          headers: { authorization: 'Bearer nope' },
+        });
+        assert.equal(wrong.status, 401);
 
-          const post = await fetch(`${base}/api/v1/jobs?wait=20`, {
-            method: 'POST',
-            headers: auth,
-            body: JSON.stringify({ args: ['sh', '-c', 'echo api'], where: { node: 'ship[12]' } }),
-          });
-          assert.equal(post.status, 201);
-          const job = (await post.json()) as JobView;
-          assert.equal(job.state, 'completed');
-          assert.deepEqual(states(job), { ship1: 'completed', ship2: 'completed' });
-          assert.equal(job.nodes?.[0]?.output, 'api\n');
+        const post = await fetch(`${base}/api/v1/jobs?wait=20`, {
+          method: 'POST',
+          headers: auth,
+          body: JSON.stringify({ args: ['sh', '-c', 'echo api'], where: { node: 'ship[12]' } }),
+        });
+        assert.equal(post.status, 201);
+        const job = (await post.json()) as JobView;
+        assert.equal(job.state, 'completed');
+        assert.deepEqual(states(job), { ship1: 'completed', ship2: 'completed' });
+        assert.equal(job.nodes?.[0]?.output, 'api\n');
 
-          const amiral = (await (
-            await fetch(`${base}/api/v1/jobs/${job.id}?format=amiral`, { headers: auth })
-          ).json()) as { count: number; message: string; resps: Record<string, unknown>[] };
-          assert.equal(amiral.count, 2);
-          assert.equal(amiral.resps.length, 2);
-          for (const r of amiral.resps) {
-            assert.equal(r.in_reply_to, job.id);
-            assert.equal(r.status, 'complete');
-            assert.deepEqual(r.output, { exit: 0, short: 'api' });
-            assert.equal(typeof r.uuid, 'string');
-            assert.equal(typeof r.hostname, 'string');
-          }
-          assert.match(amiral.message, /: api\n.*: api$/s);
+        const amiral = (await (
+          await fetch(`${base}/api/v1/jobs/${job.id}?format=amiral`, { headers: auth })
+        ).json()) as { count: number; message: string; resps: Record<string, unknown>[] };
+        assert.equal(amiral.count, 2);
+        assert.equal(amiral.resps.length, 2);
+        for (const r of amiral.resps) {
+          assert.equal(r.in_reply_to, job.id);
+          assert.equal(r.status, 'complete');
+          assert.deepEqual(r.output, { exit: 0, short: 'api' });
+          assert.equal(typeof r.uuid, 'string');
+          assert.equal(typeof r.hostname, 'string');
+        }
+        assert.match(amiral.message, /: api\n.*: api$/s);
 
-          const later = await fetch(`${base}/api/v1/jobs`, {
-            method: 'POST',
-            headers: auth,
-            body: JSON.stringify({ args: ['true'], nodes: ['ship3'] }),
-          });
-          const pending = (await later.json()) as JobView;
-          const waited = (await (
-            await fetch(`${base}/api/v1/jobs/${pending.id}?wait=20`, { headers: auth })
-          ).json()) as JobView;
-          assert.equal(waited.state, 'completed');
+        const later = await fetch(`${base}/api/v1/jobs`, {
+          method: 'POST',
+          headers: auth,
+          body: JSON.stringify({ args: ['true'], nodes: ['ship3'] }),
+        });
+        const pending = (await later.json()) as JobView;
+        const waited = (await (
+          await fetch(`${base}/api/v1/jobs/${pending.id}?wait=20`, { headers: auth })
+        ).json()) as JobView;
+        assert.equal(waited.state, 'completed');
 
-          const bad = await fetch(`${base}/api/v1/jobs`, {
-            method: 'POST',
-            headers: auth,
-            body: JSON.stringify({ args: [], nodes: ['ship1'] }),
-          });
-          assert.equal(bad.status, 400);
-          assert.match(((await bad.json()) as { error: string }).error, /`args`/);
+        const bad = await fetch(`${base}/api/v1/jobs`, {
+          method: 'POST',
+          headers: auth,
+          body: JSON.stringify({ args: [], nodes: ['ship1'] }),
+        });
+        assert.equal(bad.status, 400);
+        assert.match(((await bad.json()) as { error: string }).error, /`args`/);
 
-          const nodes = (await (await fetch(`${base}/api/v1/nodes`, { headers: auth })).json()) as {
-            node: string;
-            online: boolean;
-          }[];
-          assert.ok(nodes.some((n) => n.node === 'ship4' && n.online));
-        },
-      );
+        const nodes = (await (await fetch(`${base}/api/v1/nodes`, { headers: auth })).json()) as {
+          node: string;
+          online: boolean;
+        }[];
+        assert.ok(nodes.some((n) => n.node === 'ship4' && n.online));
+      });
 
       test('live: nodes answer start or noop, then complete', async () => {
         assert.ok(s);
