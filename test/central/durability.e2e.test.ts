@@ -7,7 +7,7 @@ import { requestCentral } from '../../src/central/client.js';
 import { CENTRAL_SERVICES, type ListedService } from '../../src/central/wire.js';
 import { connectClient } from '../../src/client/connect.js';
 import { runCli, startFleet } from '../helpers/fleet.js';
-import { freeUdpPort } from './ports.js';
+import { freeUdpPort } from '../helpers/ports.js';
 
 // The registry is durable: every write the central acknowledged survives `kill -9` of the central
 // (SQLite WAL, committed before the answer), and scheduled backups restore it with one command.

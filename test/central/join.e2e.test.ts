@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
 import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import { CLI, runCli } from '../helpers/fleet.js';
+import { closedTcpPort } from '../helpers/ports.js';
 
 // Joining a fleet from another machine, with real processes: `admiral up --listen 127.0.0.1:0 --secure`
 // (TLS, nkey users, enrolment) and `admiral node start --join … --ca-fingerprint …`, dialled on
@@ -71,6 +71,22 @@ interface SecureFleet {
   node(name: string, extra?: readonly string[]): Proc;
 }
 
+/** `admiral up` in secure mode on loopback (tests listen on loopback only; a real fleet gives its address). */
+function secureUpArgs(dir: string, port: number): string[] {
+  return [
+    'up',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--secure',
+    '--advertise',
+    '127.0.0.1',
+    '--http-listen',
+    '127.0.0.1:0',
+    '--data-dir',
+    join(dir, 'admiral-data'),
+  ];
+}
+
 async function startSecureFleet(t: TestContext): Promise<SecureFleet> {
   const dir = await mkdtemp(join(tmpdir(), 'admiral-join-'));
   const procs: Proc[] = [];
@@ -78,22 +94,7 @@ async function startSecureFleet(t: TestContext): Promise<SecureFleet> {
     for (const p of procs.reverse()) await stop(p);
     await rm(dir, { recursive: true, force: true });
   });
-  const central = spawnAdmiral(
-    [
-      'up',
-      // Secure mode on loopback: tests listen on loopback only (a real fleet gives its address).
-      '--listen',
-      '127.0.0.1:0',
-      '--secure',
-      '--advertise',
-      '127.0.0.1',
-      '--http-listen',
-      '127.0.0.1:0',
-      '--data-dir',
-      join(dir, 'admiral-data'),
-    ],
-    dir,
-  );
+  const central = spawnAdmiral(secureUpArgs(dir, 0), dir);
   procs.push(central);
   await until('admiral up', () => /--ca-fingerprint \S+/.test(central.output()), central);
   const m = /--broker (tls:\/\/\S+) --join (\S+) --ca-fingerprint ([0-9a-f]{64})/.exec(
@@ -266,18 +267,6 @@ describe('joining a fleet from another machine', () => {
   });
 });
 
-/** A TCP port free right now on 127.0.0.1, so a restarted central listens where nodes dial. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 test('a joined node and a secure central both restart: the node comes back on its saved credentials', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'admiral-join-restart-'));
   const procs: Proc[] = [];
@@ -285,21 +274,9 @@ test('a joined node and a secure central both restart: the node comes back on it
     for (const p of procs.reverse()) await stop(p);
     await rm(dir, { recursive: true, force: true });
   });
-  const port = await freePort();
-  const upArgs = [
-    'up',
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--secure',
-    '--advertise',
-    '127.0.0.1',
-    '--http-listen',
-    '127.0.0.1:0',
-    '--data-dir',
-    join(dir, 'admiral-data'),
-  ];
+  const port = await closedTcpPort();
   const startCentral = async (): Promise<Proc> => {
-    const c = spawnAdmiral(upArgs, dir);
+    const c = spawnAdmiral(secureUpArgs(dir, port), dir);
     procs.push(c);
     await until('admiral up', () => /--ca-fingerprint \S+/.test(c.output()), c);
     return c;

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Broker } from '../../src/broker/index.js';
 import { generateIdentity, identityFromSeed } from '../../src/protocol/index.js';
 import { runCli, startFleet } from '../helpers/fleet.js';
-import { closedTcpPort, freeUdpPort } from './ports.js';
+import { closedTcpPort, freeUdpPort } from '../helpers/ports.js';
 
 // Replays every transcript of bpclient's documentation (seed 000) and the issue "Broker services"
 // against a real `admiral up`, through the real CLI: stdout, stderr and exit code exactly.

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { OutboxState } from '../../src/store/outbox.js';
 import { startFleet } from '../helpers/fleet.js';
+import { closedTcpPort } from '../helpers/ports.js';
 import {
   launchNatsServer,
   type NatsServerHandle,
@@ -16,22 +16,10 @@ import {
 
 const FINAL: readonly OutboxState[] = ['completed', 'failed', 'expired', 'rejected', 'interrupted'];
 
-/** A port free right now on 127.0.0.1, so the broker can come back on the same one. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 test('a nats-server restarted mid-stream loses no message: all complete, each executed once', async (t) => {
   const bin = requireNatsServer(t);
   if (bin === undefined) return;
-  const port = await freePort();
+  const port = await closedTcpPort();
   let server: NatsServerHandle | undefined = await launchNatsServer(bin, {
     args: ['-p', String(port)],
   });

@@ -12,7 +12,10 @@ export function freeUdpPort(): Promise<number> {
   );
 }
 
-/** A TCP port on 127.0.0.1 where nothing listens (bound to 0, then released). */
+/**
+ * A TCP port on 127.0.0.1 where nothing listens (bound to 0, then released): for a refused
+ * connection, or for a server that must come back on the same port after a restart.
+ */
 export function closedTcpPort(): Promise<number> {
   const s = createServer();
   return new Promise((resolve) =>
