@@ -11,6 +11,8 @@ export interface DiscoverOptions {
   readonly port: number;
   /** Where the request goes: a broadcast address (default 255.255.255.255) or one host. */
   readonly broadcast: string;
+  /** More addresses to ask at the same time (127.0.0.1: a local-mode central on this host). */
+  readonly alsoAsk?: readonly string[];
   readonly timeoutMs: number;
   /** Accept replies signed by these keys only; empty: any correctly signed reply. */
   readonly trustedKeys?: readonly string[];
@@ -50,10 +52,13 @@ export function discover(options: DiscoverOptions): Promise<Discovered> {
     socket.once('error', (err) => done(() => reject(err)));
     socket.bind(0, () => {
       socket.setBroadcast(true);
-      const send = (): void =>
-        socket.send(packet, options.port, options.broadcast, (err) => {
-          if (err) done(() => reject(err));
-        });
+      const send = (): void => {
+        for (const to of [options.broadcast, ...(options.alsoAsk ?? [])]) {
+          socket.send(packet, options.port, to, (err) => {
+            if (err) done(() => reject(err));
+          });
+        }
+      };
       send();
       timers.push(setTimeout(send, options.timeoutMs / 4));
       timers.push(setTimeout(send, options.timeoutMs / 2));

@@ -48,6 +48,9 @@ export function registerDiscover(program: Command): void {
         name: flags.name,
         port,
         broadcast: flags.broadcast ?? d.broadcast,
+        // Without --broadcast, this host is asked too: a central in local mode (`admiral up`
+        // alone) hears only on loopback.
+        ...(flags.broadcast === undefined && { alsoAsk: ['127.0.0.1'] }),
         timeoutMs: flags.timeout * 1000,
         trustedKeys: flags.trustKey ?? d.trustedKeys,
       });

@@ -286,6 +286,8 @@ test('bpclient transcripts: ping, service, access keys, execute, discover', asyn
       ['discover', '--name', 'foo-cluster1', '--port', port, '--broadcast', '127.255.255.255'],
       { stdout: '127.0.0.1\n' },
     );
+    // Without --broadcast: the subnet's broadcast, and this host, where a local-mode central hears.
+    await run(['discover', '--name', 'foo-cluster1', '--port', port], { stdout: '127.0.0.1\n' });
     const central = identityFromSeed(readFileSync(join(fleet.central.dataDir, 'identity.seed')));
     await run(
       [
