@@ -65,6 +65,8 @@ interface EventBody {
   version?: unknown;
   facts?: unknown;
   helloIntervalMs?: unknown;
+  /** Set on the offline event the central publishes for a node whose hellos stopped. */
+  stale?: unknown;
 }
 
 /** The inventory itself: memory for queries, SQLite behind it (written in batches). */
@@ -261,6 +263,24 @@ export function inventoryExtension(options: InventoryExtensionOptions = {}): Inv
         const sweep = setInterval(() => {
           for (const node of inv.sweep()) {
             ctx.options.log('info', 'inventory: node stopped saying hello, now offline', { node });
+            // A node that crashed or lost its link says nothing: say it for it, so `admiral
+            // events` and any other listener learn it too (the inventory itself skips this one).
+            const rec = inv.get(node);
+            if (!ctx.nc.isClosed()) {
+              ctx.nc.publish(
+                ctx.subjects.event(node, 'offline'),
+                JSON.stringify({
+                  node,
+                  publicKey: rec?.publicKey ?? '',
+                  central: rec?.central ?? false,
+                  version: rec?.version ?? '',
+                  at: Date.now(),
+                  stale: true,
+                  reason: `no hello for ${options.missedHellos ?? 3} intervals`,
+                  by: ctx.options.name,
+                }),
+              );
+            }
           }
         }, every);
         sweep.unref();
@@ -296,6 +316,8 @@ function subscribe(
         return;
       }
       if (body === null || typeof body !== 'object' || body.node !== parsed.node) return;
+      // The central's own word that a node went quiet: already recorded (as `stale`).
+      if (parsed.event === 'offline' && body.stale === true) return;
       inv.observe(parsed.node, parsed.event, body);
     },
   });

@@ -262,6 +262,12 @@ async function fleetSuite(t: TestContext, brokerUrl: string | undefined): Promis
   );
 
   await t.test('a node whose hellos stop is marked offline after three intervals', async () => {
+    const events = startCli(
+      fleet,
+      ['events', '--type', 'node', '--count', '50', '--timeout', '20'],
+      /listening for events/,
+    );
+    await events.isReady;
     await fleet.nodes.get('db1')!.kill9();
     const started = Date.now();
     const row = await eventually('db1 offline', async () => {
@@ -271,6 +277,14 @@ async function fleetSuite(t: TestContext, brokerUrl: string | undefined): Promis
     assert.equal(row.lastEvent, 'stale');
     assert.ok(Date.now() - started < 10_000);
     assert.deepEqual(await names(fleet, ['--online', '--all']), ['central', 'web1']);
+    // A crashed node says nothing: central says it went offline, for `admiral events`.
+    await eventually('the offline event printed', async () =>
+      /node db1 offline/.test(events.stdout()) ? true : undefined,
+    );
+    events.child.kill('SIGTERM');
+    await events.done;
+    const again = (await nodesJson(fleet)).find((x) => x.node === 'db1');
+    assert.equal(again?.lastEvent, 'stale', 'the inventory keeps its own record');
   });
 }
 
