@@ -247,7 +247,9 @@ async function secureFleet(
 function upArgs(opts: UpFlags): string[] {
   return [
     ...(opts.listen !== undefined ? ['--listen', opts.listen] : []),
-    ...(opts.listen === undefined ? ['--broker-port', String(opts.brokerPort)] : []),
+    // Also with --listen: a --listen without a port takes this one.
+    '--broker-port',
+    String(opts.brokerPort),
     ...(opts.advertise !== undefined ? ['--advertise', opts.advertise] : []),
     ...(opts.insecure === true ? ['--insecure'] : []),
     ...(opts.secure === true ? ['--secure'] : []),
