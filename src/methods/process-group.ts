@@ -2,7 +2,7 @@
 // which calls setsid), so timeout and cancel can stop the whole pipeline it started. Signalling
 // only the direct child leaves `sleep 100 | cat` running (Steward's open bug, golang/go#23019).
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { sleep } from './output.js';
 
 const PROC = '/proc';
@@ -34,6 +34,24 @@ export function groupMembers(pgid: number): number[] | undefined {
     if (pgrp === pgid && state !== 'Z' && state !== 'X') members.push(Number(entry));
   }
   return members;
+}
+
+/** True while process `pid` runs (a zombie, dead but not yet reaped, does not count). */
+export function processAlive(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`${PROC}/${pid}/stat`, 'utf8');
+  } catch {
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    // No /proc entry but the pid answers: no /proc here (not Linux).
+    return !existsSync(PROC);
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  return state !== 'Z' && state !== 'X';
 }
 
 /** True while at least one live process is in group `pgid`. */

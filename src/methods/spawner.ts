@@ -6,7 +6,7 @@
 // process until it is gone (its result is in its run files either way).
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { groupAlive } from './process-group.js';
+import { processAlive } from './process-group.js';
 
 export interface SpawnRequest {
   readonly id: number;
@@ -62,8 +62,8 @@ function orphaned(): void {
     }
     const pid = p.pid;
     const timer = setInterval(() => {
-      // The wrapper leads its group; a zombie left unreaped counts as gone.
-      if (groupAlive(pid)) return;
+      // The wrapper itself, not its group: processes it left in the background may run on.
+      if (processAlive(pid)) return;
       clearInterval(timer);
       p.ended({ code: null, signal: null });
     }, POLL_MS);
