@@ -12,6 +12,9 @@ import {
   type ConnectionMeta,
 } from './client.js';
 import { BrokerConfigError, InsecureListenError, ServerErrorText } from './errors.js';
+import { isLoopbackHost } from './loopback.js';
+
+export { isLoopbackHost } from './loopback.js';
 import {
   type BrokerOptions,
   type BrokerOptionsInput,
@@ -32,17 +35,6 @@ import type { Subscription } from './subscription.js';
 export const NATS_COMPAT_VERSION = '2.9.10';
 
 const noopLogger: BrokerLogger = () => {};
-
-/** Loopback = 127.0.0.0/8, ::1 and localhost. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host
-    .trim()
-    .toLowerCase()
-    .replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  if (h.startsWith('::ffff:')) return isLoopbackHost(h.slice(7));
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
 
 function hasAuth(o: BrokerOptions): boolean {
   const a = o.authorization;

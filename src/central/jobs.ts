@@ -1,11 +1,10 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { Config } from '../config/schema.js';
 import { JobRequestError, type JobsRequest, parseJobSubmit } from '../fleet/job-request.js';
 import type { JobView } from '../fleet/job-view.js';
 import type { TargetCandidate } from '../fleet/target.js';
+import { apiToken, hasBearer, unauthorized } from '../http/bearer.js';
 import type { HttpReply, HttpRequest, HttpRoute } from '../http/server.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
 import { FileTrustStore, isMessageId, ProtocolError } from '../protocol/index.js';
@@ -48,20 +47,6 @@ export function jobsOptionsFromConfig(
     ...(config.central.http.token !== undefined && { httpToken: config.central.http.token }),
     candidates,
   };
-}
-
-/** Reads `<dataDir>/api-token`, making it (mode 0600) the first time. */
-export function apiToken(dataDir: string): string {
-  const file = join(dataDir, 'api-token');
-  try {
-    const t = readFileSync(file, 'utf8').trim();
-    if (t.length >= 16) return t;
-  } catch {
-    // not made yet
-  }
-  const token = randomBytes(24).toString('base64url');
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return token;
 }
 
 function errorReply(err: unknown): CentralReply {
@@ -112,25 +97,10 @@ export function jobsExtension(options: JobsExtensionOptions): JobsExtension {
     }
   };
 
-  const authorized = (req: HttpRequest): boolean => {
-    if (token === undefined) return false;
-    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    if (!m?.[1]) return false;
-    const given = Buffer.from(m[1]);
-    const want = Buffer.from(token);
-    return given.length === want.length && timingSafeEqual(given, want);
-  };
-
   const guarded =
     (fn: (req: HttpRequest, r: JobRunner) => Promise<HttpReply>) =>
     async (req: HttpRequest): Promise<HttpReply> => {
-      if (!authorized(req)) {
-        return {
-          status: 401,
-          body: { error: 'missing or wrong bearer token (Authorization: Bearer <token>)' },
-          headers: { 'www-authenticate': 'Bearer realm="admiral"' },
-        };
-      }
+      if (!hasBearer(req, token)) return unauthorized();
       if (!runner) return { status: 503, body: { error: 'the job service is not running' } };
       return fn(req, runner);
     };

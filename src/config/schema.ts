@@ -87,9 +87,9 @@ export const InputsConfigSchema = z
   .object({
     /** Accept messages on the unix socket `<dataDir>/admiral.sock`; default true. */
     socket: z.boolean().default(true),
-    /** Accept messages on a TCP listener at `host:port`; default off. */
+    /** Accept messages on a TCP listener at `host:port` (loopback only: it has no authentication, as Steward's); default off. */
     tcpListen: hostPort.optional(),
-    /** Accept messages (POST a JSON array) on an HTTP listener at `host:port`; default off. */
+    /** Accept messages (POST a JSON array, with the node's bearer token) on an HTTP listener at `host:port`; default off. */
     httpListen: hostPort.optional(),
     /** Pick up message files dropped into this folder; default off. */
     watchFolder: path().optional(),
@@ -160,7 +160,7 @@ export const CentralJobsConfigSchema = z
 
 export const CentralHttpConfigSchema = z
   .object({
-    /** Bearer token of the HTTP API (`Authorization: Bearer …`); default: made once into `<dataDir>/api-token`. Redacted when printed. */
+    /** Bearer token of the node's HTTP listener, its message input and central's API (`Authorization: Bearer …`); default: made once into `<dataDir>/api-token`. Redacted when printed. */
     token: z.string().min(16).optional(),
   })
   .strict();

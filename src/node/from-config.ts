@@ -64,6 +64,7 @@ export function nodeOptionsFromConfig(config: Config, log: Logger): NodeOptions 
         watchFolder: inData(config.inputs.watchFolder),
       }),
     },
+    ...(config.central.http.token !== undefined && { httpToken: config.central.http.token }),
     ...(config.metricsListen !== undefined && { metricsListen: config.metricsListen }),
     ...(config.statusFile.interval > 0 && {
       statusFile: {

@@ -29,6 +29,8 @@ import { Executor } from './executor.js';
 import type { NodeContext } from './extension.js';
 import { startFolderInput } from './inputs/folder-input.js';
 import { messagesRoute } from './inputs/http-input.js';
+import { apiToken } from '../http/bearer.js';
+import { isLoopbackHost } from '../broker/loopback.js';
 import { startSocketInput, startTcpInput } from './inputs/stream-input.js';
 import type { Input, SubmitResult } from './inputs/types.js';
 import { joinFleet } from './join.js';
@@ -303,6 +305,13 @@ export class AdmiralNode {
     }
     if (options.inputs.tcpListen) {
       const { host, port } = parseHostPort(options.inputs.tcpListen, 'inputs.tcpListen');
+      // Steward's TCP input has no authentication (`nc host port < msg.json`), and what it takes
+      // is signed with this node's key: only processes on this machine may reach it.
+      if (!isLoopbackHost(host)) {
+        throw new Error(
+          `Expected \`inputs.tcpListen\` to be a loopback address (127.0.0.1:PORT), got ${JSON.stringify(options.inputs.tcpListen)}: whoever can connect sends messages signed by this node; use the broker, or the HTTP input with its bearer token, from other machines`,
+        );
+      }
       this.inputs.push(await startTcpInput(host, port, submit));
     }
     if (options.inputs.watchFolder) {
@@ -310,7 +319,7 @@ export class AdmiralNode {
     }
     const routes = [];
     if (options.inputs.httpListen) {
-      routes.push(messagesRoute(submit));
+      routes.push(messagesRoute(submit, options.httpToken ?? apiToken(options.dataDir)));
       for (const ext of options.extensions ?? []) routes.push(...(ext.routes ?? []));
     }
     if (options.metricsListen && options.metricsListen === options.inputs.httpListen)

@@ -42,6 +42,8 @@ export interface NodeOptions {
     readonly httpListen?: string;
     readonly watchFolder?: string;
   };
+  /** Bearer token of the HTTP listener (`central.http.token`); default `<dataDir>/api-token`. */
+  readonly httpToken?: string;
   readonly metricsListen?: string;
   readonly statusFile?: { readonly path: string; readonly intervalMs: number };
   /** Pin the central's key the first time its online event is seen (local, loopback fleets). */
