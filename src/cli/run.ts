@@ -3,7 +3,7 @@ import { CentralServiceError } from '../central/errors.js';
 import type { AdmiralClient } from '../client/connect.js';
 import type { JobSubmit } from '../fleet/job-request.js';
 import { countNodeViews, EXIT_CODES, exitCodeOf, type JobView } from '../fleet/job-view.js';
-import { inventoryNames } from '../fleet/inventory-client.js';
+import { queryInventory } from '../fleet/inventory-client.js';
 import { submitJob, waitForJob } from '../fleet/jobs-client.js';
 import { type LiveRunReport, runLive } from '../fleet/live.js';
 import { parseRateLimit, RateLimitSyntaxError } from '../fleet/rate.js';
@@ -56,19 +56,17 @@ function refused(err: unknown): never {
 async function noteAbsent(client: AdmiralClient, job: JobSubmit, ttl: unknown): Promise<void> {
   const listed = job.nodes;
   if (listed === undefined || listed.length === 0) return;
-  let known: Set<string>;
-  let online: Set<string>;
+  let online: Map<string, boolean>;
   try {
-    const target = { nodes: [...listed] };
-    known = new Set(await inventoryNames(client.nc, client.subjects, { target }));
-    online = new Set(
-      await inventoryNames(client.nc, client.subjects, { target, onlineOnly: true }),
-    );
+    const records = await queryInventory(client.nc, client.subjects, {
+      target: { nodes: [...listed] },
+    });
+    online = new Map(records.map((r) => [r.node, r.online]));
   } catch {
     return; // only a note: the job itself is already submitted
   }
-  const never = listed.filter((n) => !known.has(n));
-  const offline = listed.filter((n) => known.has(n) && !online.has(n));
+  const never = listed.filter((n) => !online.has(n));
+  const offline = listed.filter((n) => online.get(n) === false);
   const wait = `its message waits up to the job's ttl${typeof ttl === 'number' ? ` (${ttl} s)` : ''} for it`;
   if (never.length > 0) {
     process.stderr.write(`note: central has never seen ${never.join(', ')}; ${wait}\n`);

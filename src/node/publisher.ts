@@ -97,13 +97,13 @@ export class Publisher {
     const { store, onTerminal, metrics, backoff } = this.#deps;
     const now = Date.now();
     for (const id of store.outbox.expireDue(now)) {
-      const rec = store.outbox.get(id);
-      if (rec) metrics.messages.inc({ method: rec.method, state: 'expired' });
+      const method = store.outbox.methodOf(id);
+      if (method) metrics.messages.inc({ method, state: 'expired' });
       onTerminal(id, 'expired', 'not delivered before it expired');
     }
     for (const { id, error } of store.outbox.expireUnanswered(now)) {
-      const rec = store.outbox.get(id);
-      if (rec) metrics.messages.inc({ method: rec.method, state: 'expired' });
+      const method = store.outbox.methodOf(id);
+      if (method) metrics.messages.inc({ method, state: 'expired' });
       onTerminal(id, 'expired', error);
     }
     const nc = this.#deps.connection();
