@@ -5,6 +5,7 @@
 //   node sim-nodes.js '{"url":"nats://…","prefix":"sim","from":0,"count":1250}'
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startPingResponder } from '../../src/fleet/ping.js';
+import { RequestMux } from '../../src/node/request-mux.js';
 import {
   createReply,
   decodeEnvelope,
@@ -34,6 +35,8 @@ async function startOne(i: number): Promise<void> {
   conns.push(nc);
   const facts = { node, os: 'Linux', cpus: 2 + (i % 8), tags: [i % 2 === 0 ? 'even' : 'odd'] };
   startPingResponder(nc, subjects, node, () => facts);
+  // Replies go out as a node's publisher sends them: over one muxed inbox subscription.
+  const mux = new RequestMux(nc);
   const event = JSON.stringify({
     node,
     publicKey: 'sim',
@@ -63,9 +66,7 @@ async function startOne(i: number): Promise<void> {
         exitCode: 0,
       };
       const bytes = encodeEnvelope(signMessage(reply, identity), 'none');
-      void nc
-        .request(subjects.node(msg.fromNode, reply.method), bytes, { timeout: 10_000 })
-        .catch(() => undefined);
+      void mux.request(subjects.node(msg.fromNode, reply.method), bytes, 10_000);
     },
   });
   await nc.flush();

@@ -6,5 +6,6 @@ export const none: MethodHandler = {
   name: 'REQNone',
   kind: MethodKind.reply,
   idempotent: true,
+  settlesOnly: true,
   run: async () => ({ status: MethodStatus.ok, data: '' }),
 };

@@ -187,6 +187,11 @@ export interface MethodHandler {
   readonly idempotent?: boolean;
   /** Needs a trusted signer by default policy (commands, file reads, HTTP, process control). */
   readonly privileged?: boolean;
+  /**
+   * A reply method whose run does nothing (REQNone): the reply only settles the request it
+   * answers, so the executor records it as soon as it is stored instead of claiming and running it.
+   */
+  readonly settlesOnly?: boolean;
   run(ctx: MethodContext): Promise<MethodOutput>;
   /**
    * After a crash, for a message that was running: recover its result if the work finished or is

@@ -92,11 +92,33 @@ export class Executor {
     });
   }
 
-  /** New messages in the inbox, as the receiver decoded them: run them soon. */
+  /**
+   * New messages in the inbox, as the receiver decoded them: run them soon. Replies to a method
+   * that does nothing (REQNone) are settled at once, in one commit for the batch: there is
+   * nothing to run, so they skip the claim (a read and a write per row) and the run.
+   */
   received(messages: readonly Message[]): void {
-    // Bounded: past this the executor is far behind and decodes from the inbox row instead.
-    for (const msg of messages)
-      if (this.#decoded.size < DECODED_LIMIT) this.#decoded.set(msg.id, msg);
+    const { registry } = this.#deps;
+    let settled = false;
+    for (const msg of messages) {
+      const handler = registry.has(msg.method) ? registry.get(msg.method) : undefined;
+      if (handler?.settlesOnly === true && msg.inReplyTo !== undefined && !this.#stopped) {
+        this.executed++;
+        this.#completions.push({
+          inboxId: msg.id,
+          msg,
+          handler,
+          out: { status: 'ok', data: '' },
+          streamSeq: undefined,
+          ctx: undefined,
+        });
+        settled = true;
+        // Bounded: past this the executor is far behind and decodes from the inbox row instead.
+      } else if (this.#decoded.size < DECODED_LIMIT) this.#decoded.set(msg.id, msg);
+    }
+    // Before the next pump could claim them (the inbox rows are still 'stored' until this commit;
+    // if it fails they are claimed and run as usual).
+    if (settled) this.#flush();
     this.wake();
   }
 

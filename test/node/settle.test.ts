@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Broker } from '../../src/broker/index.js';
+import { loadConfig } from '../../src/config/load.js';
+import { nodeOptionsFromConfig } from '../../src/node/from-config.js';
+import { AdmiralNode } from '../../src/node/node.js';
+import { silentLogger } from '../../src/observability/logger.js';
+
+// A reply whose method does nothing (REQNone) settles its request as soon as it is stored: the
+// executor never claims or runs it. Other reply methods are claimed and run as before.
+
+async function startNode(name: string, dir: string, brokerUrl: string): Promise<AdmiralNode> {
+  const loaded = loadConfig({
+    flags: {
+      nodeName: name,
+      dataDir: join(dir, name),
+      'broker.url': brokerUrl,
+      helloInterval: 0,
+      'statusFile.interval': 0,
+      'inputs.socket': false,
+    },
+    env: {},
+  });
+  return AdmiralNode.start(nodeOptionsFromConfig(loaded.config, silentLogger));
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+interface InboxRow {
+  id: string;
+  method: string;
+  state: string;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+test('a REQNone reply settles its request at receipt, never claimed; a REQToFile reply is still run', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'admiral-settle-'));
+  const broker = await Broker.start({ host: '127.0.0.1', port: 0 });
+  const a = await startNode('a', dir, broker.url);
+  const b = await startNode('b', dir, broker.url);
+  t.after(async () => {
+    await a.close();
+    await b.close();
+    await broker.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  b.trust.add(a.identity.publicKey, 'a');
+
+  const sent = a.submit(
+    JSON.stringify([
+      { toNode: 'b', method: 'REQPing', replyMethod: 'REQNone' },
+      {
+        toNode: 'b',
+        method: 'REQCliCommand',
+        methodArgs: ['sh', '-c', 'exit 3'],
+        replyMethod: 'REQNone',
+      },
+      {
+        toNode: 'b',
+        method: 'REQPing',
+        replyMethod: 'REQToFile',
+        directory: 'results',
+        fileName: 'ping.txt',
+      },
+    ]),
+    'test',
+  );
+  assert.deepEqual(sent.rejected, []);
+  const [ping, failing, toFile] = sent.accepted as [string, string, string];
+  const stateOf = (id: string): string | undefined => a.store.outbox.get(id)?.state;
+  await until('all three requests to end', () =>
+    [ping, failing, toFile].every((id) => !['pending', 'delivered'].includes(stateOf(id) ?? '')),
+  );
+  // The terminal states come from the replies' statuses, as before.
+  assert.equal(stateOf(ping), 'completed');
+  assert.equal(stateOf(failing), 'failed');
+  assert.equal((a.store.outbox.get(failing)?.result as { exitCode?: number }).exitCode, 3);
+  assert.equal(stateOf(toFile), 'completed');
+
+  const rows = a.store.database.db
+    .prepare('SELECT id, method, state, started_at, finished_at FROM inbox ORDER BY method')
+    .all() as InboxRow[];
+  const none = rows.filter((r) => r.method === 'REQNone');
+  assert.equal(none.length, 2, JSON.stringify(rows));
+  for (const r of none) {
+    assert.equal(r.state, 'done');
+    assert.equal(r.started_at, null, 'a REQNone reply is never claimed to run');
+    assert.ok(r.finished_at !== null);
+  }
+  const file = rows.filter((r) => r.method === 'REQToFile');
+  assert.equal(file.length, 1);
+  assert.equal(file[0]?.state, 'done');
+  assert.ok(file[0]?.started_at !== null, 'a REQToFile reply is claimed and run');
+  assert.match(await readFile(join(dir, 'a', 'results', 'ping.txt'), 'utf8'), /pong|b/i);
+
+  // Both replies still leave their audit lines: received, then finished.
+  const audit = (await readFile(join(dir, 'a', 'audit.log'), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { id: string; event: string });
+  for (const r of none) {
+    assert.deepEqual(
+      audit.filter((e) => e.id === r.id).map((e) => e.event),
+      ['received', 'finished'],
+    );
+  }
+  assert.equal(a.executor.executed >= 3, true);
+});
