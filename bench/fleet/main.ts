@@ -121,8 +121,12 @@ async function rawFanOut(nc: NatsConnection, names: readonly string[]): Promise<
   return performance.now() - t0;
 }
 
-async function admiralPing(nc: NatsConnection, expected: number): Promise<number> {
-  const report = await pingFleet(nc, subjects, { target: { all: true }, timeoutMs: 10_000 });
+async function admiralPing(client: AdmiralClient, expected: number): Promise<number> {
+  const report = await pingFleet(client.nc, subjects, {
+    target: { all: true },
+    timeoutMs: 10_000,
+    identity: client.identity,
+  });
   if (report.replies.length !== expected || report.missing.length > 0) {
     throw new Error(
       `ping: ${report.replies.length}/${expected} answered, missing ${report.missing.length}`,
@@ -280,7 +284,10 @@ async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
         // Every simulated node plus the central itself, once the inventory has them all.
         const names = [...sims.names, 'central'];
         for (;;) {
-          const known = await inventoryNames(nc, subjects, { onlineOnly: true });
+          const known = await inventoryNames(nc, subjects, {
+            identity: client.identity,
+            onlineOnly: true,
+          });
           if (known.length >= names.length) break;
           await new Promise((r) => setTimeout(r, 100));
         }
@@ -288,14 +295,15 @@ async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
         const raws: number[] = [];
         for (let r = 0; r < RUNS; r++) {
           raws.push(await rawFanOut(nc, names));
-          pings.push(RUN_ONLY ? Number.NaN : await admiralPing(nc, names.length));
+          pings.push(RUN_ONLY ? Number.NaN : await admiralPing(client, names.length));
         }
+        // The CLI on central's machine: central's key signs its inventory query.
         const cli = RUN_ONLY
           ? Number.NaN
           : median([
-              await cliPing(broker.url, join(dir, 'client'), names.length),
-              await cliPing(broker.url, join(dir, 'client'), names.length),
-              await cliPing(broker.url, join(dir, 'client'), names.length),
+              await cliPing(broker.url, join(dir, 'central'), names.length),
+              await cliPing(broker.url, join(dir, 'central'), names.length),
+              await cliPing(broker.url, join(dir, 'central'), names.length),
             ]);
         const jobs: number[] = [];
         for (let r = 0; r < RUNS; r++)

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { PermissionsInput } from '../broker/index.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
@@ -13,9 +12,10 @@ import {
   nodePermissions,
   type SubjectPermissions,
 } from '../protocol/enrolment.js';
-import { FileTrustStore, isValidNodeName, type Subjects } from '../protocol/index.js';
+import { isValidNodeName, type Subjects } from '../protocol/index.js';
 import { verifyRequest } from '../protocol/signed-request.js';
 import type { EnrolmentStore, EnrolRecord, EnrolState, TokenView } from './enrolment-store.js';
+import { centralTrust, refusalText } from './trusted.js';
 
 // Central's side of joining a fleet (docs/security.md, "Joining a fleet"): answers joining
 // nodes on `adm.central.enrol`, admits them with a valid token or on an operator's word, and
@@ -106,10 +106,7 @@ export class EnrolmentExtension implements NodeExtension {
 
   async start(ctx: NodeContext): Promise<void> {
     this.#ctx = ctx;
-    const trust = new FileTrustStore(join(ctx.options.dataDir, 'trust.json'));
-    const operators = {
-      has: (key: string) => key === ctx.identity.publicKey || trust.has(key),
-    };
+    const operators = centralTrust(ctx);
     const nc: NatsConnection = ctx.nc;
     this.#subs.push(
       nc.subscribe(ctx.subjects.central(ENROL_SERVICE), {
@@ -218,7 +215,7 @@ export class EnrolmentExtension implements NodeExtension {
     try {
       body = verifyRequest(raw, ENROL_ADMIN_SERVICE, operators).body as EnrolAdminBody;
     } catch (err) {
-      return { ok: false, error: `refused: ${String(err instanceof Error ? err.message : err)}` };
+      return { ok: false, error: `refused: ${refusalText(err)}` };
     }
     const { store } = this.#o;
     const ctx = this.#ctx as NodeContext;

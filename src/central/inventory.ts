@@ -9,18 +9,21 @@ import {
   type Target,
 } from '../fleet/target.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
-import type { Subjects } from '../protocol/index.js';
+import type { Subjects, TrustLookup } from '../protocol/index.js';
+import { verifyRequest } from '../protocol/signed-request.js';
 import { type InventoryRecord, InventoryStore } from '../store/inventory.js';
+import { centralTrust, refusalText } from './trusted.js';
 
 // The central's node inventory (DESIGN.md, "Roles"): every node seen, online or offline with the
 // time it was last heard from, and its facts. It listens to every node's lifecycle events
 // (`adm.evt.<node>.online|offline|hello`, hello carrying the facts) and answers queries on
-// `adm.central.inventory`. A node is offline when it says so, or when its hellos stop for
+// `adm.central.inventory` (signed requests from keys central trusts, as for jobs: the facts
+// name hosts and addresses, not for every connection). A node is offline when it says so, or when its hellos stop for
 // `missedHellos` intervals (a crash, a cut link).
 
 export const INVENTORY_SERVICE = 'inventory';
 
-/** A query on `adm.central.inventory`. No target lists every node. */
+/** A query on `adm.central.inventory` (the body of a signed request). No target lists every node. */
 export interface InventoryQuery {
   readonly target?: Target;
   /** Only nodes that are online; default false. */
@@ -248,7 +251,7 @@ export function inventoryExtension(options: InventoryExtensionOptions = {}): Inv
       });
       inventory = inv;
       nc = ctx.nc;
-      subs = subscribe(ctx.nc, ctx.subjects, inv, ctx.options.log);
+      subs = subscribe(ctx.nc, ctx.subjects, inv, centralTrust(ctx), ctx.options.log);
       const flush = setInterval(() => {
         try {
           inv.flush();
@@ -302,6 +305,7 @@ function subscribe(
   nc: NatsConnection,
   subjects: Subjects,
   inv: Inventory,
+  trust: TrustLookup,
   log: NodeContext['options']['log'],
 ): Subscription[] {
   const events = nc.subscribe(subjects.eventSubscription(), {
@@ -325,9 +329,16 @@ function subscribe(
     callback: (err, msg) => {
       if (err) return;
       let reply: InventoryReply;
+      let q: InventoryQuery;
       try {
-        const text = Buffer.from(msg.data).toString('utf8');
-        const q = (text.trim() === '' ? {} : JSON.parse(text)) as InventoryQuery;
+        q = (verifyRequest(msg.data, INVENTORY_SERVICE, trust).body ?? {}) as InventoryQuery;
+      } catch (e) {
+        reply = { ok: false, error: `inventory query refused: ${refusalText(e)}` };
+        log('warn', 'inventory: query refused', { error: String(e) });
+        msg.respond(JSON.stringify(reply));
+        return;
+      }
+      try {
         reply = inv.query(q);
       } catch (e) {
         reply = { ok: false, error: `bad inventory query: ${String(e)}` };

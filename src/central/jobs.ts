@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { Config } from '../config/schema.js';
 import { JobRequestError, type JobsRequest, parseJobSubmit } from '../fleet/job-request.js';
@@ -7,9 +6,10 @@ import type { TargetCandidate } from '../fleet/target.js';
 import { apiToken, hasBearer, unauthorized } from '../http/bearer.js';
 import type { HttpReply, HttpRequest, HttpRoute } from '../http/server.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
-import { FileTrustStore, isMessageId, ProtocolError } from '../protocol/index.js';
+import { isMessageId, ProtocolError, type TrustLookup } from '../protocol/index.js';
 import { verifyRequest } from '../protocol/signed-request.js';
 import { toAmiral } from './job-amiral.js';
+import { centralTrust, refusalText } from './trusted.js';
 import { JobError, JobRunner, type JobSettings } from './job-runner.js';
 import type { CentralReply } from './wire.js';
 
@@ -54,26 +54,20 @@ function errorReply(err: unknown): CentralReply {
     err instanceof JobError || err instanceof JobRequestError || err instanceof ProtocolError
       ? err.code
       : 'ADMIRAL_JOB';
-  return { ok: false, code, error: err instanceof Error ? err.message : String(err) };
+  return { ok: false, code, error: refusalText(err) };
 }
 
 export function jobsExtension(options: JobsExtensionOptions): JobsExtension {
   let runner: JobRunner | undefined;
-  let ctx: NodeContext | undefined;
   let sub: Subscription | undefined;
   let token: string | undefined;
 
-  const trusted = (key: string): boolean => {
-    if (!ctx) return false;
-    if (key === ctx.identity.publicKey) return true;
-    // Read fresh: `admiral trust add` changes the file while central runs.
-    return new FileTrustStore(join(ctx.options.dataDir, 'trust.json')).has(key);
-  };
+  let trust: TrustLookup = { has: () => false };
 
   const handle = async (msg: Msg): Promise<CentralReply> => {
     const r = runner;
     if (!r) return { ok: false, code: 'ADMIRAL_JOB', error: 'the job service is not running' };
-    const req = verifyRequest(msg.data, JOBS_SERVICE, { has: trusted });
+    const req = verifyRequest(msg.data, JOBS_SERVICE, trust);
     const body = req.body as JobsRequest;
     switch (body?.op) {
       case 'submit':
@@ -192,7 +186,7 @@ export function jobsExtension(options: JobsExtensionOptions): JobsExtension {
       return runner;
     },
     async start(c: NodeContext) {
-      ctx = c;
+      trust = centralTrust(c);
       token = options.httpToken ?? apiToken(c.options.dataDir);
       runner = new JobRunner({
         ctx: c,

@@ -34,6 +34,7 @@ export function registerFacts(program: Command): void {
       });
       try {
         const [rec] = await queryInventory(client.nc, client.subjects, {
+          identity: client.identity,
           target: { nodes: [node] },
         });
         if (rec === undefined || rec.node !== node) {

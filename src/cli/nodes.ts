@@ -51,6 +51,7 @@ export function registerNodes(program: Command): void {
     });
     try {
       const records = await queryInventory(client.nc, client.subjects, {
+        identity: client.identity,
         target,
         onlineOnly: opts.online === true,
       });

@@ -89,6 +89,7 @@ export function registerPing(program: Command): void {
     try {
       report = await pingFleet(client.nc, client.subjects, {
         target,
+        identity: client.identity,
         timeoutMs: Math.round(opts.timeout * 1000),
       });
     } finally {

@@ -59,6 +59,7 @@ async function noteAbsent(client: AdmiralClient, job: JobSubmit, ttl: unknown): 
   let online: Map<string, boolean>;
   try {
     const records = await queryInventory(client.nc, client.subjects, {
+      identity: client.identity,
       target: { nodes: [...listed] },
     });
     online = new Map(records.map((r) => [r.node, r.online]));

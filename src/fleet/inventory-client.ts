@@ -4,11 +4,13 @@ import {
   type InventoryQuery,
   type InventoryReply,
 } from '../central/inventory.js';
-import type { Subjects } from '../protocol/index.js';
+import type { Identity, Subjects } from '../protocol/index.js';
+import { signRequest } from '../protocol/signed-request.js';
 import type { InventoryRecord } from '../store/inventory.js';
 import type { Target } from './target.js';
 
 // The client side of `adm.central.inventory`: what `admiral nodes`, `ping` and `run` ask central.
+// Every query is signed with the client's identity; central answers keys it trusts.
 
 /** The central did not answer, or refused the query. */
 export class InventoryQueryError extends Error {
@@ -17,6 +19,8 @@ export class InventoryQueryError extends Error {
 }
 
 export interface QueryInventoryOptions {
+  /** Signs the query: central's own identity, or one in its trust store. */
+  readonly identity: Identity;
   readonly target?: Target;
   readonly onlineOnly?: boolean;
   /** ms per request; default 5000. */
@@ -26,12 +30,14 @@ export interface QueryInventoryOptions {
 async function ask(
   nc: NatsConnection,
   subjects: Subjects,
+  identity: Identity,
   q: InventoryQuery,
   timeoutMs: number,
 ): Promise<InventoryReply & { ok: true }> {
   let reply: InventoryReply;
   try {
-    const msg = await nc.request(subjects.central(INVENTORY_SERVICE), JSON.stringify(q), {
+    const signed = signRequest(INVENTORY_SERVICE, q, identity);
+    const msg = await nc.request(subjects.central(INVENTORY_SERVICE), JSON.stringify(signed), {
       timeout: timeoutMs,
     });
     reply = JSON.parse(Buffer.from(msg.data).toString('utf8')) as InventoryReply;
@@ -51,7 +57,7 @@ async function ask(
 export async function queryInventory(
   nc: NatsConnection,
   subjects: Subjects,
-  options: QueryInventoryOptions = {},
+  options: QueryInventoryOptions,
 ): Promise<InventoryRecord[]> {
   const out: InventoryRecord[] = [];
   let offset: number | undefined = 0;
@@ -59,6 +65,7 @@ export async function queryInventory(
     const reply: InventoryReply & { ok: true } = await ask(
       nc,
       subjects,
+      options.identity,
       {
         ...(options.target !== undefined && { target: options.target }),
         ...(options.onlineOnly === true && { onlineOnly: true }),
@@ -76,11 +83,12 @@ export async function queryInventory(
 export async function inventoryNames(
   nc: NatsConnection,
   subjects: Subjects,
-  options: QueryInventoryOptions = {},
+  options: QueryInventoryOptions,
 ): Promise<string[]> {
   const reply = await ask(
     nc,
     subjects,
+    options.identity,
     {
       ...(options.target !== undefined && { target: options.target }),
       ...(options.onlineOnly === true && { onlineOnly: true }),

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { createInbox, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import type { Subjects } from '../protocol/index.js';
+import type { Identity, Subjects } from '../protocol/index.js';
 import { InventoryQueryError, inventoryNames } from './inventory-client.js';
 import {
   type Facts,
@@ -79,6 +79,8 @@ export interface PingOptions {
   readonly timeoutMs?: number;
   /** Ask the central's inventory which nodes to expect (for `--all`, `--where`, no target); default true. */
   readonly useInventory?: boolean;
+  /** Signs the inventory query (central answers keys it trusts); without it none is asked. */
+  readonly identity?: Identity;
 }
 
 export interface PingReply {
@@ -158,9 +160,12 @@ export async function pingFleet(
     const expecting: Promise<void> = (async () => {
       let names: string[] | undefined;
       if (listed !== undefined && where === undefined) names = [...listed];
-      else if (options.useInventory !== false) {
+      else if (options.useInventory !== false && options.identity === undefined) {
+        note = 'no identity to ask the inventory with; nodes that did not answer cannot be named';
+      } else if (options.useInventory !== false && options.identity !== undefined) {
         try {
           names = await inventoryNames(nc, subjects, {
+            identity: options.identity,
             ...(!isEmptyTarget(target) && { target }),
             timeoutMs,
           });

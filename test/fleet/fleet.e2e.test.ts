@@ -214,6 +214,30 @@ async function fleetSuite(t: TestContext, brokerUrl: string | undefined): Promis
     assert.deepEqual(listed.stdout.trim().split('\n').slice(1).sort(), ['db1,ok', 'web2,ok']);
   });
 
+  await t.test(
+    'the inventory answers only keys central trusts, and says how to trust one',
+    async () => {
+      // web1's own identity: a node, which central does not trust for its services.
+      const asWeb1 = ['--data-dir', join(fleet.dir, 'web1')];
+      const key = (await fleet.cli(['keys', 'show', ...asWeb1])).stdout.trim();
+      assert.match(key, /^U[A-Z0-9]{55}$/);
+      const refused = await fleet.cli(['nodes', ...asWeb1]);
+      assert.equal(refused.code, 1);
+      assert.equal(refused.stdout, '', 'no inventory is printed');
+      assert.match(refused.stderr, /inventory query refused: .*untrusted key/);
+      assert.ok(refused.stderr.includes(`admiral trust add ${key}`), refused.stderr);
+      // A ping still gets its answers; without the inventory it cannot name who is missing.
+      const ping = await fleet.cli(['ping', '--all', '--timeout', '1s', ...asWeb1]);
+      assert.match(ping.stdout, /^web2\s+time=/m);
+      assert.match(ping.stdout, /note: inventory query refused/);
+      const trust = await fleet.cli(['trust', 'add', key, '--label', 'web1-operator']);
+      assert.equal(trust.code, 0, trust.stderr);
+      assert.deepEqual(await names(fleet, asWeb1), ['central', 'db1', 'web1', 'web2']);
+      assert.equal((await fleet.cli(['trust', 'remove', key])).code, 0);
+      assert.equal((await fleet.cli(['nodes', ...asWeb1])).code, 1, 'refused again once removed');
+    },
+  );
+
   await t.test('sub prints what pub publishes, bounded by --count', async () => {
     const sub = startCli(
       fleet,
