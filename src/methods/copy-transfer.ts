@@ -9,7 +9,7 @@
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, lstat, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BulkTransport } from './types.js';
 
@@ -314,4 +314,41 @@ export const incoming = new Map<string, IncomingTransfer>();
 
 export function incomingKey(dataDir: string, transferId: string): string {
   return `${dataDir}\0${transferId}`;
+}
+
+/**
+ * Removes what transfers left in `<dataDir>/copy` that nobody is receiving: the part and state
+ * files of a transfer not open in this process and untouched for IDLE_TIMEOUT_MS (a destination
+ * restarted mid-copy whose source never came back, a process killed mid-write). The rule an open
+ * transfer's idle timer applies. Returns the transfer ids dropped.
+ */
+export async function sweepStaleTransfers(dataDir: string, now = Date.now()): Promise<string[]> {
+  const dir = join(dataDir, 'copy');
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const touched = new Map<string, number>();
+  for (const name of names) {
+    const m = /^(.+)\.(part|state)$/.exec(name);
+    const id = m?.[1];
+    if (id === undefined || incoming.has(incomingKey(dataDir, id))) continue;
+    try {
+      const st = await lstat(join(dir, name));
+      touched.set(id, Math.max(touched.get(id) ?? 0, st.mtimeMs));
+    } catch {
+      // removed meanwhile
+    }
+  }
+  const dropped: string[] = [];
+  for (const [id, at] of touched) {
+    // Opened again while the directory was read: it is live.
+    if (now - at < IDLE_TIMEOUT_MS || incoming.has(incomingKey(dataDir, id))) continue;
+    await dropFiles(dataDir, id);
+    dropped.push(id);
+  }
+  return dropped.sort();
 }

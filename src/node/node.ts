@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { parseHostPort, type RunningHttpServer, startHttpServer } from '../http/server.js';
+import { sweepStaleTransfers } from '../methods/copy-transfer.js';
 import { createMethodRegistry, METHOD_HANDLERS, type MethodRegistry } from '../methods/registry.js';
 import { wrapForRelay } from '../methods/relay.js';
 import type { NodeServices } from '../methods/types.js';
@@ -288,12 +289,24 @@ export class AdmiralNode {
       t.unref();
       this.#timers.push(t);
     }
-    const purge = setInterval(
-      () => this.store.inbox.purgeExpired(Date.now(), options.store?.inboxKeepAfterExpiryMs ?? 0),
-      60_000,
-    );
+    this.#sweepCopies();
+    const purge = setInterval(() => {
+      this.store.inbox.purgeExpired(Date.now(), options.store?.inboxKeepAfterExpiryMs ?? 0);
+      this.#sweepCopies();
+    }, 60_000);
     purge.unref();
     this.#timers.push(purge);
+  }
+
+  /** Drops copy transfers nobody finished or resumed (part files left by a crash or a lost source). */
+  #sweepCopies(): void {
+    const { dataDir, log } = this.options;
+    sweepStaleTransfers(dataDir).then(
+      (ids) => {
+        if (ids.length > 0) log('info', 'dropped copy transfers idle too long', { transfers: ids });
+      },
+      (err: unknown) => log('warn', 'cannot sweep copy transfers', { error: String(err) }),
+    );
   }
 
   async #startInputs(): Promise<void> {

@@ -4,36 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Broker } from '../../src/broker/index.js';
-import { loadConfig } from '../../src/config/load.js';
-import { nodeOptionsFromConfig } from '../../src/node/from-config.js';
-import { AdmiralNode } from '../../src/node/node.js';
-import { silentLogger } from '../../src/observability/logger.js';
+import { startInProcessNode, until } from '../helpers/in-process.js';
 
 // A reply whose method does nothing (REQNone) settles its request as soon as it is stored: the
 // executor never claims or runs it. Other reply methods are claimed and run as before.
-
-async function startNode(name: string, dir: string, brokerUrl: string): Promise<AdmiralNode> {
-  const loaded = loadConfig({
-    flags: {
-      nodeName: name,
-      dataDir: join(dir, name),
-      'broker.url': brokerUrl,
-      helloInterval: 0,
-      'statusFile.interval': 0,
-      'inputs.socket': false,
-    },
-    env: {},
-  });
-  return AdmiralNode.start(nodeOptionsFromConfig(loaded.config, silentLogger));
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 interface InboxRow {
   id: string;
@@ -46,8 +20,8 @@ interface InboxRow {
 test('a REQNone reply settles its request at receipt, never claimed; a REQToFile reply is still run', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'admiral-settle-'));
   const broker = await Broker.start({ host: '127.0.0.1', port: 0 });
-  const a = await startNode('a', dir, broker.url);
-  const b = await startNode('b', dir, broker.url);
+  const a = await startInProcessNode('a', dir, broker.url);
+  const b = await startInProcessNode('b', dir, broker.url);
   t.after(async () => {
     await a.close();
     await b.close();
