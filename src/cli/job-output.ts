@@ -46,7 +46,12 @@ export function renderNodes(nodes: readonly JobNodeView[]): string {
 export function renderSummary(job: JobView, elapsedMs?: number): string {
   const c = job.counts;
   const lines: string[] = [];
-  const took = elapsedMs === undefined ? '' : ` in ${(elapsedMs / 1000).toFixed(1)} s`;
+  const took =
+    elapsedMs === undefined
+      ? ''
+      : elapsedMs < 1000
+        ? ` in ${Math.round(elapsedMs)} ms`
+        : ` in ${(elapsedMs / 1000).toFixed(1)} s`;
   lines.push(
     `job ${job.id} ${job.state}${took}: ${c.total} node${c.total === 1 ? '' : 's'}, ${c.succeeded} succeeded, ${c.failed} failed, ${c.noAnswer} did not answer`,
   );

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { renderSummary } from '../../src/cli/job-output.js';
 import { countNodes, EXIT_CODES, exitCodeOf, outcomeOf } from '../../src/fleet/job-view.js';
 import { parseRateLimit, RateLimitSyntaxError, resolveRateLimit } from '../../src/fleet/rate.js';
 import { generateIdentity } from '../../src/protocol/index.js';
@@ -50,6 +51,27 @@ test('counts group nodes by outcome and count the ones that ACKed', () => {
     ],
     [7, 5, 6, 3, 1, 2],
   );
+});
+
+test('the summary line gives a job time under a second in ms, longer ones in s', () => {
+  const job = {
+    id: '01a23761-4f79-7417-82ab-dcea2eda46ee',
+    state: 'completed' as const,
+    args: ['hostname'],
+    target: { all: true },
+    options: {},
+    submittedBy: 'test',
+    createdAt: 0,
+    counts: countNodes([{ state: 'completed', exitCode: 0, acked: true, n: 2 }]),
+    nodes: [],
+  };
+  const first = (ms: number): string => renderSummary(job, ms).split('\n')[0] ?? '';
+  assert.equal(
+    first(43.4),
+    'job 01a23761-4f79-7417-82ab-dcea2eda46ee completed in 43 ms: 2 nodes, 2 succeeded, 0 failed, 0 did not answer',
+  );
+  assert.match(first(2_140), / completed in 2\.1 s: /);
+  assert.match(renderSummary(job), /^job \S+ completed: 2 nodes/);
 });
 
 test('rate limits are counts or percentages of the targeted nodes, rounded up', () => {
