@@ -11,10 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Msg } from '@nats-io/transport-node';
 import { Broker } from '../../src/broker/index.js';
-import { loadConfig } from '../../src/config/load.js';
-import { nodeOptionsFromConfig } from '../../src/node/from-config.js';
-import { AdmiralNode } from '../../src/node/node.js';
-import { silentLogger } from '../../src/observability/logger.js';
+import type { AdmiralNode } from '../../src/node/node.js';
+import { startInProcessNode } from '../../test/helpers/in-process.js';
 
 const argCount = process.argv.indexOf('--count');
 const quick = process.argv.includes('--quick');
@@ -23,21 +21,6 @@ const COUNT = argCount > 0 ? Number(process.argv[argCount + 1]) : quick ? 500 : 
 const IN_FLIGHT = 256;
 /** Commands a node's executor runs at once (from-config.ts). */
 const EXECUTOR_CONCURRENCY = 64;
-
-async function startNode(name: string, dir: string, brokerUrl: string): Promise<AdmiralNode> {
-  const loaded = loadConfig({
-    flags: {
-      nodeName: name,
-      dataDir: join(dir, name),
-      'broker.url': brokerUrl,
-      helloInterval: 0,
-      'statusFile.interval': 0,
-      'inputs.socket': false,
-    },
-    env: {},
-  });
-  return AdmiralNode.start(nodeOptionsFromConfig(loaded.config, silentLogger));
-}
 
 /** Durable round trips: submit `count` messages, wait until all are completed at the sender. */
 async function durable(
@@ -115,8 +98,8 @@ async function plain(
 
 const dir = await mkdtemp(join(tmpdir(), 'admiral-bench-messaging-'));
 const broker = await Broker.start({ host: '127.0.0.1', port: 0 });
-const a = await startNode('a', dir, broker.url);
-const b = await startNode('b', dir, broker.url);
+const a = await startInProcessNode('a', dir, broker.url);
+const b = await startInProcessNode('b', dir, broker.url);
 b.trust.add(a.identity.publicKey, 'a');
 try {
   const cases = [
