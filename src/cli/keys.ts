@@ -1,6 +1,14 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { FileTrustStore, loadIdentity } from '../protocol/index.js';
+import { loadConfig } from '../config/load.js';
+import { natsServerUser, nodePermissions } from '../protocol/enrolment.js';
+import {
+  FileTrustStore,
+  isValidNodeName,
+  loadIdentity,
+  loadOrCreateIdentity,
+  Subjects,
+} from '../protocol/index.js';
 import { CliError } from './errors.js';
 import { type Format, renderRows } from './output.js';
 import { localDataDir } from './system.js';
@@ -21,6 +29,44 @@ export function registerKeys(program: Command): void {
         });
       }
     });
+  keys
+    .command('nats-user')
+    .description(
+      "print this node's user for a nats-server `authorization { users = [...] }` block: its nkey (the node's identity; made if missing) and the subjects an admiral node needs, nothing more",
+    )
+    .option('--name <node>', "the node's name (default: its config's nodeName)")
+    .option('--central <node>', "the central's name (default: its config's centralNode)")
+    .option('--unrestricted', 'no permissions: for the central and operators')
+    .action(async (_opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<{
+        dataDir?: string;
+        name?: string;
+        central?: string;
+        unrestricted?: boolean;
+      }>();
+      const dataDir = localDataDir(opts.dataDir);
+      const { config } = loadConfig({ flags: { dataDir } });
+      const name = nodeNameOption('--name', opts.name ?? config.nodeName);
+      const central = nodeNameOption('--central', opts.central ?? config.centralNode);
+      const identity = await loadOrCreateIdentity(join(dataDir, 'identity.seed'));
+      const subjects = new Subjects(config.subjectPrefix);
+      const user = natsServerUser(
+        identity.publicKey,
+        opts.unrestricted === true ? undefined : nodePermissions(subjects, name, central),
+      );
+      const role = opts.unrestricted === true ? 'unrestricted' : `a node; its central: ${central}`;
+      process.stdout.write(
+        `# ${name} (${role}); connect with --nkey-seed-file ${join(dataDir, 'identity.seed')}\n${JSON.stringify(user, null, 2)}\n`,
+      );
+    });
+}
+
+function nodeNameOption(flag: string, value: string | undefined): string {
+  if (value !== undefined && isValidNodeName(value)) return value;
+  throw new CliError(
+    `${flag}: expected a node name (1 to 64 of A-Z a-z 0-9 _ -), got ${JSON.stringify(value ?? '')}`,
+    1,
+  );
 }
 
 export function registerTrust(program: Command): void {

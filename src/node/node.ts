@@ -252,7 +252,9 @@ export class AdmiralNode {
         reconnectJitterMs: options.connect.reconnectJitterMs,
         reconnectJitterTlsMs: options.connect.reconnectJitterTlsMs,
       }),
-      ...(options.join && { inboxPrefix: nodeInboxPrefix(options.name) }),
+      // Its own reply inboxes (`_INBOX_<node>`), so a broker can confine each node to its own
+      // (enrolment; `admiral keys nats-user` for nats-server).
+      inboxPrefix: nodeInboxPrefix(options.name),
     });
     this.metrics.brokerConnected.set(1);
     await this.#learnCentralKey(this.#nc);

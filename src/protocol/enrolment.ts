@@ -77,6 +77,8 @@ export function nodePermissions(
         `${p}.evt.${node}.*`,
         `${p}.central.>`,
         `${p}.bulk.${central}.*`,
+        // The central's key, asked at start (trust on first use): only central subscribes here.
+        subjects.key(central),
       ],
     },
     subscribe: {
@@ -92,5 +94,31 @@ export function nodePermissions(
     },
     // An ACK, a ping answer, a live broadcast's start and complete: a few per request, within the hour.
     allowResponses: { max: 4, expires: 3_600_000 },
+  };
+}
+
+/**
+ * A user entry for nats-server's `authorization { users = [...] }` (JSON, which nats-server's
+ * configuration syntax accepts), authenticating by the node's nkey (its identity's public key) and,
+ * unless `permissions` is undefined (central, operators), confined to those subjects.
+ */
+export function natsServerUser(
+  publicKey: string,
+  permissions: SubjectPermissions | undefined,
+): Record<string, unknown> {
+  if (permissions === undefined) return { nkey: publicKey };
+  const { publish, subscribe, allowResponses } = permissions;
+  return {
+    nkey: publicKey,
+    permissions: {
+      publish: { allow: [...publish.allow] },
+      subscribe: { allow: [...subscribe.allow] },
+      ...(allowResponses && {
+        allow_responses: {
+          max: allowResponses.max,
+          expires: `${Math.round(allowResponses.expires / 1000)}s`,
+        },
+      }),
+    },
   };
 }

@@ -188,6 +188,8 @@ export interface FleetOptions {
    * `admiral node start --name central --central-role`, with `nodeArgs` too.
    */
   brokerUrl?: string;
+  /** Use this folder, made by the test (e.g. with identities it already made), not a new one. */
+  dir?: string;
 }
 
 export function runCli(
@@ -216,7 +218,7 @@ export function runCli(
 
 /** Starts `admiral up` and the given nodes in a temp folder; everything stops in t.after. */
 export async function startFleet(t: TestContext, options: FleetOptions = {}): Promise<Fleet> {
-  const dir = await mkdtemp(join(tmpdir(), 'admiral-fleet-'));
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'admiral-fleet-')));
   const centralDir = join(dir, 'admiral-data');
   const central =
     options.brokerUrl === undefined
