@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { type BrokerCredentials, connectToBroker } from '../node/broker-connection.js';
+import { nodeInboxPrefix } from '../protocol/enrolment.js';
 import { generateIdentity, type Identity, identityFromSeed, Subjects } from '../protocol/index.js';
 
 /** How a client command reaches the system (global flags; DESIGN.md, "Roles"). */
@@ -119,6 +120,9 @@ export async function connectClient(options: ClientOptions = {}): Promise<Admira
   const nc = await connectToBroker(local ?? credentialsOf(config, url), {
     name: options.name ?? 'admiral-cli',
     timeout: options.timeoutMs ?? 5000,
+    // Speaking as a node: its reply inboxes, the only ones a broker confining it lets it read.
+    ...(localIdentity &&
+      config.nodeName !== undefined && { inboxPrefix: nodeInboxPrefix(config.nodeName) }),
   });
   return {
     nc,

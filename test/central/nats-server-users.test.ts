@@ -74,6 +74,12 @@ test('nodes confined by `admiral keys nats-user` on nats-server run a job; a nod
   assert.equal(ping.code, 0, ping.stderr);
   assert.deepEqual((JSON.parse(ping.stdout) as { missing: string[] }).missing, []);
 
+  // The CLI on ship1's machine speaks as ship1 (its key, its reply inboxes): central answers,
+  // and refuses, since it does not trust ship1's key for its services.
+  const asNode = await fleet.cli(['nodes', '--data-dir', join(dir, 'ship1')]);
+  assert.equal(asNode.code, 1);
+  assert.match(asNode.stderr, /inventory query refused: .*untrusted key .*admiral trust add/);
+
   // ship1's own credentials: another node's subjects are refused by the server.
   const asShip1 = await connect({
     servers: server.url,
