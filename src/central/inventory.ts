@@ -18,12 +18,12 @@ import { centralTrust, refusalText } from './trusted.js';
 // time it was last heard from, and its facts. It listens to every node's lifecycle events
 // (`adm.evt.<node>.online|offline|hello`, hello carrying the facts) and answers queries on
 // `adm.central.inventory` (signed requests from keys central trusts, as for jobs: the facts
-// name hosts and addresses, not for every connection). A node is offline when it says so, or when its hellos stop for
-// `missedHellos` intervals (a crash, a cut link).
+// name hosts and addresses, not for every connection). A node is offline when it says so, or
+// when its hellos stop for `missedHellos` intervals (a crash, a cut link).
 
 export const INVENTORY_SERVICE = 'inventory';
 
-/** A query on `adm.central.inventory` (the body of a signed request). No target lists every node. */
+/** A query on `adm.central.inventory` (a signed request's body). No target lists every node. */
 export interface InventoryQuery {
   readonly target?: Target;
   /** Only nodes that are online; default false. */

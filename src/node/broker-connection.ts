@@ -64,7 +64,7 @@ export interface ConnectOptions {
   readonly persistent?: boolean;
   /** ms to wait for one connection attempt; default 5 s. */
   readonly timeout?: number;
-  /** Prefix of this connection's reply inboxes; default `_INBOX` (a node uses its own, `_INBOX_<node>`). */
+  /** Prefix of this connection's reply inboxes; default `_INBOX` (a node's: `_INBOX_<node>`). */
   readonly inboxPrefix?: string;
   /** Persistent connections: ms between reconnect attempts; default 1 s. */
   readonly reconnectWaitMs?: number;

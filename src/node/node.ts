@@ -300,7 +300,7 @@ export class AdmiralNode {
     this.#timers.push(purge);
   }
 
-  /** Drops copy transfers nobody finished or resumed (part files left by a crash or a lost source). */
+  /** Drops copy transfers nobody finished or resumed (left by a crash or a lost source). */
   #sweepCopies(): void {
     const { dataDir, log } = this.options;
     sweepStaleTransfers(dataDir).then(
