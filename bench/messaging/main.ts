@@ -96,6 +96,52 @@ async function plain(
   return rate;
 }
 
+/**
+ * The durable path's exchanges without durability: a request the receiver answers at once (its
+ * ACK), then the receiver's reply as a request of its own that the sender answers (the reply's
+ * ACK). Two request/reply exchanges per round trip, as a durable message has, with no store, no
+ * signature and no schema: what a durable round trip would cost if durability were free.
+ */
+async function plainTwoExchanges(url: string, payload: Uint8Array, count: number): Promise<number> {
+  const receiver = await connect({ servers: url });
+  const sender = await connect({ servers: url });
+  const ack = payload.subarray(0, 64);
+  receiver.subscribe('bench.plain2', {
+    callback: (_e, m) => {
+      m.respond(ack);
+      void receiver.request('bench.back', m.data, { timeout: 10_000 });
+    },
+  });
+  const answered = new Map<number, () => void>();
+  sender.subscribe('bench.back', {
+    callback: (_e, m) => {
+      m.respond(ack);
+      const id = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).readUInt32BE(0);
+      answered.get(id)?.();
+      answered.delete(id);
+    },
+  });
+  await receiver.flush();
+  await sender.flush();
+  const started = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const id = next++;
+      const data = Buffer.from(payload);
+      data.writeUInt32BE(id, 0);
+      const back = new Promise<void>((resolve) => answered.set(id, resolve));
+      await sender.request('bench.plain2', data, { timeout: 10_000 });
+      await back;
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  const rate = count / ((performance.now() - started) / 1000);
+  await sender.close();
+  await receiver.close();
+  return rate;
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'admiral-bench-messaging-'));
 const broker = await Broker.start({ host: '127.0.0.1', port: 0 });
 const a = await startInProcessNode('a', dir, broker.url);
@@ -123,11 +169,18 @@ try {
     const plainRate = await plain(broker.url, payload, n);
     const argv = (c.message as { methodArgs?: string[] }).methodArgs;
     const runRate = argv === undefined ? undefined : await plain(broker.url, payload, n, argv);
+    const twoRate =
+      argv === undefined ? await plainTwoExchanges(broker.url, payload, n) : undefined;
     const durableRate = await durable(a, c.message, n);
     const rate = (x: number): string => `${x.toFixed(0).padStart(7)} msg/s`;
     process.stdout.write(
       `${c.name.padEnd(20)} durable ${rate(durableRate)}   plain NATS request ${rate(plainRate)}   ratio ${(durableRate / plainRate).toFixed(3)}   (n=${n}, ${payload.length} B)\n`,
     );
+    if (twoRate !== undefined) {
+      process.stdout.write(
+        `${''.padEnd(20)} plain NATS, request and reply each answered (a durable message's two exchanges, nothing stored or signed) ${rate(twoRate)}   ratio ${(durableRate / twoRate).toFixed(3)}\n`,
+      );
+    }
     if (runRate !== undefined) {
       process.stdout.write(
         `${''.padEnd(20)} plain NATS request whose responder runs the command ${rate(runRate)}   ratio ${(durableRate / runRate).toFixed(3)}\n`,
