@@ -90,3 +90,34 @@ test('a REQNone reply settles its request at receipt, never claimed; a REQToFile
   }
   assert.equal(a.executor.executed >= 3, true);
 });
+
+test('a result that cannot be recorded is left running; the others of its batch still commit', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'admiral-commit-'));
+  const broker = await Broker.start({ host: '127.0.0.1', port: 0 });
+  const a = await startInProcessNode('a', dir, broker.url);
+  const b = await startInProcessNode('b', dir, broker.url);
+  t.after(async () => {
+    await a.close();
+    await b.close();
+    await broker.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const pings = Array.from({ length: 4 }, () => ({
+    toNode: 'b',
+    method: 'REQPing',
+    replyMethod: 'REQNone',
+  }));
+  const sent = a.submit(JSON.stringify(pings), 'test');
+  assert.deepEqual(sent.rejected, []);
+  const [bad, ...good] = sent.accepted as [string, ...string[]];
+  // On b, recording the first ping's result fails (as a full disk would make it fail).
+  b.store.database.db.exec(`
+    CREATE TEMP TRIGGER cannot_record BEFORE UPDATE OF state ON inbox
+    WHEN NEW.id = '${bad}' AND NEW.state = 'done'
+    BEGIN SELECT RAISE(ABORT, 'test: cannot record'); END;`);
+  const stateOf = (id: string): string | undefined => a.store.outbox.get(id)?.state;
+  await until('the other pings to complete', () => good.every((id) => stateOf(id) === 'completed'));
+  assert.equal(b.store.inbox.get(bad)?.state, 'running', 'left for the next start to recover');
+  for (const id of good) assert.equal(b.store.inbox.get(id)?.state, 'done');
+  assert.equal(stateOf(bad), 'delivered', 'its result never went back');
+});
