@@ -7,8 +7,11 @@
 import { spawn } from 'node:child_process';
 import type { SpawnReply, SpawnRequest } from './spawner.js';
 
+// A node that ended between the check and the write breaks the channel (EPIPE): with a
+// callback that is an error passed to it, not an unhandled 'error' event that crashes the
+// helper with a stack trace; 'disconnect' ends the helper right after.
 const send = (reply: SpawnReply): void => {
-  if (process.connected) process.send?.(reply);
+  if (process.connected) process.send?.(reply, undefined, {}, () => undefined);
 };
 
 process.on('message', (req: SpawnRequest) => {

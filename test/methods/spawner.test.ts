@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { spawnDetached, stopSpawner } from '../../src/methods/spawner.js';
 
 // The spawner helper (src/methods/spawner.ts): commands are forked by a small helper process,
@@ -57,4 +59,25 @@ test('when the helper dies mid-run the run is still seen to end, and the next co
   const next = await spawnDetached('/bin/sh', ['-c', 'exit 0'], opts);
   assert.ok(next.pid !== undefined);
   assert.deepEqual(await next.ended, { code: 0, signal: null });
+});
+
+test('a helper whose node goes away while it answers exits quietly (no EPIPE crash)', async () => {
+  const helperFile = fileURLToPath(new URL('../../src/methods/spawner-child.js', import.meta.url));
+  for (let round = 0; round < 5; round++) {
+    const helper = fork(helperFile, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    let stderr = '';
+    helper.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => helper.once('exit', resolve));
+    // Many quick commands: their answers are still being written when the node disconnects.
+    for (let id = 1; id <= 200; id++) {
+      helper.send({ id, file: 'true', args: [], cwd: '/', env: { PATH: process.env.PATH } });
+    }
+    await new Promise<void>((resolve) => helper.once('message', () => resolve()));
+    await new Promise((r) => setTimeout(r, round * 3));
+    helper.disconnect();
+    assert.equal(await exited, 0, stderr);
+    assert.doesNotMatch(stderr, /EPIPE|Error/);
+  }
 });
