@@ -333,9 +333,10 @@ function subscribe(
       try {
         q = (verifyRequest(msg.data, INVENTORY_SERVICE, trust).body ?? {}) as InventoryQuery;
       } catch (e) {
-        reply = { ok: false, error: `inventory query refused: ${refusalText(e)}` };
         log('warn', 'inventory: query refused', { error: String(e) });
-        msg.respond(JSON.stringify(reply));
+        msg.respond(
+          JSON.stringify({ ok: false, error: `inventory query refused: ${refusalText(e)}` }),
+        );
         return;
       }
       try {

@@ -160,9 +160,11 @@ export async function pingFleet(
     const expecting: Promise<void> = (async () => {
       let names: string[] | undefined;
       if (listed !== undefined && where === undefined) names = [...listed];
-      else if (options.useInventory !== false && options.identity === undefined) {
+      else if (options.useInventory === false) {
+        // the caller does not want the expected list
+      } else if (options.identity === undefined) {
         note = 'no identity to ask the inventory with; nodes that did not answer cannot be named';
-      } else if (options.useInventory !== false && options.identity !== undefined) {
+      } else {
         try {
           names = await inventoryNames(nc, subjects, {
             identity: options.identity,

@@ -113,8 +113,10 @@ export class Executor {
           ctx: undefined,
         });
         settled = true;
+      } else if (this.#decoded.size < DECODED_LIMIT) {
         // Bounded: past this the executor is far behind and decodes from the inbox row instead.
-      } else if (this.#decoded.size < DECODED_LIMIT) this.#decoded.set(msg.id, msg);
+        this.#decoded.set(msg.id, msg);
+      }
     }
     // Before the next pump could claim them (the inbox rows are still 'stored' until this commit;
     // if it fails they are claimed and run as usual).
