@@ -95,12 +95,3 @@ export async function killGroup(pgid: number, graceMs: number): Promise<boolean>
   signalGroup(pgid, 'SIGKILL');
   return waitGroupGone(pgid, 2000);
 }
-
-/** The command line of process `pid` (NUL-separated in /proc), or undefined when it is gone. */
-export function processCommandLine(pid: number): string[] | undefined {
-  try {
-    return readFileSync(`${PROC}/${pid}/cmdline`, 'utf8').split('\0');
-  } catch {
-    return undefined;
-  }
-}

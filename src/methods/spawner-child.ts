@@ -1,34 +1,55 @@
 // The spawner helper process (spawner.ts): a small Node process that starts commands for the
 // node. Forking copies the parent's page tables, so a spawn from the node's large process costs
 // its main thread milliseconds per command; here it costs a small heap's worth, on another
-// core. Each request starts one detached (setsid) child with its output ignored, answers with
-// its pid, then with how it exited. The helper ends when the node disconnects; the commands it
-// started do not (they lead their own groups and write their results to files).
-import { spawn } from 'node:child_process';
-import type { SpawnReply, SpawnRequest } from './spawner.js';
+// core. Each request starts one command in its run directory (run-files.ts): the helper is the
+// command's parent, answers with its pid, then with its exit code and output, and records both
+// in the run directory. When the node goes away (stopped, or killed with -9) the helper stays
+// until the commands it started have ended and their exit codes are written, then exits: a
+// restarted node reads them there.
+import { type RunEnd, type RunRequest, startRun } from './run-files.js';
+
+/** A request from the node: start `run`; `id` names it in the answers. */
+export interface SpawnRequest {
+  readonly id: number;
+  readonly run: RunRequest;
+}
+
+export type SpawnReply =
+  | { readonly id: number; readonly earlier: true }
+  | { readonly id: number; readonly pid: number }
+  | { readonly id: number; readonly end: RunEnd };
+
+let running = 0;
 
 // A node that ended between the check and the write breaks the channel (EPIPE): with a
 // callback that is an error passed to it, not an unhandled 'error' event that crashes the
-// helper with a stack trace; 'disconnect' ends the helper right after.
+// helper with a stack trace.
 const send = (reply: SpawnReply): void => {
   if (process.connected) process.send?.(reply, undefined, {}, () => undefined);
 };
 
+const exitWhenIdle = (): void => {
+  if (!process.connected && running === 0) process.exit(0);
+};
+
 process.on('message', (req: SpawnRequest) => {
-  let child: ReturnType<typeof spawn>;
+  let start: ReturnType<typeof startRun>;
   try {
-    child = spawn(req.file, req.args, {
-      cwd: req.cwd,
-      env: req.env,
-      detached: true,
-      stdio: 'ignore',
-    });
+    start = startRun(req.run);
   } catch (err) {
-    send({ id: req.id, error: String(err instanceof Error ? err.message : err) });
+    send({ id: req.id, end: { error: err instanceof Error ? err.message : String(err) } });
     return;
   }
-  child.once('error', (err) => send({ id: req.id, error: err.message }));
-  child.once('exit', (code, signal) => send({ id: req.id, exit: { code, signal } }));
-  if (child.pid !== undefined) send({ id: req.id, pid: child.pid });
+  if ('earlier' in start) {
+    send({ id: req.id, earlier: true });
+    return;
+  }
+  running++;
+  if (start.pid !== undefined) send({ id: req.id, pid: start.pid });
+  void start.ended.then((end) => {
+    running--;
+    send({ id: req.id, end });
+    exitWhenIdle();
+  });
 });
-process.on('disconnect', () => process.exit(0));
+process.on('disconnect', exitWhenIdle);

@@ -1,44 +1,20 @@
-// Starts detached commands through a helper process (spawner-child.ts) instead of from the node's
-// own process: a spawn forks the caller, and forking a node with a large heap and an open SQLite
+// Starts commands through a helper process (spawner-child.ts) instead of from the node's own
+// process: a spawn forks the caller, and forking a node with a large heap and an open SQLite
 // store costs its main thread ≈ 3-4 ms per command (bench/messaging), time the node's messaging
-// needs. The helper is forked once, on first use, and ends with the node. If it cannot start or
-// dies, commands are spawned directly, and a run whose helper died is followed by polling its
-// process until it is gone (its result is in its run files either way).
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+// needs. The helper is forked once, on first use, in a session of its own (a Ctrl-C meant for
+// the node's terminal does not reach it), and ends after the node once its commands have. If it
+// cannot start, commands are started from this process by the same code (run-files.ts); a run
+// whose helper died is followed by polling its process until it is gone, its exit code lost.
+import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { processAlive } from './process-group.js';
-
-export interface SpawnRequest {
-  readonly id: number;
-  readonly file: string;
-  readonly args: readonly string[];
-  readonly cwd: string;
-  readonly env: Record<string, string | undefined>;
-}
-
-export type SpawnReply =
-  | { readonly id: number; readonly pid: number }
-  | { readonly id: number; readonly error: string }
-  | {
-      readonly id: number;
-      readonly exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null };
-    };
-
-export interface ExitStatus {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
-/** A started process group: its leader's pid, and how the leader ended (or why it never ran). */
-export interface SpawnedGroup {
-  readonly pid: number | undefined;
-  readonly ended: Promise<ExitStatus | Error>;
-}
+import { type RunEnd, type RunRequest, type RunStart, startRun } from './run-files.js';
+import type { SpawnReply, SpawnRequest } from './spawner-child.js';
 
 interface Pending {
   pid: number | undefined;
-  started: (pid: number | undefined) => void;
-  ended: (status: ExitStatus | Error) => void;
+  started: (start: RunStart) => void;
+  ended: (end: RunEnd) => void;
 }
 
 const HELPER = fileURLToPath(new URL('./spawner-child.js', import.meta.url));
@@ -50,22 +26,22 @@ let nextId = 1;
 const pending = new Map<number, Pending>();
 
 /** The helper died: whatever it had started is followed by polling. */
-function orphaned(): void {
+function orphaned(pid: number | undefined): void {
   helper = undefined;
   const left = [...pending.values()];
   pending.clear();
+  const lost = `the spawner helper${pid === undefined ? '' : ` (pid ${pid})`} ended while the command ran, so its exit code is lost`;
   for (const p of left) {
     if (p.pid === undefined) {
-      p.started(undefined);
-      p.ended(new Error('the spawner helper ended before the command started'));
+      p.started({ pid: undefined, ended: Promise.resolve({ error: lost }) });
       continue;
     }
-    const pid = p.pid;
+    const cmd = p.pid;
     const timer = setInterval(() => {
-      // The wrapper itself, not its group: processes it left in the background may run on.
-      if (processAlive(pid)) return;
+      // The leader itself, not its group: processes it left in the background may run on.
+      if (processAlive(cmd)) return;
       clearInterval(timer);
-      p.ended({ code: null, signal: null });
+      p.ended({ lost });
     }, POLL_MS);
   }
 }
@@ -75,17 +51,14 @@ function onReply(reply: SpawnReply): void {
   if (p === undefined) return;
   if ('pid' in reply) {
     p.pid = reply.pid;
-    p.started(reply.pid);
+    p.started({ pid: reply.pid, ended: new Promise<RunEnd>((r) => (p.ended = r)) });
     return;
   }
   pending.delete(reply.id);
   if (pending.size === 0) hold(helper, false);
-  if ('error' in reply) {
-    p.started(p.pid);
-    p.ended(new Error(reply.error));
-  } else {
-    p.ended(reply.exit);
-  }
+  if ('earlier' in reply) p.started({ earlier: true });
+  else if (p.pid === undefined) p.started({ pid: undefined, ended: Promise.resolve(reply.end) });
+  else p.ended(reply.end);
 }
 
 /**
@@ -110,14 +83,15 @@ function startHelper(): ChildProcess | undefined {
       execArgv: [],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       serialization: 'json',
+      detached: true,
     });
     child.on('message', (m) => onReply(m as SpawnReply));
     child.once('error', () => {
       broken = true;
-      if (helper === child) orphaned();
+      if (helper === child) orphaned(child.pid);
     });
     child.once('exit', () => {
-      if (helper === child) orphaned();
+      if (helper === child) orphaned(child.pid);
     });
     hold(child, false);
     helper = child;
@@ -128,52 +102,30 @@ function startHelper(): ChildProcess | undefined {
   }
 }
 
-function spawnHere(
-  file: string,
-  args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv },
-): SpawnedGroup {
-  const child = spawn(file, args, { ...options, detached: true, stdio: 'ignore' });
-  const ended = new Promise<ExitStatus | Error>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-    child.once('error', (err) => resolve(err));
-  });
-  return { pid: child.pid, ended };
-}
-
 /**
- * Starts `file args` as the leader of a new process group (setsid), stdio ignored, through the
- * helper process. Resolves once the helper has started it (or failed to).
+ * Starts `run` through the helper process (or here when there is none): resolves once the command
+ * started (its pid and a promise of its end), failed to start, or was found started before.
  */
-export function spawnDetached(
-  file: string,
-  args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv },
-): Promise<SpawnedGroup> {
+export function spawnRun(run: RunRequest): Promise<RunStart> {
   const h = startHelper();
-  if (h === undefined || !h.connected) return Promise.resolve(spawnHere(file, args, options));
+  if (h === undefined || !h.connected) return Promise.resolve(startRun(run));
   const id = nextId++;
-  let started!: (pid: number | undefined) => void;
-  let ended!: (status: ExitStatus | Error) => void;
-  const startedP = new Promise<number | undefined>((r) => {
-    started = r;
+  return new Promise<RunStart>((started) => {
+    pending.set(id, { pid: undefined, started, ended: () => undefined });
+    hold(h, true);
+    const req: SpawnRequest = { id, run };
+    h.send(req, (err) => {
+      if (err === null || err === undefined) return;
+      // Not delivered: start it here instead.
+      pending.delete(id);
+      if (pending.size === 0) hold(h, false);
+      try {
+        started(startRun(run));
+      } catch (e) {
+        started({ pid: undefined, ended: Promise.resolve({ error: String(e) }) });
+      }
+    });
   });
-  const endedP = new Promise<ExitStatus | Error>((r) => {
-    ended = r;
-  });
-  pending.set(id, { pid: undefined, started, ended });
-  hold(h, true);
-  const req: SpawnRequest = { id, file, args, cwd: options.cwd, env: options.env };
-  h.send(req, (err) => {
-    if (err === null || err === undefined) return;
-    // Not delivered: spawn here instead.
-    pending.delete(id);
-    if (pending.size === 0) hold(h, false);
-    const here = spawnHere(file, args, options);
-    started(here.pid);
-    void here.ended.then(ended);
-  });
-  return startedP.then((pid) => ({ pid, ended: endedP }));
 }
 
 /** Stops the helper (tests; a node's exit ends it by itself). */

@@ -68,6 +68,17 @@ async function waitUntil(check: () => Promise<boolean>, what: string, ms = 20_00
 }
 
 /** The job a `--format json` command printed; the CLI's stderr in the error when it printed none. */
+/** The command's pid (its group id) from a run directory's `pid` file ("<pid> <start time>"). */
+function runPid(runDir: string): number {
+  return Number(readFileSync(join(runDir, 'pid'), 'utf8').trim().split(' ')[0]);
+}
+
+/** The parent of `pid`, from /proc. */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
 function jobOf(out: string | { stdout: string; stderr: string; code: number | null }): JobView {
   const r = typeof out === 'string' ? { stdout: out, stderr: '', code: null } : out;
   try {
@@ -240,7 +251,7 @@ for (const broker of (process.env.ADMIRAL_TEST_JOBS_BROKER
           }
         }, 'the command to start');
         const runId = readdirSync(runDir)[0] as string;
-        const pgid = Number(readFileSync(join(runDir, runId, 'pid'), 'utf8').trim());
+        const pgid = runPid(join(runDir, runId));
         await solo.kill9();
         process.kill(-pgid, 'SIGKILL');
         const gone = await s.run(['--format', 'json', 'jobs', 'show', id, '--wait']);
@@ -272,8 +283,12 @@ for (const broker of (process.env.ADMIRAL_TEST_JOBS_BROKER
           });
         }, 'the second command to start');
         const run2 = readdirSync(runDir).find((d) => d !== runId) as string;
-        const pgid2 = Number(readFileSync(join(runDir, run2, 'pid'), 'utf8').trim());
+        const pgid2 = runPid(join(runDir, run2));
+        // Everything that could tell the command's end dies with the node: the spawner helper
+        // that started it (and would record its exit code) and the command's group.
+        const helper = parentOf(pgid2);
         await solo.kill9();
+        process.kill(helper, 'SIGKILL');
         process.kill(-pgid2, 'SIGKILL');
         await solo.restart();
         const back = await s.run(['--format', 'json', 'jobs', 'show', id2, '--wait']);

@@ -5,6 +5,7 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
 import { cliCommand, runDirFor, substituteStewardData } from '../../src/methods/cli-command.js';
+import { selfIdentity } from '../../src/methods/run-files.js';
 import { sleep } from '../../src/methods/output.js';
 import { abortAfter, makeContext, newId, tempDir } from './context.js';
 
@@ -37,7 +38,7 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Waits for the wrapper's pid file of run `id` and returns the group id it records. */
+/** Waits for the pid file of run `id` and returns the group id it records. */
 async function waitForPgid(dataDir: string, id: string, ms = 5000): Promise<number> {
   const file = join(runDirFor(dataDir, id), 'pid');
   const deadline = Date.now() + ms;
@@ -190,9 +191,9 @@ describe('REQCliCommand', () => {
           // gone
         }
       });
-      // wrapper sh, bash, sleep, cat
-      const before = await waitForMembers(pgid, 4);
-      assert.ok(before.length >= 4, `expected the pipeline to be running, saw ${before.length}`);
+      // bash, sleep, cat (no wrapper: the command leads its group itself)
+      const before = await waitForMembers(pgid, 3);
+      assert.ok(before.length >= 3, `expected the pipeline to be running, saw ${before.length}`);
       abortAfter(t, ctx, 100, reason);
       const started = Date.now();
       const out = await running;
@@ -317,7 +318,10 @@ describe('REQCliCommand', () => {
     const runDir = runDirFor(dataDir, id);
     const deadline = Date.now() + 5000;
     while (!(await exists(join(runDir, 'exit'))) && Date.now() < deadline) await sleep(20);
-    assert.ok(await exists(join(runDir, 'exit')), 'the wrapper wrote the exit code by itself');
+    assert.ok(
+      await exists(join(runDir, 'exit')),
+      'the helper wrote the exit code after its node died',
+    );
 
     const ctx = makeContext(dataDir, { method: 'REQCliCommand', id });
     const out = await cliCommand.recover?.(ctx);
@@ -385,7 +389,23 @@ describe('REQCliCommand', () => {
     assert.equal(await readFile(join(dataDir, 'count.txt'), 'utf8'), 'ran\n');
   });
 
-  test('recover() runs a command whose wrapper never recorded its pid (died between meta and spawn)', async (t) => {
+  test('recover() runs a command whose run directory has no meta.json (its starter died before it)', async (t) => {
+    const dataDir = await tempDir(t);
+    const ctx = makeContext(dataDir, {
+      method: 'REQCliCommand',
+      methodArgs: ['sh', '-c', 'echo ran >> count.txt'],
+    });
+    await mkdir(runDirFor(dataDir, ctx.request.id), { recursive: true });
+    const out = await cliCommand.recover?.(ctx);
+    assert.equal(out?.status, 'ok');
+    assert.equal(await readFile(join(dataDir, 'count.txt'), 'utf8'), 'ran\n');
+  });
+
+  /** A run directory whose starter (a process that has ended) wrote meta.json, then `files`. */
+  async function deadStarterRun(
+    t: TestContext,
+    files: Record<string, string>,
+  ): Promise<{ dataDir: string; ctx: ReturnType<typeof makeContext> }> {
     const dataDir = await tempDir(t);
     const ctx = makeContext(dataDir, {
       method: 'REQCliCommand',
@@ -393,19 +413,44 @@ describe('REQCliCommand', () => {
     });
     const runDir = runDirFor(dataDir, ctx.request.id);
     await mkdir(runDir, { recursive: true });
-    await writeFile(join(runDir, 'meta.json'), '{}');
-    const out = await cliCommand.recover?.(ctx);
-    assert.equal(out?.status, 'ok');
-    assert.equal(await readFile(join(dataDir, 'count.txt'), 'utf8'), 'ran\n');
+    const starter = spawn('true');
+    await new Promise((resolve) => starter.once('exit', resolve));
+    const now = Date.now();
+    const meta = { id: ctx.request.id, argv: [], startedAt: now, deadline: now + 10_000 };
+    await writeFile(
+      join(runDir, 'meta.json'),
+      JSON.stringify({ ...meta, starter: { pid: starter.pid, startTime: 1 } }),
+    );
+    for (const [name, text] of Object.entries(files)) await writeFile(join(runDir, name), text);
+    return { dataDir, ctx };
+  }
+
+  test('recover() reports interrupted, never runs again, a run whose starter died before it recorded a pid (it may have started)', async (t) => {
+    const { dataDir, ctx } = await deadStarterRun(t, {});
+    assert.equal(await cliCommand.recover?.(ctx), undefined);
+    assert.equal(await exists(join(dataDir, 'count.txt')), false, 'not run a second time');
   });
 
-  test('recover() reports interrupted when the wrapper is gone without an exit code', async (t) => {
-    const dataDir = await tempDir(t);
-    const ctx = makeContext(dataDir, { method: 'REQCliCommand', methodArgs: ['true'] });
-    const runDir = runDirFor(dataDir, ctx.request.id);
-    await mkdir(runDir, { recursive: true });
-    // pid 2 (kthreadd) is alive but is not our wrapper.
-    await writeFile(join(runDir, 'pid'), '2\n');
+  test('recover() reports interrupted when the command and its starter are gone without an exit code', async (t) => {
+    // pid 2 (kthreadd) is alive but started at another time: not our command.
+    const { dataDir, ctx } = await deadStarterRun(t, { pid: '2 999999999\n' });
     assert.equal(await cliCommand.recover?.(ctx), undefined);
+    assert.equal(await exists(join(dataDir, 'count.txt')), false, 'not run a second time');
+  });
+
+  test('recover() takes the exit code a live starter writes just after its command ended', async (t) => {
+    const { ctx } = await deadStarterRun(t, { pid: '2 999999999\n' });
+    const runDir = runDirFor(ctx.dataDir, ctx.request.id);
+    // The starter is this process now: alive, so recovery waits for the exit code it writes.
+    const meta = JSON.parse(await readFile(join(runDir, 'meta.json'), 'utf8')) as object;
+    await writeFile(
+      join(runDir, 'meta.json'),
+      JSON.stringify({ ...meta, starter: selfIdentity() }),
+    );
+    await writeFile(join(runDir, 'stdout'), 'finished\n');
+    setTimeout(() => void writeFile(join(runDir, 'exit'), '5\n'), 300);
+    const out = await cliCommand.recover?.(ctx);
+    assert.equal(out?.exitCode, 5);
+    assert.equal(out?.data, 'finished\n');
   });
 });

@@ -1,13 +1,22 @@
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { test } from 'node:test';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { spawnDetached, stopSpawner } from '../../src/methods/spawner.js';
+import type { RunEnd, RunRequest, RunStart } from '../../src/methods/run-files.js';
+import { spawnRun, stopSpawner } from '../../src/methods/spawner.js';
+import type { SpawnReply } from '../../src/methods/spawner-child.js';
 
-// The spawner helper (src/methods/spawner.ts): commands are forked by a small helper process,
-// not by the node; they lead their own process group; their exit reaches the node; a helper
-// that dies mid-run is replaced and its runs are still seen to end.
+// The spawner helper (src/methods/spawner.ts, spawner-child.ts, run-files.ts): commands are
+// started by a small helper process, not by the node, with no shell around them; they lead
+// their own process group; the helper records their pid and exit code in the run directory and
+// sends back the exit code and output; it outlives its node until its commands have ended; a
+// helper that dies mid-run is replaced and its runs are still seen to end.
+
+const helperFile = fileURLToPath(new URL('../../src/methods/spawner-child.js', import.meta.url));
 
 function stat(pid: number): { ppid: number; pgrp: number } {
   const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -15,40 +24,104 @@ function stat(pid: number): { ppid: number; pgrp: number } {
   return { ppid: Number(rest[1]), pgrp: Number(rest[2]) };
 }
 
-const opts = { cwd: '/', env: process.env };
+async function tempRoot(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'admiral-spawner-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+let n = 0;
+function request(root: string, argv: string[], env: Record<string, string> = {}): RunRequest {
+  n += 1;
+  const now = Date.now();
+  return {
+    runDir: join(root, 'run', `r${n}`),
+    meta: { id: `r${n}`, argv, startedAt: now, deadline: now + 10_000 },
+    file: argv[0]!,
+    args: argv.slice(1),
+    cwd: root,
+    env,
+    cap: 1024,
+  };
+}
+
+function started(start: RunStart): { pid: number | undefined; ended: Promise<RunEnd> } {
+  assert.ok(!('earlier' in start), 'a new run directory, not an earlier run');
+  return start;
+}
 
 test.after(() => stopSpawner());
 
-test('a command is forked by the helper, leads its own group, and its exit code comes back', async () => {
-  const run = await spawnDetached('/bin/sh', ['-c', 'sleep 0.3; exit 3'], opts);
+test('a command is started by the helper with no shell, leads its own group, and its exit code and output come back and are recorded', async (t) => {
+  const root = await tempRoot(t);
+  const req = request(root, ['sh', '-c', 'echo "out $X"; echo err >&2; sleep 0.3; exit 3'], {
+    X: 'x1',
+  });
+  const run = started(await spawnRun(req));
   assert.ok(run.pid !== undefined);
   const s = stat(run.pid);
   assert.notEqual(s.ppid, process.pid, 'forked by the helper, not by this process');
   assert.equal(s.pgrp, run.pid, 'leads its own process group');
-  const helperCmd = readFileSync(`/proc/${s.ppid}/cmdline`, 'utf8');
-  assert.match(helperCmd, /spawner-child\.js/);
-  assert.deepEqual(await run.ended, { code: 3, signal: null });
+  assert.match(readFileSync(`/proc/${s.ppid}/cmdline`, 'utf8'), /spawner-child\.js/);
+  // One exec: the command is the helper's child itself, not a shell wrapper's.
+  assert.match(readFileSync(`/proc/${run.pid}/cmdline`, 'utf8'), /^sh\0-c\0echo/);
+  assert.equal(readFileSync(join(req.runDir, 'pid'), 'utf8').split(' ')[0], String(run.pid));
+  const meta = JSON.parse(readFileSync(join(req.runDir, 'meta.json'), 'utf8')) as {
+    starter: { pid: number };
+  };
+  assert.equal(meta.starter.pid, s.ppid, 'meta.json names the helper as the starter');
+  assert.deepEqual(await run.ended, {
+    exitCode: 3,
+    stdout: { text: 'out x1\n', truncated: false },
+    stderr: { text: 'err\n', truncated: false },
+  });
+  assert.equal(readFileSync(join(req.runDir, 'exit'), 'utf8'), '3\n');
 });
 
-test('a program that cannot start ends with its error and no pid', async () => {
-  const run = await spawnDetached('/nonexistent/program', [], opts);
+test('a command killed by a signal is recorded as a shell would say it: 128 + N', async (t) => {
+  const root = await tempRoot(t);
+  const run = started(await spawnRun(request(root, ['sleep', '10'])));
+  assert.ok(run.pid !== undefined);
+  process.kill(-run.pid, 'SIGTERM');
+  const end = await run.ended;
+  assert.ok('exitCode' in end);
+  assert.equal(end.exitCode, 143);
+});
+
+test('a program that cannot start ends with its errno, no pid, and no run directory left', async (t) => {
+  const root = await tempRoot(t);
+  const req = request(root, ['no-such-program-admiral']);
+  const run = started(await spawnRun(req));
   assert.equal(run.pid, undefined);
   const end = await run.ended;
-  assert.ok(end instanceof Error);
-  assert.match(end.message, /ENOENT/);
+  assert.ok('error' in end);
+  assert.equal(end.errno, 'ENOENT');
+  assert.equal(existsSync(req.runDir), false);
 });
 
-test('when the helper dies mid-run the run is still seen to end, and the next command gets a new helper', async () => {
+test('a run directory that is there already is reported as an earlier run, and nothing runs', async (t) => {
+  const root = await tempRoot(t);
+  const req = request(root, ['sh', '-c', 'echo ran >> count.txt']);
+  mkdirSync(req.runDir, { recursive: true });
+  const start = await spawnRun(req);
+  assert.ok('earlier' in start);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(existsSync(join(root, 'count.txt')), false);
+});
+
+test('when the helper dies mid-run the run is still seen to end (its exit code lost), and the next command gets a new helper', async (t) => {
+  const root = await tempRoot(t);
   // The command leaves a process in the background, as `sleep 5 & tree ./` does: its end is
   // the leader's, not the whole group's.
-  const run = await spawnDetached('/bin/sh', ['-c', 'sleep 3 & sleep 0.5'], opts);
+  const run = started(await spawnRun(request(root, ['sh', '-c', 'sleep 3 & sleep 0.5'])));
   assert.ok(run.pid !== undefined);
   const helper = stat(run.pid).ppid;
   process.kill(helper, 'SIGKILL');
-  const started = Date.now();
+  const begin = Date.now();
   const end = await run.ended;
-  assert.ok(!(end instanceof Error));
-  const took = Date.now() - started;
+  assert.ok('lost' in end, JSON.stringify(end));
+  assert.match(end.lost, /exit code is lost/);
+  const took = Date.now() - begin;
   assert.ok(took >= 200, `not reported ended before the command was (${took} ms)`);
   assert.ok(took < 2000, `not held up by its background process (${took} ms)`);
   try {
@@ -56,13 +129,35 @@ test('when the helper dies mid-run the run is still seen to end, and the next co
   } catch {
     // already gone
   }
-  const next = await spawnDetached('/bin/sh', ['-c', 'exit 0'], opts);
+  const next = started(await spawnRun(request(root, ['true'])));
   assert.ok(next.pid !== undefined);
-  assert.deepEqual(await next.ended, { code: 0, signal: null });
+  assert.notEqual(stat(next.pid).ppid, helper);
+  const nextEnd = await next.ended;
+  assert.ok('exitCode' in nextEnd);
+  assert.equal(nextEnd.exitCode, 0);
 });
 
-test('a helper whose node goes away while it answers exits quietly (no EPIPE crash)', async () => {
-  const helperFile = fileURLToPath(new URL('../../src/methods/spawner-child.js', import.meta.url));
+test('the helper outlives its node until its commands have ended, and records their exit codes', async (t) => {
+  const root = await tempRoot(t);
+  const helper = fork(helperFile, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  t.after(() => helper.kill('SIGKILL'));
+  const exited = new Promise<number | null>((resolve) => helper.once('exit', resolve));
+  const req = request(root, ['sh', '-c', 'sleep 0.6; echo done; exit 7']);
+  helper.send({ id: 1, run: req });
+  const first = await new Promise<SpawnReply>((resolve) => helper.once('message', resolve));
+  assert.ok('pid' in first);
+  // The node goes away (as when it is killed with -9): the helper stays for its command.
+  helper.disconnect();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(helper.exitCode, null, 'the helper still runs while its command does');
+  assert.equal(existsSync(join(req.runDir, 'exit')), false);
+  assert.equal(await exited, 0);
+  assert.equal(readFileSync(join(req.runDir, 'exit'), 'utf8'), '7\n');
+  assert.equal(readFileSync(join(req.runDir, 'stdout'), 'utf8'), 'done\n');
+});
+
+test('a helper whose node goes away while it answers exits quietly (no EPIPE crash)', async (t) => {
+  const root = await tempRoot(t);
   for (let round = 0; round < 5; round++) {
     const helper = fork(helperFile, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let stderr = '';
@@ -71,9 +166,7 @@ test('a helper whose node goes away while it answers exits quietly (no EPIPE cra
     });
     const exited = new Promise<number | null>((resolve) => helper.once('exit', resolve));
     // Many quick commands: their answers are still being written when the node disconnects.
-    for (let id = 1; id <= 200; id++) {
-      helper.send({ id, file: 'true', args: [], cwd: '/', env: { PATH: process.env.PATH } });
-    }
+    for (let id = 1; id <= 200; id++) helper.send({ id, run: request(root, ['true']) });
     await new Promise<void>((resolve) => helper.once('message', () => resolve()));
     await new Promise((r) => setTimeout(r, round * 3));
     helper.disconnect();

@@ -1,0 +1,281 @@
+// The run directory of a REQCliCommand, <dataDir>/run/<message id>/, and the process that starts
+// the command in it: the spawner helper (spawner-child.ts), or the node itself when no helper
+// can run. That starter is the command's parent, so it is the one that learns its exit code, and
+// it records the run in files a restarted node can read (cli-command.ts, recoverCommand):
+//   meta.json     before the command starts: argv, start, deadline, and the starter's identity;
+//   pid           right after: "<pid> <start time>" (the command leads its own process group);
+//   stdout/stderr the command's output, written by the command itself;
+//   exit          once it ended: its exit code (128 + N when signal N killed it, as a shell says).
+// Each record is one write(2) of a few bytes into a new file: a reader sees the file missing,
+// empty or whole, and takes empty as "not yet". The helper outlives the node that asked (it ends
+// once its last command has), so a node killed with -9 finds the real result when it restarts.
+// One exec per command: the command itself, with no shell wrapper around it.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { dirname, join } from 'node:path';
+import { cutUtf8, truncationNote } from './output.js';
+
+/** What is kept next to a run's output so a restarted node can judge it. */
+export interface RunMeta {
+  readonly id: string;
+  readonly argv: readonly string[];
+  readonly startedAt: number;
+  /** Epoch ms at which methodTimeout ends. */
+  readonly deadline: number;
+  /** The process that started the command and records its exit code. */
+  readonly starter?: ProcessIdentity;
+}
+
+/** A process, told apart from a later one that reuses its pid by its start time. */
+export interface ProcessIdentity {
+  readonly pid: number;
+  /** Clock ticks after boot (proc(5) stat field 22); undefined where /proc is missing. */
+  readonly startTime?: number;
+}
+
+/** One start of a command in its run directory. */
+export interface RunRequest {
+  readonly runDir: string;
+  readonly meta: Omit<RunMeta, 'starter'>;
+  /** The program (argv[0]), found in PATH by spawn as execvp(3) does; no shell is involved. */
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  /** Added to the starter's own environment. */
+  readonly env: Record<string, string>;
+  /** Most bytes of each output stream sent back (limits.maxOutputBytes). */
+  readonly cap: number;
+}
+
+/** One captured output stream. */
+export interface Captured {
+  readonly text: string;
+  readonly truncated: boolean;
+}
+
+/** How a started command ended, or why it never started. */
+export type RunEnd =
+  | { readonly exitCode: number; readonly stdout: Captured; readonly stderr: Captured }
+  /** Not started (nothing ran; the run directory is removed). `errno` as spawn gave it. */
+  | { readonly error: string; readonly errno?: string }
+  /** Its exit code is lost: the starter died while it ran. */
+  | { readonly lost: string };
+
+/** A start: the directory was there already (an earlier run of the message), or a command. */
+export type RunStart =
+  | { readonly earlier: true }
+  | { readonly pid: number | undefined; readonly ended: Promise<RunEnd> };
+
+/** This process's identity, as recorded in meta.json. */
+export function selfIdentity(): ProcessIdentity {
+  return identityOf(process.pid) ?? { pid: process.pid };
+}
+
+/** Start time of `pid` from /proc; undefined when it is not running or /proc is missing. */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces: field 3
+    // (state) is the first, so field 22 (starttime) is the 20th.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(rest[19]);
+    return Number.isFinite(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function identityOf(pid: number): ProcessIdentity | undefined {
+  const startTime = processStartTime(pid);
+  return startTime === undefined ? undefined : { pid, startTime };
+}
+
+/**
+ * True when `who` still runs (zombies excluded) and is the same process: a pid recorded before a
+ * reboot or long ago may name someone else's process now.
+ */
+export function sameProcessAlive(who: ProcessIdentity): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${who.pid}/stat`, 'utf8');
+  } catch {
+    // Without /proc (not Linux) all there is: does the pid answer?
+    try {
+      process.kill(who.pid, 0);
+      return who.startTime === undefined;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM' && who.startTime === undefined;
+    }
+  }
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (rest[0] === 'Z' || rest[0] === 'X') return false;
+  return who.startTime === undefined || Number(rest[19]) === who.startTime;
+}
+
+/** Reads `file` up to `cap` bytes (never cutting a UTF-8 character); missing reads as empty. */
+export function readCapped(file: string, cap: number): Captured {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { text: '', truncated: false };
+    throw err;
+  }
+  try {
+    const { size } = fstatSync(fd);
+    const want = Math.min(size, cap + 4); // a few bytes more to finish a cut character
+    const buf = Buffer.allocUnsafe(want);
+    let got = 0;
+    while (got < want) {
+      const n = readSync(fd, buf, got, want - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    const bytes = buf.subarray(0, got);
+    if (size <= cap) return { text: bytes.toString('utf8'), truncated: false };
+    return {
+      text: cutUtf8(bytes, cap).toString('utf8') + truncationNote(cap, size),
+      truncated: true,
+    };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The exit code a finished run recorded; undefined while there is none (or it is being written). */
+export function readExitCode(runDir: string): number | undefined {
+  try {
+    const code = Number.parseInt(readFileSync(join(runDir, 'exit'), 'utf8').trim(), 10);
+    return Number.isNaN(code) ? undefined : code;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** The command's identity from the `pid` file; undefined while there is none. */
+export function readRunPid(runDir: string): ProcessIdentity | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(runDir, 'pid'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const [pidText, startText] = text.trim().split(' ');
+  const pid = Number.parseInt(pidText ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  const startTime = Number.parseInt(startText ?? '', 10);
+  return Number.isInteger(startTime) ? { pid, startTime } : { pid };
+}
+
+/** meta.json; undefined when missing or not yet whole. */
+export function readMeta(runDir: string): RunMeta | undefined {
+  try {
+    return JSON.parse(readFileSync(join(runDir, 'meta.json'), 'utf8')) as RunMeta;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a shell reports for a command that `signal` killed: 128 + its number. */
+function shellExitCode(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  const n = signal === null ? undefined : osConstants.signals[signal];
+  return n === undefined ? 255 : 128 + n;
+}
+
+/** Creates the run directory; false when it is there already (an earlier run of the message). */
+function claimRunDir(runDir: string): boolean {
+  try {
+    mkdirSync(runDir, { mode: 0o700 });
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'ENOENT') throw err;
+  }
+  mkdirSync(dirname(runDir), { recursive: true, mode: 0o700 });
+  return claimRunDir(runDir);
+}
+
+/**
+ * Starts `req` in its run directory, as the command's parent: creates the directory (or reports
+ * an earlier run), records meta.json, spawns the program (leading its own group, setsid) with its
+ * output in files, records its pid, and once it ended records its exit code and reads its
+ * output back. Synchronous file work: it runs in the spawner helper, whose thread does nothing
+ * else.
+ */
+export function startRun(req: RunRequest): RunStart {
+  const { runDir } = req;
+  if (!claimRunDir(runDir)) return { earlier: true };
+  const meta: RunMeta = { ...req.meta, starter: selfIdentity() };
+  writeFileSync(join(runDir, 'meta.json'), JSON.stringify(meta), { mode: 0o600 });
+  let child: ChildProcess;
+  const out = openSync(join(runDir, 'stdout'), 'w', 0o600);
+  try {
+    const err = openSync(join(runDir, 'stderr'), 'w', 0o600);
+    try {
+      child = spawn(req.file, req.args, {
+        cwd: req.cwd,
+        env: { ...process.env, ...req.env },
+        detached: true,
+        stdio: ['ignore', out, err],
+      });
+    } finally {
+      closeSync(err);
+    }
+  } catch (err) {
+    rmSync(runDir, { recursive: true, force: true });
+    return { pid: undefined, ended: Promise.resolve({ error: String(err) }) };
+  } finally {
+    closeSync(out);
+  }
+  const pid = child.pid;
+  if (pid === undefined) {
+    // Not started (ENOENT, EACCES): nothing ran, so nothing is left to recover.
+    const ended = new Promise<RunEnd>((resolve) => {
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        rmSync(runDir, { recursive: true, force: true });
+        resolve({ error: err.message, ...(err.code === undefined ? {} : { errno: err.code }) });
+      });
+    });
+    return { pid, ended };
+  }
+  const startTime = processStartTime(pid);
+  writeFileSync(join(runDir, 'pid'), `${pid} ${startTime ?? ''}\n`, { mode: 0o600 });
+  const ended = new Promise<RunEnd>((resolve) => {
+    child.once('exit', (code, signal) => {
+      const exitCode = shellExitCode(code, signal);
+      // Whatever happened to the directory meanwhile, the asker hears the exit code.
+      const attempt = <T>(f: () => T, otherwise: T): T => {
+        try {
+          return f();
+        } catch {
+          return otherwise;
+        }
+      };
+      const none: Captured = { text: '', truncated: false };
+      attempt(
+        () => writeFileSync(join(runDir, 'exit'), `${exitCode}\n`, { mode: 0o600 }),
+        undefined,
+      );
+      resolve({
+        exitCode,
+        stdout: attempt(() => readCapped(join(runDir, 'stdout'), req.cap), none),
+        stderr: attempt(() => readCapped(join(runDir, 'stderr'), req.cap), none),
+      });
+    });
+  });
+  return { pid, ended };
+}
