@@ -67,6 +67,10 @@ export function unitFile(
     'RestartSec=5',
     // SIGTERM is the node's clean shutdown (closes the store, publishes offline).
     'KillSignal=SIGTERM',
+    // Only the node: running commands and the spawner helper that records their exit codes
+    // outlive a stop, a restart or a crash, and the next start reattaches to them (systemd's
+    // default would kill the whole cgroup, so every running command would end interrupted).
+    'KillMode=process',
     'TimeoutStopSec=30',
     '',
     '[Install]',

@@ -78,6 +78,8 @@ test('install-service prints or writes a systemd unit running node start; uninst
     dry.stdout,
   );
   assert.ok(lines.includes('WantedBy=multi-user.target'));
+  // Running commands survive a restart of the service (the next start reattaches to them).
+  assert.ok(lines.includes('KillMode=process'), dry.stdout);
   assert.equal(existsSync(file), false, '--dry-run writes nothing');
 
   const inst = await runCli(
