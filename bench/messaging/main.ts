@@ -6,6 +6,7 @@
 // (goal ≥ 0.5).
 //   node dist/bench/messaging/main.js [--count N] [--quick]
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +143,54 @@ async function plainTwoExchanges(url: string, payload: Uint8Array, count: number
   return rate;
 }
 
+/** CPU ms (user + system) so far: this process; process `helper` (from /proc); what `helper` reaped. */
+interface CpuSample {
+  readonly self: number;
+  readonly helper: number;
+  readonly commands: number;
+}
+
+/** The spawner helper among this process's children (Linux /proc), if it runs. */
+function helperPid(): number | undefined {
+  try {
+    const kids = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8');
+    return kids
+      .trim()
+      .split(/\s+/)
+      .map(Number)
+      .find((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('spawner-child');
+        } catch {
+          return false;
+        }
+      });
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuSample(helper: number | undefined): CpuSample {
+  const own = process.cpuUsage();
+  let fields: number[] = [];
+  try {
+    const stat = readFileSync(`/proc/${helper}/stat`, 'utf8');
+    fields = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+  } catch {
+    // no helper, or no /proc
+  }
+  const tick = 10; // ms per clock tick (USER_HZ 100)
+  // proc(5): utime, stime, cutime, cstime are fields 14-17, the 12th-15th after the name.
+  return {
+    self: (own.user + own.system) / 1000,
+    helper: ((fields[11] ?? 0) + (fields[12] ?? 0)) * tick,
+    commands: ((fields[13] ?? 0) + (fields[14] ?? 0)) * tick,
+  };
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'admiral-bench-messaging-'));
 const broker = await Broker.start({ host: '127.0.0.1', port: 0 });
 const a = await startInProcessNode('a', dir, broker.url);
@@ -168,10 +217,15 @@ try {
     const payload = a.store.outbox.get(id)!.envelope;
     const plainRate = await plain(broker.url, payload, n);
     const argv = (c.message as { methodArgs?: string[] }).methodArgs;
+    const refBefore = cpuSample(process.pid);
     const runRate = argv === undefined ? undefined : await plain(broker.url, payload, n, argv);
+    const refAfter = cpuSample(process.pid);
     const twoRate =
       argv === undefined ? await plainTwoExchanges(broker.url, payload, n) : undefined;
+    const helper = argv === undefined ? undefined : helperPid();
+    const cpuBefore = cpuSample(helper);
     const durableRate = await durable(a, c.message, n);
+    const cpuAfter = cpuSample(helper);
     const rate = (x: number): string => `${x.toFixed(0).padStart(7)} msg/s`;
     process.stdout.write(
       `${c.name.padEnd(20)} durable ${rate(durableRate)}   plain NATS request ${rate(plainRate)}   ratio ${(durableRate / plainRate).toFixed(3)}   (n=${n}, ${payload.length} B)\n`,
@@ -184,6 +238,15 @@ try {
     if (runRate !== undefined) {
       process.stdout.write(
         `${''.padEnd(20)} plain NATS request whose responder runs the command ${rate(runRate)}   ratio ${(durableRate / runRate).toFixed(3)}\n`,
+      );
+      const per = (k: keyof CpuSample): string => ((cpuAfter[k] - cpuBefore[k]) / n).toFixed(2);
+      // Read for this process, `helper` is this process again and `commands` its reaped children.
+      const ref = (refAfter.self - refBefore.self + refAfter.commands - refBefore.commands) / n;
+      process.stdout.write(
+        `${''.padEnd(20)} CPU per command, the reference: this process and the commands ${ref.toFixed(2)} ms\n`,
+      );
+      process.stdout.write(
+        `${''.padEnd(20)} CPU per durable command: this process (both nodes, the broker) ${per('self')} ms, spawner helper ${helper === undefined ? '(not found)' : `${per('helper')} ms`}, the commands ${per('commands')} ms\n`,
       );
     }
   }

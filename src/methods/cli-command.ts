@@ -28,7 +28,7 @@ import {
   type RunStart,
   sameProcessAlive,
 } from './run-files.js';
-import { spawnRun } from './spawner.js';
+import { removeRunDir, spawnRun } from './spawner.js';
 import {
   type MethodContext,
   type MethodHandler,
@@ -123,7 +123,7 @@ function filesOf(runDir: string, cap: number): [Captured, Captured] {
 
 async function cleanRunDir(ctx: MethodContext, runDir: string): Promise<void> {
   try {
-    await rm(runDir, { recursive: true, force: true });
+    await removeRunDir(runDir);
   } catch (err) {
     ctx.log('warn', 'could not remove a finished run directory', { runDir, err: String(err) });
   }

@@ -19,7 +19,9 @@ import {
   openSync,
   readFileSync,
   readSync,
+  rmdirSync,
   rmSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -278,4 +280,29 @@ export function startRun(req: RunRequest): RunStart {
     });
   });
   return { pid, ended };
+}
+
+/** The files a run directory holds (see the top of this file). */
+const RUN_FILES = ['meta.json', 'pid', 'stdout', 'stderr', 'exit'];
+
+/**
+ * Removes a run directory once its result is committed: its known files one by one, then the
+ * directory (a third of the work of a generic recursive removal); anything unexpected in it
+ * falls back to the recursive one. A directory that is gone already is fine.
+ */
+export function removeRun(runDir: string): void {
+  for (const name of RUN_FILES) {
+    try {
+      unlinkSync(join(runDir, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') break;
+    }
+  }
+  try {
+    rmdirSync(runDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  }
 }

@@ -6,15 +6,15 @@
 // in the run directory. When the node goes away (stopped, or killed with -9) the helper stays
 // until the commands it started have ended and their exit codes are written, then exits: a
 // restarted node reads them there.
-import { type RunEnd, type RunRequest, startRun } from './run-files.js';
+import { removeRun, type RunEnd, type RunRequest, startRun } from './run-files.js';
 
-/** A request from the node: start `run`; `id` names it in the answers. */
-export interface SpawnRequest {
-  readonly id: number;
-  readonly run: RunRequest;
-}
+/** A request from the node: start `run`, or remove a run directory; `id` names it in the answers. */
+export type SpawnRequest =
+  | { readonly id: number; readonly run: RunRequest }
+  | { readonly id: number; readonly remove: string };
 
 export type SpawnReply =
+  | { readonly id: number; readonly removed: string | null }
   | { readonly id: number; readonly earlier: true }
   | { readonly id: number; readonly pid: number }
   | { readonly id: number; readonly end: RunEnd };
@@ -33,6 +33,15 @@ const exitWhenIdle = (): void => {
 };
 
 process.on('message', (req: SpawnRequest) => {
+  if ('remove' in req) {
+    try {
+      removeRun(req.remove);
+      send({ id: req.id, removed: null });
+    } catch (err) {
+      send({ id: req.id, removed: err instanceof Error ? err.message : String(err) });
+    }
+    return;
+  }
   let start: ReturnType<typeof startRun>;
   try {
     start = startRun(req.run);

@@ -8,7 +8,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { processAlive } from './process-group.js';
-import { type RunEnd, type RunRequest, type RunStart, startRun } from './run-files.js';
+import { removeRun, type RunEnd, type RunRequest, type RunStart, startRun } from './run-files.js';
 import type { SpawnReply, SpawnRequest } from './spawner-child.js';
 
 interface Pending {
@@ -16,6 +16,9 @@ interface Pending {
   started: (start: RunStart) => void;
   ended: (end: RunEnd) => void;
 }
+
+/** Removals asked of the helper: resolve with null when done, or the error's text. */
+const removals = new Map<number, (error: string | null) => void>();
 
 const HELPER = fileURLToPath(new URL('./spawner-child.js', import.meta.url));
 const POLL_MS = 50;
@@ -28,6 +31,8 @@ const pending = new Map<number, Pending>();
 /** The helper died: whatever it had started is followed by polling. */
 function orphaned(pid: number | undefined): void {
   helper = undefined;
+  for (const done of removals.values()) done('the spawner helper ended');
+  removals.clear();
   const left = [...pending.values()];
   pending.clear();
   const lost = `the spawner helper${pid === undefined ? '' : ` (pid ${pid})`} ended while the command ran, so its exit code is lost`;
@@ -47,6 +52,12 @@ function orphaned(pid: number | undefined): void {
 }
 
 function onReply(reply: SpawnReply): void {
+  if ('removed' in reply) {
+    removals.get(reply.id)?.(reply.removed);
+    removals.delete(reply.id);
+    release(helper);
+    return;
+  }
   const p = pending.get(reply.id);
   if (p === undefined) return;
   if ('pid' in reply) {
@@ -55,7 +66,7 @@ function onReply(reply: SpawnReply): void {
     return;
   }
   pending.delete(reply.id);
-  if (pending.size === 0) hold(helper, false);
+  release(helper);
   if ('earlier' in reply) p.started({ earlier: true });
   else if (p.pid === undefined) p.started({ pid: undefined, ended: Promise.resolve(reply.end) });
   else p.ended(reply.end);
@@ -73,6 +84,11 @@ function hold(child: ChildProcess | undefined, held: boolean): void {
     child?.unref();
     child?.channel?.unref();
   }
+}
+
+/** Lets the helper go once nothing asked of it is outstanding. */
+function release(child: ChildProcess | undefined): void {
+  if (pending.size === 0 && removals.size === 0) hold(child, false);
 }
 
 function startHelper(): ChildProcess | undefined {
@@ -118,7 +134,7 @@ export function spawnRun(run: RunRequest): Promise<RunStart> {
       if (err === null || err === undefined) return;
       // Not delivered: start it here instead.
       pending.delete(id);
-      if (pending.size === 0) hold(h, false);
+      release(h);
       try {
         started(startRun(run));
       } catch (e) {
@@ -126,6 +142,31 @@ export function spawnRun(run: RunRequest): Promise<RunStart> {
       }
     });
   });
+}
+
+/**
+ * Removes a run directory whose result is committed, in the helper (a few synchronous unlinks
+ * there instead of a recursive removal through this process's thread pool), or here when there
+ * is no helper or it failed.
+ */
+export async function removeRunDir(runDir: string): Promise<void> {
+  const h = helper;
+  if (h?.connected === true) {
+    const id = nextId++;
+    const error = await new Promise<string | null>((resolve) => {
+      removals.set(id, resolve);
+      hold(h, true);
+      const req: SpawnRequest = { id, remove: runDir };
+      h.send(req, (err) => {
+        if (err === null || err === undefined) return;
+        removals.delete(id);
+        release(h);
+        resolve(String(err));
+      });
+    });
+    if (error === null) return;
+  }
+  removeRun(runDir);
 }
 
 /** Stops the helper (tests; a node's exit ends it by itself). */

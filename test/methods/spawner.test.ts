@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { RunEnd, RunRequest, RunStart } from '../../src/methods/run-files.js';
-import { spawnRun, stopSpawner } from '../../src/methods/spawner.js';
+import { removeRunDir, spawnRun, stopSpawner } from '../../src/methods/spawner.js';
 import type { SpawnReply } from '../../src/methods/spawner-child.js';
 
 // The spawner helper (src/methods/spawner.ts, spawner-child.ts, run-files.ts): commands are
@@ -99,6 +99,18 @@ test('a program that cannot start ends with its errno, no pid, and no run direct
   assert.equal(existsSync(req.runDir), false);
 });
 
+test('a finished run directory is removed by the helper, with anything unexpected in it; a missing one is fine', async (t) => {
+  const root = await tempRoot(t);
+  const req = request(root, ['sh', '-c', 'echo out']);
+  const run = started(await spawnRun(req));
+  await run.ended;
+  writeFileSync(join(req.runDir, 'left-by-an-older-version.tmp'), 'x');
+  await removeRunDir(req.runDir);
+  assert.equal(existsSync(req.runDir), false);
+  await removeRunDir(req.runDir);
+  assert.equal(existsSync(join(root, 'run')), true, 'only the run directory itself is removed');
+});
+
 test('a run directory that is there already is reported as an earlier run, and nothing runs', async (t) => {
   const root = await tempRoot(t);
   const req = request(root, ['sh', '-c', 'echo ran >> count.txt']);
@@ -129,7 +141,7 @@ test('when the helper dies mid-run the run is still seen to end (its exit code l
   } catch {
     // already gone
   }
-  const next = started(await spawnRun(request(root, ['true'])));
+  const next = started(await spawnRun(request(root, ['sleep', '0.3'])));
   assert.ok(next.pid !== undefined);
   assert.notEqual(stat(next.pid).ppid, helper);
   const nextEnd = await next.ended;
