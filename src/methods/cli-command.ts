@@ -5,7 +5,7 @@
 //   <dataDir>/run/<message id>/ and records its pid and exit code there (run-files.ts); the helper
 //   outlives a node killed with -9, so a restarted node reports the real result (recover()).
 
-import { rm, stat } from 'node:fs/promises';
+import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BadMethodArgsError, METHOD_ERROR_CODES } from './errors.js';
 import {
@@ -328,6 +328,43 @@ async function recoverCommand(ctx: MethodContext): Promise<MethodOutput | undefi
     clearTimeout(timer);
     ctx.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** How old a run directory with no inbox row at all must be before a sweep removes it. */
+const ORPHAN_RUN_AGE_MS = 60 * 60 * 1000;
+
+/**
+ * Removes run directories whose result is settled but which a crash left behind (the node died
+ * between committing a result and removing its directory): those whose inbox row is in a final
+ * state, and those with no row at all (purged after expiry) untouched for an hour. A directory
+ * of a row that is stored or running is never touched: recovery needs it. Returns the ids removed.
+ */
+export async function sweepSettledRuns(
+  dataDir: string,
+  stateOf: (id: string) => string | undefined,
+  now = Date.now(),
+): Promise<string[]> {
+  const dir = join(dataDir, 'run');
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const removed: string[] = [];
+  for (const id of names) {
+    const state = stateOf(id);
+    if (state === 'stored' || state === 'running') continue;
+    const runDir = join(dir, id);
+    if (state === undefined) {
+      const st = await lstat(runDir).catch(() => undefined);
+      if (st === undefined || !st.isDirectory() || now - st.mtimeMs < ORPHAN_RUN_AGE_MS) continue;
+    }
+    await removeRunDir(runDir);
+    removed.push(id);
+  }
+  return removed.sort();
 }
 
 export const cliCommand: MethodHandler = {

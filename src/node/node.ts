@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { parseHostPort, type RunningHttpServer, startHttpServer } from '../http/server.js';
+import { sweepSettledRuns } from '../methods/cli-command.js';
 import { sweepStaleTransfers } from '../methods/copy-transfer.js';
 import { createMethodRegistry, METHOD_HANDLERS, type MethodRegistry } from '../methods/registry.js';
 import { wrapForRelay } from '../methods/relay.js';
@@ -291,23 +292,32 @@ export class AdmiralNode {
       t.unref();
       this.#timers.push(t);
     }
-    this.#sweepCopies();
+    this.#sweep();
     const purge = setInterval(() => {
       this.store.inbox.purgeExpired(Date.now(), options.store?.inboxKeepAfterExpiryMs ?? 0);
-      this.#sweepCopies();
+      this.#sweep();
     }, 60_000);
     purge.unref();
     this.#timers.push(purge);
   }
 
-  /** Drops copy transfers nobody finished or resumed (left by a crash or a lost source). */
-  #sweepCopies(): void {
+  /**
+   * Drops what crashes leave behind: copy transfers nobody finished or resumed (a crash or a lost
+   * source), and run directories of commands whose result was committed just before a crash.
+   */
+  #sweep(): void {
     const { dataDir, log } = this.options;
     sweepStaleTransfers(dataDir).then(
       (ids) => {
         if (ids.length > 0) log('info', 'dropped copy transfers idle too long', { transfers: ids });
       },
       (err: unknown) => log('warn', 'cannot sweep copy transfers', { error: String(err) }),
+    );
+    sweepSettledRuns(dataDir, (id) => this.store.inbox.get(id)?.state).then(
+      (ids) => {
+        if (ids.length > 0) log('info', 'removed run directories of settled commands', { ids });
+      },
+      (err: unknown) => log('warn', 'cannot sweep run directories', { error: String(err) }),
     );
   }
 
