@@ -25,6 +25,7 @@ import {
   readExitCode,
   readMeta,
   readRunPid,
+  type RunEnd,
   type RunStart,
   sameProcessAlive,
 } from './run-files.js';
@@ -116,9 +117,15 @@ function stoppedOutput(
   };
 }
 
-/** A run's output as its files hold it (recovery; a run whose exit code was lost). */
-function filesOf(runDir: string, cap: number): [Captured, Captured] {
-  return [readCapped(join(runDir, 'stdout'), cap), readCapped(join(runDir, 'stderr'), cap)];
+/** A run's output: as `end` brought it back, or else as its files hold it. */
+async function outputOf(runDir: string, cap: number, end?: RunEnd): Promise<[Captured, Captured]> {
+  if (end !== undefined && 'exitCode' in end && end.stdout && end.stderr) {
+    return [end.stdout, end.stderr];
+  }
+  return [
+    await readCapped(join(runDir, 'stdout'), cap),
+    await readCapped(join(runDir, 'stderr'), cap),
+  ];
 }
 
 async function cleanRunDir(ctx: MethodContext, runDir: string): Promise<void> {
@@ -213,12 +220,14 @@ async function runCommand(ctx: MethodContext): Promise<MethodOutput> {
       : `process group ${pgid} signalled, but some processes did not end`;
     // The run dir stays until the node has committed this result (settled): a crash before
     // that commit must find the result again, not an empty place that reads as "never started".
-    const [stdout, stderr] = 'exitCode' in end ? [end.stdout, end.stderr] : filesOf(runDir, cap);
+    const [stdout, stderr] = await outputOf(runDir, cap, end);
     return stoppedOutput(stdout, stderr, abortStatus(ctx.signal), abortMessage(ctx, what));
   }
-  if ('exitCode' in first) return finishedOutput(first.exitCode, first.stdout, first.stderr);
+  if ('exitCode' in first) {
+    return finishedOutput(first.exitCode, ...(await outputOf(runDir, cap, first)));
+  }
   if ('lost' in first) {
-    const [stdout, stderr] = filesOf(runDir, cap);
+    const [stdout, stderr] = await outputOf(runDir, cap);
     return stoppedOutput(stdout, stderr, MethodStatus.error, first.lost);
   }
   return failure(new Error(first.error), METHOD_ERROR_CODES.commandFailed);
@@ -280,7 +289,8 @@ async function recoverCommand(ctx: MethodContext): Promise<MethodOutput | undefi
   }
   const cap = ctx.limits.maxOutputBytes;
   const graceMs = ctx.limits.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
-  const finished = (code: number): MethodOutput => finishedOutput(code, ...filesOf(runDir, cap));
+  const finished = async (code: number): Promise<MethodOutput> =>
+    finishedOutput(code, ...(await outputOf(runDir, cap)));
   const exists = await stat(runDir).then(
     () => true,
     () => false,
@@ -323,7 +333,7 @@ async function recoverCommand(ctx: MethodContext): Promise<MethodOutput | undefi
       status === MethodStatus.timeout
         ? `methodTimeout reached while recovering the run after a node restart; ${what}`
         : `cancelled while recovering the run after a node restart; ${what}`;
-    return stoppedOutput(...filesOf(runDir, cap), status, error);
+    return stoppedOutput(...(await outputOf(runDir, cap)), status, error);
   } finally {
     clearTimeout(timer);
     ctx.signal.removeEventListener('abort', onAbort);

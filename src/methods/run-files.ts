@@ -14,16 +14,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
   closeSync,
-  fstatSync,
   mkdirSync,
   openSync,
   readFileSync,
-  readSync,
   rmdirSync,
+  statSync,
   rmSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cutUtf8, truncationNote } from './output.js';
@@ -68,7 +68,8 @@ export interface Captured {
 
 /** How a started command ended, or why it never started. */
 export type RunEnd =
-  | { readonly exitCode: number; readonly stdout: Captured; readonly stderr: Captured }
+  /** `stdout`/`stderr` are absent when larger than INLINE_OUTPUT_MAX: read them from the files. */
+  | { readonly exitCode: number; readonly stdout?: Captured; readonly stderr?: Captured }
   /** Not started (nothing ran; the run directory is removed). `errno` as spawn gave it. */
   | { readonly error: string; readonly errno?: string }
   /** Its exit code is lost: the starter died while it ran. */
@@ -125,33 +126,52 @@ export function sameProcessAlive(who: ProcessIdentity): boolean {
   return who.startTime === undefined || Number(rest[19]) === who.startTime;
 }
 
+/** Output of at most this many bytes per stream travels back with the exit code. */
+export const INLINE_OUTPUT_MAX = 64 * 1024;
+
 /** Reads `file` up to `cap` bytes (never cutting a UTF-8 character); missing reads as empty. */
-export function readCapped(file: string, cap: number): Captured {
-  let fd: number;
+export async function readCapped(file: string, cap: number): Promise<Captured> {
+  let handle: FileHandle;
   try {
-    fd = openSync(file, 'r');
+    handle = await open(file, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { text: '', truncated: false };
     throw err;
   }
   try {
-    const { size } = fstatSync(fd);
+    const { size } = await handle.stat();
     const want = Math.min(size, cap + 4); // a few bytes more to finish a cut character
-    const buf = Buffer.allocUnsafe(want);
-    let got = 0;
-    while (got < want) {
-      const n = readSync(fd, buf, got, want - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    const bytes = buf.subarray(0, got);
-    if (size <= cap) return { text: bytes.toString('utf8'), truncated: false };
-    return {
-      text: cutUtf8(bytes, cap).toString('utf8') + truncationNote(cap, size),
-      truncated: true,
-    };
+    const buf = Buffer.alloc(want);
+    const { bytesRead } = await handle.read(buf, 0, want, 0);
+    return capped(buf.subarray(0, bytesRead), size, cap);
   } finally {
-    closeSync(fd);
+    await handle.close();
+  }
+}
+
+/** `bytes` (the start of a file of `size` bytes) as text, cut at `cap` with a note when longer. */
+function capped(bytes: Buffer, size: number, cap: number): Captured {
+  if (size <= cap) return { text: bytes.toString('utf8'), truncated: false };
+  return {
+    text: cutUtf8(bytes, cap).toString('utf8') + truncationNote(cap, size),
+    truncated: true,
+  };
+}
+
+/**
+ * A stream's output if it is small enough to travel back with the exit code (undefined if not),
+ * read synchronously: in the helper that is cheaper than four trips through the thread pool.
+ */
+function smallOutput(file: string, cap: number): Captured | undefined {
+  try {
+    const size = statSync(file).size;
+    if (size > INLINE_OUTPUT_MAX) return undefined;
+    const bytes = readFileSync(file);
+    return capped(bytes.subarray(0, Math.min(bytes.length, cap + 4)), bytes.length, cap);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT'
+      ? { text: '', truncated: false }
+      : undefined;
   }
 }
 
@@ -214,9 +234,9 @@ function claimRunDir(runDir: string): boolean {
 /**
  * Starts `req` in its run directory, as the command's parent: creates the directory (or reports
  * an earlier run), records meta.json, spawns the program (leading its own group, setsid) with its
- * output in files, records its pid, and once it ended records its exit code and reads its
- * output back. Synchronous file work: it runs in the spawner helper, whose thread does nothing
- * else.
+ * output in files, records its pid, and once it ended records its exit code and reads small
+ * output back. Synchronous file work up to the spawn: it runs in the spawner helper, whose thread
+ * does nothing else.
  */
 export function startRun(req: RunRequest): RunStart {
   const { runDir } = req;
@@ -259,24 +279,16 @@ export function startRun(req: RunRequest): RunStart {
   const ended = new Promise<RunEnd>((resolve) => {
     child.once('exit', (code, signal) => {
       const exitCode = shellExitCode(code, signal);
-      // Whatever happened to the directory meanwhile, the asker hears the exit code.
-      const attempt = <T>(f: () => T, otherwise: T): T => {
-        try {
-          return f();
-        } catch {
-          return otherwise;
-        }
-      };
-      const none: Captured = { text: '', truncated: false };
-      attempt(
-        () => writeFileSync(join(runDir, 'exit'), `${exitCode}\n`, { mode: 0o600 }),
-        undefined,
-      );
-      resolve({
-        exitCode,
-        stdout: attempt(() => readCapped(join(runDir, 'stdout'), req.cap), none),
-        stderr: attempt(() => readCapped(join(runDir, 'stderr'), req.cap), none),
-      });
+      try {
+        writeFileSync(join(runDir, 'exit'), `${exitCode}\n`, { mode: 0o600 });
+      } catch {
+        // The directory went away meanwhile: the asker still hears the exit code.
+      }
+      // Small output travels back with the exit code; larger output is read from the files by
+      // the node, so it is not held here and in the message channel as well.
+      const stdout = smallOutput(join(runDir, 'stdout'), req.cap);
+      const stderr = stdout && smallOutput(join(runDir, 'stderr'), req.cap);
+      resolve(stdout && stderr ? { exitCode, stdout, stderr } : { exitCode });
     });
   });
   return { pid, ended };

@@ -249,6 +249,28 @@ describe('REQCliCommand', () => {
     assert.match(out.data, /output truncated at 1000 bytes of 5000/);
   });
 
+  test('output larger than what travels with the exit code is read from the run files, cut at the cap', async (t) => {
+    const dataDir = await tempDir(t);
+    const script =
+      'head -c 300000 /dev/zero | tr "\\0" a; head -c 200000 /dev/zero | tr "\\0" b >&2';
+    const whole = await cliCommand.run(
+      makeContext(dataDir, { method: 'REQCliCommand', methodArgs: ['sh', '-c', script] }),
+    );
+    assert.equal(whole.status, 'ok');
+    assert.equal(whole.data, 'a'.repeat(300_000));
+    assert.equal(whole.stderr, 'b'.repeat(200_000));
+    const cut = await cliCommand.run(
+      makeContext(
+        dataDir,
+        { method: 'REQCliCommand', methodArgs: ['sh', '-c', script] },
+        { maxOutputBytes: 100_000 },
+      ),
+    );
+    assert.equal(cut.truncated, true);
+    assert.match(cut.data, /output truncated at 100000 bytes of 300000/);
+    assert.ok(cut.data.startsWith('a'.repeat(100_000) + '\n[admiral'));
+  });
+
   test('a cut never splits a UTF-8 character', async (t) => {
     const dataDir = await tempDir(t);
     const ctx = makeContext(

@@ -78,6 +78,17 @@ test('a command is started by the helper with no shell, leads its own group, and
   assert.equal(readFileSync(join(req.runDir, 'exit'), 'utf8'), '3\n');
 });
 
+test('output too large to travel with the exit code is left in the run files for the node to read', async (t) => {
+  const root = await tempRoot(t);
+  const req = request(root, ['sh', '-c', 'head -c 70000 /dev/zero | tr "\\0" a; echo small >&2']);
+  const run = started(await spawnRun(req));
+  const end = await run.ended;
+  assert.ok('exitCode' in end);
+  assert.equal(end.exitCode, 0);
+  assert.equal(end.stdout, undefined, 'not sent back: larger than INLINE_OUTPUT_MAX');
+  assert.equal(readFileSync(join(req.runDir, 'stdout'), 'utf8'), 'a'.repeat(70_000));
+});
+
 test('a command killed by a signal is recorded as a shell would say it: 128 + N', async (t) => {
   const root = await tempRoot(t);
   const run = started(await spawnRun(request(root, ['sleep', '10'])));
