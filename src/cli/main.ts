@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { isSecretFlag } from '../config/flags.js';
+import { redactArgv } from '../config/redact.js';
 import { VERSION } from '../version.js';
 import { CliError, describeError } from './errors.js';
 import { parseCols, parseFormat } from './output.js';
@@ -65,6 +67,14 @@ function commandWord(args: readonly string[]): string | undefined {
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
+}
+
+// Secrets given as flags (`--password`, `--token`, `--join`, `--access-key`, a password in a
+// broker URL) leave the process list (ps, /proc/PID/cmdline) as soon as the CLI runs: the title
+// takes the place of argv there. `***` is short so the title fits the space argv had.
+const shown = redactArgv(process.argv.slice(1), isSecretFlag);
+if (shown.some((arg, i) => arg !== process.argv[i + 1])) {
+  process.title = [process.argv0, ...shown].join(' ');
 }
 
 const program = new Command();

@@ -1,6 +1,8 @@
 // Command-line flags that set configuration keys. The CLI registers these with commander and
 // passes `flagsFromOptions(command.opts())` to `loadConfig` and `writeDefaultConfigFile`.
 
+import { isSecretKey } from './redact.js';
+
 export interface ConfigFlag {
   /** commander syntax, e.g. `--data-dir <dir>`. */
   readonly flags: string;
@@ -87,4 +89,15 @@ export function flagsFromOptions(opts: Readonly<Record<string, unknown>>): Recor
     if (v !== undefined) out[f.key] = v;
   }
   return out;
+}
+
+/**
+ * True when the value of flag `--name` is a secret: a config flag whose key ends in a secret
+ * (`--password`, `--token`, `--join`), or any flag named like one (`--access-key`).
+ */
+export function isSecretFlag(name: string): boolean {
+  const camel = name.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+  if (isSecretKey(camel)) return true;
+  const config = CONFIG_FLAGS.find((f) => f.flags.startsWith(`--${name} `));
+  return config !== undefined && isSecretKey(config.key.split('.').pop() ?? '');
 }

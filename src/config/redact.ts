@@ -47,3 +47,41 @@ function redactValue(value: unknown, key: string | undefined): unknown {
   }
   return value;
 }
+
+/** What stands for a secret in the process list (short, so the title fits argv's space). */
+export const HIDDEN_ARG = '***';
+
+/**
+ * argv as the process list may show it: the value of every flag that sets a secret (`--password
+ * X`, `--token=X`, `--join X`, `--access-key X`) and the password in a URL's userinfo replaced by
+ * `***`. `isSecretFlag` tells, for a flag's name without `--`, whether its value is a secret.
+ */
+export function redactArgv(
+  argv: readonly string[],
+  isSecretFlag: (name: string) => boolean,
+): string[] {
+  const out: string[] = [];
+  let hideNext = false;
+  for (const arg of argv) {
+    if (hideNext) {
+      hideNext = false;
+      out.push(HIDDEN_ARG);
+      continue;
+    }
+    const flag = /^--([a-z][a-z0-9-]*)(=.*)?$/.exec(arg);
+    if (flag !== null && isSecretFlag(flag[1]!)) {
+      if (flag[2] === undefined) hideNext = true;
+      out.push(flag[2] === undefined ? arg : `--${flag[1]}=${HIDDEN_ARG}`);
+      continue;
+    }
+    out.push(
+      arg.replace(URL_USERINFO, (_m, scheme: string, info: string) => {
+        const colon = info.indexOf(':');
+        return colon === -1
+          ? `${scheme}${HIDDEN_ARG}@`
+          : `${scheme}${info.slice(0, colon)}:${HIDDEN_ARG}@`;
+      }),
+    );
+  }
+  return out;
+}

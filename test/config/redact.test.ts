@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { effectiveConfig, renderEffectiveConfig } from '../../src/config/effective.js';
 import { loadConfig } from '../../src/config/load.js';
-import { isSecretKey, REDACTED, redact } from '../../src/config/redact.js';
+import { isSecretFlag } from '../../src/config/flags.js';
+import { isSecretKey, REDACTED, redact, redactArgv } from '../../src/config/redact.js';
 import { tempDir } from './helpers.js';
 
 const SEED = `SU${'A'.repeat(56)}`;
@@ -47,4 +48,49 @@ test('config show prints no secret and says where each value came from', (t) => 
   assert.equal(eff.sources['broker.token'], 'env ADMIRAL_BROKER__TOKEN');
   assert.equal(eff.sources['messages.ackTimeout'], 'default');
   assert.equal(loaded.config.broker.token, 'sup3rsecret', 'the config itself keeps the secret');
+});
+
+test('redactArgv hides the values of secret flags and URL passwords, and nothing else', () => {
+  const argv = [
+    'main.js',
+    'node',
+    'start',
+    '--name',
+    'ship1',
+    '--password',
+    'pw-1',
+    '--token=tok-2',
+    '--join',
+    'join-3',
+    '--access-key',
+    'key-4',
+    '--broker',
+    'nats://ops:pw-5@h:4222,nats://tok-6@h2:4222',
+    '--nkey-seed-file',
+    '/etc/admiral/seed',
+    '--client-key',
+    '/etc/admiral/client.key',
+  ];
+  const shown = redactArgv(argv, isSecretFlag);
+  assert.deepEqual(shown, [
+    'main.js',
+    'node',
+    'start',
+    '--name',
+    'ship1',
+    '--password',
+    '***',
+    '--token=***',
+    '--join',
+    '***',
+    '--access-key',
+    '***',
+    '--broker',
+    'nats://ops:***@h:4222,nats://***@h2:4222',
+    '--nkey-seed-file',
+    '/etc/admiral/seed',
+    '--client-key',
+    '/etc/admiral/client.key',
+  ]);
+  assert.deepEqual(redactArgv(['up', '--data-dir', 'd'], isSecretFlag), ['up', '--data-dir', 'd']);
 });

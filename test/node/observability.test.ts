@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -174,6 +175,14 @@ for (const kind of ['embedded broker', 'nats-server'] as const) {
           assert.ok(proc);
           assert.doesNotMatch(proc.output(), new RegExp(auth.secret), `${auth.name}: output leaks`);
         }
+        // The process list (ps, /proc/PID/cmdline) of the running node shows the flag, not the
+        // secret it was given.
+        const ship1 = fleet.nodes.get('ship1');
+        assert.ok(ship1?.child.pid !== undefined);
+        const listed = readFileSync(`/proc/${ship1.child.pid}/cmdline`, 'utf8');
+        assert.match(listed, /node[\0 ]start/, 'the process list still names the command');
+        assert.doesNotMatch(listed, new RegExp(auth.secret), `${auth.name}: process list`);
+        if (auth.name !== 'nkey') assert.match(listed, /\*\*\*/);
         const show = await fleet.cli([
           'config',
           'show',
