@@ -7,6 +7,8 @@
 
 import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { resolveEnvName } from '../config/env.js';
+import { isSecretKey } from '../config/redact.js';
 import { BadMethodArgsError, METHOD_ERROR_CODES } from './errors.js';
 import {
   abortMessage,
@@ -136,6 +138,20 @@ async function cleanRunDir(ctx: MethodContext, runDir: string): Promise<void> {
   }
 }
 
+/**
+ * The variables of `env` that hand the node a secret (`ADMIRAL_BROKER__TOKEN`,
+ * `ADMIRAL_BROKER_PASSWORD`, …): commands do not inherit them, so `env` in a command, or a
+ * script that logs its environment, does not put the node's credentials into a result.
+ */
+export function secretEnvNames(env: NodeJS.ProcessEnv): string[] {
+  return Object.keys(env).filter((name) => {
+    const key = resolveEnvName(name)?.at(-1);
+    return key !== undefined && isSecretKey(key);
+  });
+}
+
+let processSecrets: string[] | undefined;
+
 /** errno values with which exec refuses a program that is missing or not executable. */
 const NOT_A_PROGRAM = new Set(['ENOENT', 'EACCES', 'ENOTDIR', 'EISDIR', 'ENOEXEC', 'ELOOP']);
 
@@ -171,6 +187,7 @@ async function runCommand(ctx: MethodContext): Promise<MethodOutput> {
       args: argv.slice(1),
       cwd: ctx.dataDir,
       env,
+      unset: (processSecrets ??= secretEnvNames(process.env)),
       cap,
     });
   } catch (err) {

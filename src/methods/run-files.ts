@@ -56,6 +56,8 @@ export interface RunRequest {
   readonly cwd: string;
   /** Added to the starter's own environment. */
   readonly env: Record<string, string>;
+  /** Taken out of the starter's own environment (the node's secrets: secretEnvNames). */
+  readonly unset?: readonly string[];
   /** Most bytes of each output stream sent back (limits.maxOutputBytes). */
   readonly cap: number;
 }
@@ -217,6 +219,13 @@ function shellExitCode(code: number | null, signal: NodeJS.Signals | null): numb
   return n === undefined ? 255 : 128 + n;
 }
 
+/** The command's environment: the starter's own, less `unset`, plus `env`. */
+function commandEnv(req: RunRequest): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of req.unset ?? []) delete env[name];
+  return Object.assign(env, req.env);
+}
+
 /** Creates the run directory; false when it is there already (an earlier run of the message). */
 function claimRunDir(runDir: string): boolean {
   try {
@@ -250,7 +259,7 @@ export function startRun(req: RunRequest): RunStart {
     try {
       child = spawn(req.file, req.args, {
         cwd: req.cwd,
-        env: { ...process.env, ...req.env },
+        env: commandEnv(req),
         detached: true,
         stdio: ['ignore', out, err],
       });

@@ -4,7 +4,12 @@ import { readFileSync } from 'node:fs';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
-import { cliCommand, runDirFor, substituteStewardData } from '../../src/methods/cli-command.js';
+import {
+  cliCommand,
+  runDirFor,
+  secretEnvNames,
+  substituteStewardData,
+} from '../../src/methods/cli-command.js';
 import { selfIdentity } from '../../src/methods/run-files.js';
 import { sleep } from '../../src/methods/output.js';
 import { abortAfter, makeContext, newId, tempDir } from './context.js';
@@ -318,6 +323,22 @@ describe('REQCliCommand', () => {
       }),
     );
     assert.equal(out.data, 'a b\nc');
+  });
+
+  test('secretEnvNames names the ADMIRAL_* variables that hold secrets, and only those', () => {
+    const names = secretEnvNames({
+      ADMIRAL_BROKER__TOKEN: 't',
+      ADMIRAL_BROKER_PASSWORD: 'p',
+      ADMIRAL_JOIN__TOKEN: 'j',
+      ADMIRAL_BROKER__NKEY_SEED_FILE: '/seed',
+      ADMIRAL_LOG_LEVEL: 'info',
+      HOME: '/root',
+    });
+    assert.deepEqual(names.sort(), [
+      'ADMIRAL_BROKER_PASSWORD',
+      'ADMIRAL_BROKER__TOKEN',
+      'ADMIRAL_JOIN__TOKEN',
+    ]);
   });
 
   test('substituteStewardData turns the placeholder into $STEWARD_DATA and sets both variables', () => {

@@ -179,6 +179,31 @@ test('the helper outlives its node until its commands have ended, and records th
   assert.equal(readFileSync(join(req.runDir, 'stdout'), 'utf8'), 'done\n');
 });
 
+test("the node's secrets in the environment are taken out of the command's", async (t) => {
+  const root = await tempRoot(t);
+  const helper = fork(helperFile, [], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: { ...process.env, ADMIRAL_BROKER__TOKEN: 's3cret' },
+  });
+  t.after(() => helper.kill('SIGKILL'));
+  const answers: SpawnReply[] = [];
+  helper.on('message', (m: SpawnReply) => answers.push(m));
+  const script = ['sh', '-c', 'echo "[$ADMIRAL_BROKER__TOKEN]"'];
+  helper.send({ id: 1, run: { ...request(root, script), unset: ['ADMIRAL_BROKER__TOKEN'] } });
+  helper.send({ id: 2, run: request(root, script) });
+  const deadline = Date.now() + 5000;
+  while (answers.filter((a) => 'end' in a).length < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const out = (id: number): string | undefined => {
+    const a = answers.find((x) => x.id === id && 'end' in x);
+    return a && 'end' in a && 'exitCode' in a.end ? a.end.stdout?.text : undefined;
+  };
+  assert.equal(out(1), '[]\n', 'taken out');
+  assert.equal(out(2), '[s3cret]\n', 'the variable was there to take');
+  helper.disconnect();
+});
+
 test('a helper whose node goes away while it answers exits quietly (no EPIPE crash)', async (t) => {
   const root = await tempRoot(t);
   for (let round = 0; round < 5; round++) {
