@@ -62,3 +62,6 @@ process.on('message', (req: SpawnRequest) => {
   });
 });
 process.on('disconnect', exitWhenIdle);
+// Its stderr is the node's: once a killed node's pipe is gone, a warning written there must not
+// crash the helper while it still keeps exit codes.
+process.stderr.on('error', () => undefined);
