@@ -5,10 +5,11 @@
 //   <dataDir>/run/<message id>/ and records its pid and exit code there (run-files.ts); the helper
 //   outlives a node killed with -9, so a restarted node reports the real result (recover()).
 
-import { lstat, readdir, rm, stat } from 'node:fs/promises';
+import { lstat, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveEnvName } from '../config/env.js';
 import { isSecretKey } from '../config/redact.js';
+import { dirEntries } from './dir-entries.js';
 import { BadMethodArgsError, METHOD_ERROR_CODES } from './errors.js';
 import {
   abortMessage,
@@ -372,13 +373,7 @@ export async function sweepSettledRuns(
   now = Date.now(),
 ): Promise<string[]> {
   const dir = join(dataDir, 'run');
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const names = await dirEntries(dir);
   const removed: string[] = [];
   for (const id of names) {
     const state = stateOf(id);

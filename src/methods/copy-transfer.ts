@@ -9,8 +9,9 @@
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, lstat, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, lstat, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { dirEntries } from './dir-entries.js';
 import type { BulkTransport } from './types.js';
 
 export const FRAME_VERSION = 1;
@@ -324,13 +325,7 @@ export function incomingKey(dataDir: string, transferId: string): string {
  */
 export async function sweepStaleTransfers(dataDir: string, now = Date.now()): Promise<string[]> {
   const dir = join(dataDir, 'copy');
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const names = await dirEntries(dir);
   const touched = new Map<string, number>();
   for (const name of names) {
     const m = /^(.+)\.(part|state)$/.exec(name);

@@ -1,4 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { Broker } from '../../src/broker/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { nodeOptionsFromConfig } from '../../src/node/from-config.js';
 import { AdmiralNode } from '../../src/node/node.js';
@@ -34,4 +38,25 @@ export async function until(what: string, check: () => boolean, timeoutMs = 10_0
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Nodes `a` and `b` in this process on an embedded broker, data in a temp dir; all stopped and
+ * removed after the test.
+ */
+export async function twoNodes(
+  t: TestContext,
+  prefix: string,
+): Promise<{ dir: string; brokerUrl: string; a: AdmiralNode; b: AdmiralNode }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const broker = await Broker.start({ host: '127.0.0.1', port: 0 });
+  const a = await startInProcessNode('a', dir, broker.url);
+  const b = await startInProcessNode('b', dir, broker.url);
+  t.after(async () => {
+    await a.close();
+    await b.close();
+    await broker.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { dir, brokerUrl: broker.url, a, b };
 }

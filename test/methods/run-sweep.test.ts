@@ -4,9 +4,8 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { Broker } from '../../src/broker/index.js';
 import { runDirFor, sweepSettledRuns } from '../../src/methods/cli-command.js';
-import { startInProcessNode, until } from '../helpers/in-process.js';
+import { startInProcessNode, twoNodes, until } from '../helpers/in-process.js';
 
 // Run directories of commands whose result was committed just before a crash (the node died
 // between the commit and the removal) are removed by a sweep; those recovery still needs are not.
@@ -50,15 +49,10 @@ test('a sweep removes run directories of settled and long-purged messages, never
 });
 
 test('a node removes, when it starts, the run directory a crash left for a command it had settled', async (t) => {
-  const dir = await tempDir(t);
-  const broker = await Broker.start({ host: '127.0.0.1', port: 0 });
-  const a = await startInProcessNode('a', dir, broker.url);
-  let b = await startInProcessNode('b', dir, broker.url);
-  t.after(async () => {
-    await a.close();
-    await b.close();
-    await broker.close();
-  });
+  const nodes = await twoNodes(t, 'admiral-run-sweep-');
+  const { dir, a } = nodes;
+  let { b } = nodes;
+  t.after(() => b.close());
   b.trust.add(a.identity.publicKey, 'a');
   const sent = a.submit(
     JSON.stringify({
@@ -75,6 +69,6 @@ test('a node removes, when it starts, the run directory a crash left for a comma
   await b.close();
   // What a crash between the result's commit and the removal leaves.
   const left = await runDir(join(dir, 'b'), id);
-  b = await startInProcessNode('b', dir, broker.url);
+  b = await startInProcessNode('b', dir, nodes.brokerUrl);
   await until('the run directory to be swept', () => !existsSync(left));
 });

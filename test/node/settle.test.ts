@@ -1,29 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
-import { Broker } from '../../src/broker/index.js';
-import type { AdmiralNode } from '../../src/node/node.js';
-import { startInProcessNode, until } from '../helpers/in-process.js';
+import { test } from 'node:test';
+import { twoNodes, until } from '../helpers/in-process.js';
 
 // A reply whose method does nothing (REQNone) settles its request as soon as it is stored: the
 // executor never claims or runs it. Other reply methods are claimed and run as before.
-
-/** Nodes `a` and `b` in this process on an embedded broker; all stopped after the test. */
-async function twoNodes(t: TestContext): Promise<{ dir: string; a: AdmiralNode; b: AdmiralNode }> {
-  const dir = await mkdtemp(join(tmpdir(), 'admiral-settle-'));
-  const broker = await Broker.start({ host: '127.0.0.1', port: 0 });
-  const a = await startInProcessNode('a', dir, broker.url);
-  const b = await startInProcessNode('b', dir, broker.url);
-  t.after(async () => {
-    await a.close();
-    await b.close();
-    await broker.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { dir, a, b };
-}
 
 interface InboxRow {
   id: string;
@@ -34,7 +16,7 @@ interface InboxRow {
 }
 
 test('a REQNone reply settles its request at receipt, never claimed; a REQToFile reply is still run', async (t) => {
-  const { dir, a, b } = await twoNodes(t);
+  const { dir, a, b } = await twoNodes(t, 'admiral-settle-');
   b.trust.add(a.identity.publicKey, 'a');
 
   const sent = a.submit(
@@ -99,7 +81,7 @@ test('a REQNone reply settles its request at receipt, never claimed; a REQToFile
 });
 
 test('a result that cannot be recorded is left running; the others of its batch still commit', async (t) => {
-  const { a, b } = await twoNodes(t);
+  const { a, b } = await twoNodes(t, 'admiral-settle-');
   const pings = Array.from({ length: 4 }, () => ({
     toNode: 'b',
     method: 'REQPing',
