@@ -5,7 +5,7 @@
 //   <dataDir>/run/<message id>/ and records its pid and exit code there (run-files.ts); the helper
 //   outlives a node killed with -9, so a restarted node reports the real result (recover()).
 
-import { lstat, rm, stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveEnvName } from '../config/env.js';
 import { isSecretKey } from '../config/redact.js';
@@ -20,17 +20,15 @@ import {
   sleep,
   whenAborted,
 } from './output.js';
-import { killGroup } from './process-group.js';
+import { killGroup, type ProcessIdentity, sameProcessAlive } from './process-group.js';
 import {
   type Captured,
-  type ProcessIdentity,
   readCapped,
   readExitCode,
   readMeta,
   readRunPid,
   type RunEnd,
   type RunStart,
-  sameProcessAlive,
 } from './run-files.js';
 import { removeRunDir, spawnRun } from './spawner.js';
 import {
@@ -318,7 +316,7 @@ async function recoverCommand(ctx: MethodContext): Promise<MethodOutput | undefi
   const meta = exists ? readMeta(runDir) : undefined;
   if (meta === undefined) {
     ctx.log('info', 'the command never started before the node stopped; running it now');
-    if (exists) await rm(runDir, { recursive: true, force: true });
+    if (exists) await removeRunDir(runDir);
     return runCommand(ctx);
   }
   const starterLives = (): boolean => meta.starter !== undefined && sameProcessAlive(meta.starter);

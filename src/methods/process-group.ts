@@ -18,17 +18,11 @@ export function groupMembers(pgid: number): number[] | undefined {
   const members: number[] = [];
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`${PROC}/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited while we looked
-    }
-    // Fields after the command name, which is in parentheses and may itself contain spaces
-    // (proc(5)): state ppid pgrp ...
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const state = rest[0];
-    const pgrp = Number(rest[2]);
+    const fields = statFields(Number(entry));
+    if (fields === undefined) continue; // exited while we looked
+    // state ppid pgrp ...
+    const state = fields[0];
+    const pgrp = Number(fields[2]);
     // A zombie is dead already; only its parent's wait() removes it, and that may never come
     // when the parent is a container's PID 1 that does not reap.
     if (pgrp === pgid && state !== 'Z' && state !== 'X') members.push(Number(entry));
@@ -36,12 +30,21 @@ export function groupMembers(pgid: number): number[] | undefined {
   return members;
 }
 
+/** The fields of /proc/<pid>/stat after the command name (field 3, state, first); undefined when gone. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`${PROC}/${pid}/stat`, 'utf8');
+    // The name is in parentheses and may itself contain spaces (proc(5)).
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
 /** True while process `pid` runs (a zombie, dead but not yet reaped, does not count). */
 export function processAlive(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`${PROC}/${pid}/stat`, 'utf8');
-  } catch {
+  const fields = statFields(pid);
+  if (fields === undefined) {
     try {
       process.kill(pid, 0);
     } catch (err) {
@@ -50,8 +53,29 @@ export function processAlive(pid: number): boolean {
     // No /proc entry but the pid answers: no /proc here (not Linux).
     return !existsSync(PROC);
   }
-  const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-  return state !== 'Z' && state !== 'X';
+  return fields[0] !== 'Z' && fields[0] !== 'X';
+}
+
+/** A process, told apart from a later one that reuses its pid by its start time. */
+export interface ProcessIdentity {
+  readonly pid: number;
+  /** Clock ticks after boot (proc(5) stat field 22); undefined where /proc is missing. */
+  readonly startTime?: number;
+}
+
+/** Start time of `pid` (stat field 22); undefined when it is not running or /proc is missing. */
+export function processStartTime(pid: number): number | undefined {
+  const ticks = Number(statFields(pid)?.[19]);
+  return Number.isFinite(ticks) ? ticks : undefined;
+}
+
+/**
+ * True while `who` runs and is the same process: a pid recorded before a reboot or long ago may
+ * name someone else's process now.
+ */
+export function sameProcessAlive(who: ProcessIdentity): boolean {
+  if (!processAlive(who.pid)) return false;
+  return who.startTime === undefined || processStartTime(who.pid) === who.startTime;
 }
 
 /** True while at least one live process is in group `pgid`. */

@@ -27,6 +27,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cutUtf8, truncationNote } from './output.js';
+import { type ProcessIdentity, processStartTime } from './process-group.js';
 
 /** What is kept next to a run's output so a restarted node can judge it. */
 export interface RunMeta {
@@ -37,13 +38,6 @@ export interface RunMeta {
   readonly deadline: number;
   /** The process that started the command and records its exit code. */
   readonly starter?: ProcessIdentity;
-}
-
-/** A process, told apart from a later one that reuses its pid by its start time. */
-export interface ProcessIdentity {
-  readonly pid: number;
-  /** Clock ticks after boot (proc(5) stat field 22); undefined where /proc is missing. */
-  readonly startTime?: number;
 }
 
 /** One start of a command in its run directory. */
@@ -84,48 +78,8 @@ export type RunStart =
 
 /** This process's identity, as recorded in meta.json. */
 export function selfIdentity(): ProcessIdentity {
-  return identityOf(process.pid) ?? { pid: process.pid };
-}
-
-/** Start time of `pid` from /proc; undefined when it is not running or /proc is missing. */
-export function processStartTime(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may contain spaces: field 3
-    // (state) is the first, so field 22 (starttime) is the 20th.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(rest[19]);
-    return Number.isFinite(ticks) ? ticks : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function identityOf(pid: number): ProcessIdentity | undefined {
-  const startTime = processStartTime(pid);
-  return startTime === undefined ? undefined : { pid, startTime };
-}
-
-/**
- * True when `who` still runs (zombies excluded) and is the same process: a pid recorded before a
- * reboot or long ago may name someone else's process now.
- */
-export function sameProcessAlive(who: ProcessIdentity): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${who.pid}/stat`, 'utf8');
-  } catch {
-    // Without /proc (not Linux) all there is: does the pid answer?
-    try {
-      process.kill(who.pid, 0);
-      return who.startTime === undefined;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'EPERM' && who.startTime === undefined;
-    }
-  }
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (rest[0] === 'Z' || rest[0] === 'X') return false;
-  return who.startTime === undefined || Number(rest[19]) === who.startTime;
+  const startTime = processStartTime(process.pid);
+  return startTime === undefined ? { pid: process.pid } : { pid: process.pid, startTime };
 }
 
 /** Output of at most this many bytes per stream travels back with the exit code. */
@@ -267,7 +221,7 @@ export function startRun(req: RunRequest): RunStart {
       closeSync(err);
     }
   } catch (err) {
-    rmSync(runDir, { recursive: true, force: true });
+    removeRun(runDir);
     return { pid: undefined, ended: Promise.resolve({ error: String(err) }) };
   } finally {
     closeSync(out);
@@ -277,7 +231,7 @@ export function startRun(req: RunRequest): RunStart {
     // Not started (ENOENT, EACCES): nothing ran, so nothing is left to recover.
     const ended = new Promise<RunEnd>((resolve) => {
       child.once('error', (err: NodeJS.ErrnoException) => {
-        rmSync(runDir, { recursive: true, force: true });
+        removeRun(runDir);
         resolve({ error: err.message, ...(err.code === undefined ? {} : { errno: err.code }) });
       });
     });
