@@ -9,7 +9,16 @@ import {
   type Target,
 } from '../fleet/target.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
-import type { Subjects, TrustLookup } from '../protocol/index.js';
+import {
+  DEFAULT_MAX_CLOCK_SKEW_MS,
+  eventVerifyItem,
+  type Subjects,
+  signatureVerifier,
+  signEvent,
+  type TrustLookup,
+} from '../protocol/index.js';
+import type { VerifyItem } from '../protocol/verifier.js';
+import type { NodeKeys } from '../node/node-keys.js';
 import { verifyRequest } from '../protocol/signed-request.js';
 import { type InventoryRecord, InventoryStore } from '../store/inventory.js';
 import { centralTrust, refusalText } from './trusted.js';
@@ -70,6 +79,10 @@ interface EventBody {
   helloIntervalMs?: unknown;
   /** Set on the offline event the central publishes for a node whose hellos stopped. */
   stale?: unknown;
+  /** Unix ms, when the node sent it. */
+  at?: unknown;
+  /** The signing key, when not the node's own `publicKey` (protocol/event.ts). */
+  signer?: unknown;
 }
 
 /** The inventory itself: memory for queries, SQLite behind it (written in batches). */
@@ -251,7 +264,15 @@ export function inventoryExtension(options: InventoryExtensionOptions = {}): Inv
       });
       inventory = inv;
       nc = ctx.nc;
-      subs = subscribe(ctx.nc, ctx.subjects, inv, centralTrust(ctx), ctx.options.log);
+      subs = subscribe(
+        ctx.nc,
+        ctx.subjects,
+        inv,
+        centralTrust(ctx),
+        ctx.options.log,
+        ctx.nodeKeys,
+        ctx.reportError,
+      );
       const flush = setInterval(() => {
         try {
           inv.flush();
@@ -270,18 +291,25 @@ export function inventoryExtension(options: InventoryExtensionOptions = {}): Inv
             // events` and any other listener learn it too (the inventory itself skips this one).
             const rec = inv.get(node);
             if (!ctx.nc.isClosed()) {
+              const subject = ctx.subjects.event(node, 'offline');
               ctx.nc.publish(
-                ctx.subjects.event(node, 'offline'),
-                JSON.stringify({
-                  node,
-                  publicKey: rec?.publicKey ?? '',
-                  central: rec?.central ?? false,
-                  version: rec?.version ?? '',
-                  at: Date.now(),
-                  stale: true,
-                  reason: `no hello for ${options.missedHellos ?? 3} intervals`,
-                  by: ctx.options.name,
-                }),
+                subject,
+                JSON.stringify(
+                  signEvent(
+                    subject,
+                    {
+                      node,
+                      publicKey: rec?.publicKey ?? '',
+                      central: rec?.central ?? false,
+                      version: rec?.version ?? '',
+                      at: Date.now(),
+                      stale: true,
+                      reason: `no hello for ${options.missedHellos ?? 3} intervals`,
+                      by: ctx.options.name,
+                    },
+                    ctx.identity,
+                  ),
+                ),
               );
             }
           }
@@ -301,13 +329,103 @@ export function inventoryExtension(options: InventoryExtensionOptions = {}): Inv
   };
 }
 
+/**
+ * Takes an event into the inventory only when it is signed by the key known for its node
+ * (NodeKeys: enrolled, or pinned on first contact) and fresh; anything else is rejected, logged
+ * and sent to the error log. Signatures are checked in batches on the verifier's thread.
+ */
+class EventChecker {
+  #queue: {
+    subject: string;
+    node: string;
+    event: 'online' | 'offline' | 'hello';
+    body: EventBody;
+  }[] = [];
+
+  constructor(
+    private readonly inv: Inventory,
+    private readonly nodeKeys: NodeKeys,
+    private readonly log: NodeContext['options']['log'],
+    private readonly reportError: NodeContext['reportError'],
+    private readonly maxSkewMs = DEFAULT_MAX_CLOCK_SKEW_MS,
+  ) {}
+
+  push(
+    subject: string,
+    node: string,
+    event: 'online' | 'offline' | 'hello',
+    body: EventBody,
+  ): void {
+    this.#queue.push({ subject, node, event, body });
+    if (this.#queue.length === 1) setImmediate(() => this.#check());
+  }
+
+  #check(): void {
+    const batch = this.#queue;
+    this.#queue = [];
+    const items: VerifyItem[] = [];
+    const reasons: (string | undefined)[] = [];
+    for (const e of batch) {
+      const item = eventVerifyItem(e.subject, e.body as Record<string, unknown>);
+      if (typeof item === 'string') reasons.push(item);
+      else if (e.body.signer !== undefined && e.body.signer !== e.body.publicKey) {
+        reasons.push('the event is signed by a key other than the publicKey it names');
+      } else {
+        reasons.push(undefined);
+        items.push(item);
+      }
+    }
+    void signatureVerifier.verifyItems(items).then((valid) => {
+      let k = 0;
+      const now = Date.now();
+      for (const [i, e] of batch.entries()) {
+        let reason = reasons[i];
+        if (reason === undefined) {
+          const signer = items[k]!.signer;
+          if (!valid[k++]) reason = `bad signature from ${signer}`;
+          else if (typeof e.body.at !== 'number' || Math.abs(now - e.body.at) > this.maxSkewMs) {
+            reason = `the event's time (at) is missing or more than ${this.maxSkewMs / 1000} s from central's clock`;
+          } else reason = this.nodeKeys.admit(e.node, signer);
+        }
+        if (reason === undefined) this.inv.observe(e.node, e.event, e.body);
+        else this.#reject(e.node, e.event, reason);
+      }
+      try {
+        this.nodeKeys.flush();
+      } catch (err) {
+        this.log('warn', 'inventory: cannot record new node keys', { error: String(err) });
+      }
+    });
+  }
+
+  /** When each node's last rejection was reported: a flood of forgeries is one line a minute. */
+  readonly #reported = new Map<string, number>();
+
+  #reject(node: string, event: string, reason: string): void {
+    this.log('warn', 'inventory: event rejected', { node, event, reason });
+    const now = Date.now();
+    if (now - (this.#reported.get(node) ?? 0) < 60_000) return;
+    if (this.#reported.size > 10_000) this.#reported.clear();
+    this.#reported.set(node, now);
+    this.reportError({
+      method: `event ${event}`,
+      messageId: 'none',
+      fromNode: node,
+      reason: `rejected: ${reason}`,
+    });
+  }
+}
+
 function subscribe(
   nc: NatsConnection,
   subjects: Subjects,
   inv: Inventory,
   trust: TrustLookup,
   log: NodeContext['options']['log'],
+  nodeKeys: NodeKeys,
+  reportError: NodeContext['reportError'],
 ): Subscription[] {
+  const checker = new EventChecker(inv, nodeKeys, log, reportError);
   const events = nc.subscribe(subjects.eventSubscription(), {
     callback: (err, msg) => {
       if (err) return;
@@ -322,7 +440,7 @@ function subscribe(
       if (body === null || typeof body !== 'object' || body.node !== parsed.node) return;
       // The central's own word that a node went quiet: already recorded (as `stale`).
       if (parsed.event === 'offline' && body.stale === true) return;
-      inv.observe(parsed.node, parsed.event, body);
+      checker.push(msg.subject, parsed.node, parsed.event, body);
     },
   });
   const queries = nc.subscribe(subjects.central(INVENTORY_SERVICE), {

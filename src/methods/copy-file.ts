@@ -100,13 +100,18 @@ function destinationParts(path: string): { directory: string; fileName: string }
 }
 
 /** Where the destination is written, checked (and its directory made) before anything is. */
-async function destinationFile(dataDir: string, path: string, create: boolean): Promise<string> {
+async function destinationFile(
+  dataDir: string,
+  path: string,
+  create: boolean,
+  protect: readonly string[] = [],
+): Promise<string> {
   const { directory, fileName } = destinationParts(path);
-  const first = await resolveInside(dataDir, directory, fileName);
+  const first = await resolveInside(dataDir, directory, fileName, protect);
   if (!create) return first;
   await mkdir(dirname(first), { recursive: true, mode: 0o750 });
   // Again: a symlink swapped in while the directories were made is caught before writing.
-  return resolveInside(dataDir, directory, fileName);
+  return resolveInside(dataDir, directory, fileName, protect);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -456,7 +461,7 @@ async function openTransfer(ctx: MethodContext, args: readonly string[]): Promis
   const key = Buffer.from(keyText!, 'base64url');
   try {
     // The destination is checked before anything is written, not even a part file.
-    await destinationFile(ctx.dataDir, destPath!, false);
+    await destinationFile(ctx.dataDir, destPath!, false, ctx.limits.statePaths);
   } catch (err) {
     return failure(err, METHOD_ERROR_CODES.fileFailed);
   }
@@ -516,7 +521,7 @@ async function commit(ctx: MethodContext, args: readonly string[]): Promise<Meth
   const id = transferId!;
   const part = partFile(ctx.dataDir, id);
   try {
-    const target = await destinationFile(ctx.dataDir, destPath!, true);
+    const target = await destinationFile(ctx.dataDir, destPath!, true, ctx.limits.statePaths);
     const k = incomingKey(ctx.dataDir, id);
     const t = incoming.get(k);
     incoming.delete(k);
@@ -605,7 +610,7 @@ async function writeWhole(ctx: MethodContext, destPath: string): Promise<MethodO
   if (!TRANSFER_ID.test(id)) return badArgs(ctx, 'a message with a plain id');
   const part = partFile(ctx.dataDir, id);
   try {
-    const target = await destinationFile(ctx.dataDir, destPath, true);
+    const target = await destinationFile(ctx.dataDir, destPath, true, ctx.limits.statePaths);
     await mkdir(join(ctx.dataDir, 'copy'), { recursive: true, mode: 0o700 });
     const handle = await open(
       part,

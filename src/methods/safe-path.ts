@@ -1,4 +1,5 @@
-// Path confinement. Writes land only inside the node's data dir; reads only under the allowlist.
+// Path confinement. Writes land only inside the node's data dir, never on admiral's own state there;
+// reads only under the allowlist.
 // Steward takes an absolute `directory` relative to its data folder ("/var/cli/command_result/" →
 // <data>/var/cli/command_result/); admiral keeps that and also refuses `..` that climbs out, NUL
 // bytes, and symlinks (in any existing component) whose target lies outside.
@@ -6,6 +7,71 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { isAbsolute, join, posix, resolve, sep } from 'node:path';
 import { ReadNotAllowedError, UnsafePathError } from './errors.js';
+
+/**
+ * What admiral keeps in a data dir (top-level names): keys and seeds, trust and enrolment, the
+ * database, config, tokens, sockets, and the folders whose files it runs or reads as its own
+ * (extensions, facts, runs, transfers, relays, TLS). No remote message may write there.
+ */
+export const DATA_DIR_STATE: ReadonlySet<string> = new Set([
+  'identity.seed',
+  'trust.json',
+  'config.yaml',
+  'enrolment.json',
+  'api-token',
+  'admiral.sock',
+  'status.json',
+  'up.json',
+  'local-broker.json',
+  'joined.json',
+  'fleet-ca.pem',
+  'audit.log',
+  'extensions',
+  'facts.d',
+  'backups',
+  'run',
+  'copy',
+  'relay',
+  'tls',
+  'keys',
+]);
+
+/** Whether the top-level name `name` of a data dir is admiral's own state. */
+function isStateName(name: string): boolean {
+  return (
+    DATA_DIR_STATE.has(name) ||
+    // The database and its WAL, shared-memory and journal files; rotated audit logs.
+    name.startsWith('admiral.db') ||
+    name.startsWith('audit.log.') ||
+    name.endsWith('.seed') ||
+    name.endsWith('.nk') ||
+    name.endsWith('.creds')
+  );
+}
+
+/**
+ * Refuses a resolved write target that is admiral's own state: a reserved name at the top of the
+ * data dir, or inside one of the `protect`ed paths (configured folders and files such as a watched
+ * input folder, whose files the node would take as its own messages).
+ */
+function assertNotState(
+  realRoot: string,
+  target: string,
+  protect: readonly string[],
+  shown: string,
+): void {
+  const top = target.slice(realRoot.length + 1).split(sep)[0] ?? '';
+  const hit = isStateName(top)
+    ? join(realRoot, top)
+    : protect.find((p) => isInside(p, target) || isInside(target, p));
+  if (hit !== undefined) {
+    throw new UnsafePathError(
+      `Refusing ${shown}: ${target} is admiral's own state (${hit}); reply and copy methods write only outside it`,
+      target,
+      realRoot,
+    );
+  }
+}
 
 function isInside(root: string, p: string): boolean {
   return p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
@@ -25,6 +91,7 @@ export async function resolveInside(
   root: string,
   directory: string | undefined,
   fileName: string | undefined,
+  protect: readonly string[] = [],
 ): Promise<string> {
   const dir = directory ?? '';
   const shown = `${JSON.stringify(dir)} + ${JSON.stringify(fileName ?? '')}`;
@@ -114,6 +181,7 @@ export async function resolveInside(
       realRoot,
     );
   }
+  assertNotState(realRoot, current, protect, shown);
   return current;
 }
 

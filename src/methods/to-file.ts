@@ -23,9 +23,9 @@ import {
  */
 async function prepareTarget(ctx: MethodContext): Promise<string> {
   const { directory, fileName } = ctx.request;
-  const first = await resolveInside(ctx.dataDir, directory, fileName);
+  const first = await resolveInside(ctx.dataDir, directory, fileName, ctx.limits.statePaths);
   await mkdir(dirname(first), { recursive: true, mode: 0o750 });
-  return resolveInside(ctx.dataDir, directory, fileName);
+  return resolveInside(ctx.dataDir, directory, fileName, ctx.limits.statePaths);
 }
 
 async function writeReplace(ctx: MethodContext): Promise<MethodOutput> {

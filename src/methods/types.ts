@@ -74,6 +74,11 @@ export interface MethodLimits {
   readonly readAllow: readonly string[];
   /** Default methodTimeout when the message gives none, in seconds. */
   readonly defaultMethodTimeout: number;
+  /**
+   * Absolute paths of the node's own state outside the data dir's reserved names (a watched input
+   * folder, configured extension, facts and backup folders, key files): never written by a method.
+   */
+  readonly statePaths?: readonly string[];
   /** Time between SIGTERM and SIGKILL when a command's process group is stopped; default 2000 ms. */
   readonly killGraceMs?: number;
 }

@@ -20,8 +20,8 @@ import {
 import type { InboxRecord } from '../store/inbox.js';
 import type { OutboxTerminalState } from '../store/outbox.js';
 import type { Store } from '../store/store.js';
-import type { MessageDefaults } from './options.js';
-import { replyMethodFor } from './reply-method.js';
+import type { MessageDefaults, NodeOptions } from './options.js';
+import { replyMethodFor, sentMessage } from './reply-method.js';
 
 export interface ExecutorDeps {
   readonly nodeName: string;
@@ -31,7 +31,7 @@ export interface ExecutorDeps {
   readonly identity: Identity;
   readonly compression: Compression;
   readonly defaults: MessageDefaults;
-  readonly limits: { readonly maxOutputBytes: number; readonly readAllow: readonly string[] };
+  readonly limits: NodeOptions['limits'];
   readonly maxConcurrent: number;
   readonly log: Logger;
   /** A reply was enqueued: the publisher should run. */
@@ -248,6 +248,7 @@ export class Executor {
   }
 
   #context(msg: Message, signal: AbortSignal, emit: (data: string) => void): MethodContext {
+    const place = this.#placeOf(msg);
     const request: MethodRequest = {
       id: msg.id,
       fromNode: msg.fromNode,
@@ -256,8 +257,8 @@ export class Executor {
       methodArgs: msg.methodArgs ?? [],
       methodTimeout: msg.methodTimeout ?? 0,
       ...(msg.data !== undefined && { data: msg.data.join('') }),
-      ...(msg.directory !== undefined && { directory: msg.directory }),
-      ...(msg.fileName !== undefined && { fileName: msg.fileName }),
+      ...(place.directory !== undefined && { directory: place.directory }),
+      ...(place.fileName !== undefined && { fileName: place.fileName }),
       ...(msg.status !== undefined && msg.status !== 'noop' && { replyStatus: msg.status }),
       ...(msg.inReplyTo !== undefined && { inReplyTo: msg.inReplyTo }),
       message: msg,
@@ -274,6 +275,31 @@ export class Executor {
       log: (level, text, fields) => log(level, text, { id: msg.id, method: msg.method, ...fields }),
       services: this.#deps.services(),
     };
+  }
+
+  /**
+   * Where a message's file goes. A reply is never trusted with it (docs/security.md): its
+   * `directory` and `fileName` are those of the request this node stored in its outbox, and a
+   * reply that names others has them ignored, and is logged.
+   */
+  #placeOf(msg: Message): { directory?: string; fileName?: string } {
+    if (msg.inReplyTo === undefined) return { directory: msg.directory, fileName: msg.fileName };
+    const row = this.#deps.store.outbox.get(msg.inReplyTo);
+    const request = row === undefined ? undefined : sentMessage(row.envelope);
+    const place = { directory: request?.directory, fileName: request?.fileName };
+    if (
+      (msg.directory !== undefined && msg.directory !== place.directory) ||
+      (msg.fileName !== undefined && msg.fileName !== place.fileName)
+    ) {
+      this.#deps.log('warn', "a reply named a file other than its request's; ignored", {
+        id: msg.id,
+        from: msg.fromNode,
+        inReplyTo: msg.inReplyTo,
+        named: { directory: msg.directory, fileName: msg.fileName },
+        used: place,
+      });
+    }
+    return place;
   }
 
   async #execute(rec: InboxRecord): Promise<void> {

@@ -4,6 +4,7 @@ import type { MethodHandler, NodeServices } from '../methods/types.js';
 import type { NodeMetrics } from '../observability/metrics.js';
 import type { Identity, Subjects } from '../protocol/index.js';
 import type { Store } from '../store/store.js';
+import type { NodeKeys } from './node-keys.js';
 import type { NodeOptions } from './options.js';
 
 /** What an extension sees of its node once the node is connected. */
@@ -15,6 +16,16 @@ export interface NodeContext {
   readonly identity: Identity;
   readonly services: NodeServices;
   readonly metrics: NodeMetrics;
+  /** The key each node name is known by (node-keys.ts). */
+  readonly nodeKeys: NodeKeys;
+  /** Sends a line to the central's error log (REQErrorLog), durably. */
+  reportError(fields: {
+    method: string;
+    messageId: string;
+    reason: string;
+    fromNode?: string;
+    toNode?: string;
+  }): void;
 }
 
 /**

@@ -54,6 +54,7 @@ export function nodeOptionsFromConfig(config: Config, log: Logger): NodeOptions 
       maxOutputBytes: config.limits.maxOutputBytes,
       // File-reading methods read under the data dir by default, and wherever the config allows.
       readAllow: [dataDir, ...config.paths.readAllow.map((p) => resolve(p))],
+      statePaths: statePaths(config, inData),
     },
     maxConcurrent: 64,
     inputs: {
@@ -96,4 +97,25 @@ export function nodeOptionsFromConfig(config: Config, log: Logger): NodeOptions 
     },
     log,
   };
+}
+
+/**
+ * The node's own files and folders that its config may place anywhere: no method writes there
+ * (methods/safe-path.ts also keeps the data dir's reserved names). A watched input folder is one:
+ * a file written there would be taken as a message signed by this node.
+ */
+function statePaths(config: Config, inData: (p: string) => string): string[] {
+  const c = config.central;
+  const b = config.broker;
+  return [
+    config.inputs.watchFolder,
+    config.statusFile.path,
+    config.factsDir,
+    c.registry.backupDir,
+    c.extensions.dir,
+    b.nkeySeedFile,
+    b.rootCa,
+    b.clientCert,
+    b.clientKey,
+  ].flatMap((p) => (p === undefined ? [] : [inData(p)]));
 }

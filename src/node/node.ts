@@ -21,6 +21,7 @@ import {
   parseInput,
   Subjects,
   signatureVerifier,
+  signEvent,
   signMessage,
 } from '../protocol/index.js';
 import { openStore, type Store } from '../store/store.js';
@@ -36,6 +37,7 @@ import { isLoopbackHost } from '../broker/loopback.js';
 import { startSocketInput, startTcpInput } from './inputs/stream-input.js';
 import type { Input, SubmitResult } from './inputs/types.js';
 import { joinFleet } from './join.js';
+import { NodeKeys } from './node-keys.js';
 import type { NodeOptions } from './options.js';
 import { Policy } from './policy.js';
 import { Publisher } from './publisher.js';
@@ -72,6 +74,8 @@ export class AdmiralNode {
   readonly metrics: NodeMetrics;
   readonly publisher: Publisher;
   readonly receiver: Receiver;
+  /** The key each node name is known by (node-keys.ts). */
+  readonly nodeKeys: NodeKeys;
   readonly executor: Executor;
   readonly inputs: Input[] = [];
   /** What methods and extensions may ask of this node. */
@@ -175,8 +179,17 @@ export class AdmiralNode {
       console: (line) => options.log('info', line, { console: true }),
       services: () => this.services,
     });
+    this.nodeKeys = new NodeKeys(this.store.database.db, {
+      self: { name: options.name, publicKey: identity.publicKey },
+      central: () => {
+        if (options.isCentral) return undefined;
+        const pinned = this.trust.list().find((k) => k.label === `central ${options.central}`);
+        return pinned && { name: options.central, publicKey: pinned.publicKey };
+      },
+    });
     this.receiver = new Receiver({
       nodeName: options.name,
+      nodeKeys: this.nodeKeys,
       ...(options.maxClockSkewMs !== undefined && { maxClockSkewMs: options.maxClockSkewMs }),
       store: this.store,
       registry: this.registry,
@@ -184,17 +197,20 @@ export class AdmiralNode {
       log: options.log,
       verifier: signatureVerifier,
       onStored: (messages) => this.executor.received(messages),
-      onRejected: (envelope, reason) => {
+      onRejected: (refused, reason) => {
         options.log('warn', 'message rejected', {
-          id: envelope?.msg.id,
-          from: envelope?.msg.fromNode,
+          id: refused.id,
+          from: refused.fromNode,
+          method: refused.method,
+          signer: refused.signer,
           reason,
         });
-        if (envelope && envelope.msg.method !== 'REQErrorLog') {
+        // An error line about a refused error line could loop between two nodes.
+        if (refused.method !== 'REQErrorLog') {
           this.reportError({
-            method: envelope.msg.method,
-            messageId: envelope.msg.id,
-            fromNode: envelope.msg.fromNode,
+            method: refused.method ?? 'unknown',
+            messageId: refused.id ?? 'unknown',
+            ...(refused.fromNode !== undefined && { fromNode: refused.fromNode }),
             reason: `rejected: ${reason}`,
           });
         }
@@ -271,6 +287,8 @@ export class AdmiralNode {
       identity: this.identity,
       services: this.services,
       metrics: this.metrics,
+      nodeKeys: this.nodeKeys,
+      reportError: (fields) => this.reportError(fields),
     };
     for (const ext of options.extensions ?? []) {
       await ext.start(ctx);
@@ -377,7 +395,9 @@ export class AdmiralNode {
     this.#subs.push(
       nc.subscribe(subjects.key(options.name), {
         callback: (err, msg) => {
-          if (!err) msg.respond(JSON.stringify(this.#event()));
+          if (err) return;
+          const key = subjects.key(options.name);
+          msg.respond(JSON.stringify(signEvent(key, this.#event(), this.identity)));
         },
       }),
     );
@@ -452,7 +472,8 @@ export class AdmiralNode {
     if (event === 'hello') {
       for (const ext of this.options.extensions ?? []) Object.assign(body, ext.hello?.());
     }
-    nc.publish(this.subjects.event(this.options.name, event), JSON.stringify(body));
+    const subject = this.subjects.event(this.options.name, event);
+    nc.publish(subject, JSON.stringify(signEvent(subject, body, this.identity)));
   }
 
   #event(): NodeEvent {

@@ -33,7 +33,12 @@ export interface NodeOptions {
   readonly backoff: { readonly baseMs: number; readonly maxMs: number; readonly jitter?: number };
   /** Allowed clock difference between sender and receiver, ms (config `trust.maxClockSkew`). */
   readonly maxClockSkewMs?: number;
-  readonly limits: { readonly maxOutputBytes: number; readonly readAllow: readonly string[] };
+  readonly limits: {
+    readonly maxOutputBytes: number;
+    readonly readAllow: readonly string[];
+    /** The node's own files outside its data dir's reserved names (MethodLimits.statePaths). */
+    readonly statePaths?: readonly string[];
+  };
   /** Methods run at once on this node. */
   readonly maxConcurrent: number;
   readonly inputs: {

@@ -1,7 +1,7 @@
 import type { MethodHandler } from '../methods/types.js';
-import { decodeJson, type FileTrustStore, type Message } from '../protocol/index.js';
+import type { FileTrustStore, Message } from '../protocol/index.js';
 import type { Outbox } from '../store/outbox.js';
-import { replyMethodFor } from './reply-method.js';
+import { replyMethodFor, sentMessage } from './reply-method.js';
 
 /**
  * Who may make this node do what (DESIGN.md, "Security by default"; Steward's allowed publishers).
@@ -52,7 +52,7 @@ export class Policy {
     if (original.toNode !== msg.fromNode) {
       return `reply to ${msg.inReplyTo} came from ${msg.fromNode}, but that message was sent to ${original.toNode}`;
     }
-    const sent = decodeSentMessage(original.envelope);
+    const sent = sentMessage(original.envelope);
     if (sent === undefined) return undefined;
     const expectedMethod = replyMethodFor(sent);
     if (msg.method !== expectedMethod) {
@@ -62,23 +62,6 @@ export class Policy {
     if (JSON.stringify(msg.methodArgs ?? []) !== expectedArgs) {
       return `reply to ${msg.inReplyTo} carries methodArgs other than the request's replyMethodArgs`;
     }
-    return undefined;
-  }
-}
-
-/**
- * The message inside an envelope this node signed itself (read back from its outbox). It was
- * validated before it was signed and stored, so it is parsed, not validated again (a schema pass
- * per reply showed in bench/messaging's profile).
- */
-function decodeSentMessage(envelope: Uint8Array): Message | undefined {
-  try {
-    const value = decodeJson(envelope) as { msg?: unknown } | null;
-    const msg = value?.msg;
-    return typeof msg === 'object' && msg !== null && typeof (msg as Message).method === 'string'
-      ? (msg as Message)
-      : undefined;
-  } catch {
     return undefined;
   }
 }

@@ -6,14 +6,17 @@ import {
   checkFreshness,
   DecodeError,
   decodeEnvelope,
+  decodeJson,
   dedupHorizon,
   type Envelope,
   encodeAck,
   type Message,
   type SignatureVerifier,
+  UUIDV7_PATTERN,
 } from '../protocol/index.js';
 import type { AuditEntry } from '../store/audit.js';
 import type { Store } from '../store/store.js';
+import type { NodeKeys } from './node-keys.js';
 import type { Policy } from './policy.js';
 
 export interface ReceiverDeps {
@@ -23,13 +26,15 @@ export interface ReceiverDeps {
   readonly store: Store;
   readonly registry: MethodRegistry;
   readonly policy: Policy;
+  /** The key each node name is known by: a message is taken only from its fromNode's key. */
+  readonly nodeKeys: NodeKeys;
   readonly log: Logger;
   /** Checks signatures off the node's thread. */
   readonly verifier: SignatureVerifier;
   /** New messages are in the inbox (decoded, verified): the executor need not decode them again. */
   readonly onStored: (messages: readonly Message[]) => void;
   /** A message was refused; the node reports it to central's error log. */
-  readonly onRejected: (envelope: Envelope | undefined, reason: string) => void;
+  readonly onRejected: (refused: Refused, reason: string) => void;
 }
 
 /**
@@ -58,10 +63,19 @@ export class Receiver {
     try {
       envelope = decodeEnvelope(nats.data);
     } catch (err) {
-      // Without a valid envelope there is no id to ACK: the sender's bytes are broken.
       this.rejected++;
       const reason = err instanceof DecodeError || err instanceof Error ? err.message : String(err);
-      this.#deps.onRejected(undefined, `undecodable message: ${reason}`);
+      // Unsigned or malformed: answered `rejected` when it names an id (so its sender stops
+      // resending), and reported like a badly signed one.
+      const named = namedIn(nats.data);
+      if (named.id !== undefined) {
+        this.#respond(nats, {
+          ack: named.id,
+          status: 'rejected',
+          error: `invalid envelope: ${reason}`,
+        });
+      }
+      this.#deps.onRejected(named, `invalid envelope: ${reason}`);
       return;
     }
     const reason = this.#precheck(envelope);
@@ -83,13 +97,15 @@ export class Receiver {
         for (let i = 0; i < batch.length; i++) {
           const { nats, envelope } = batch[i] as Unverified;
           const reason = valid[i]
-            ? this.#refusal(envelope)
+            ? (this.#deps.nodeKeys.admit(envelope.msg.fromNode, envelope.signer) ??
+              this.#refusal(envelope))
             : `bad signature from ${envelope.signer}`;
           if (reason !== undefined) this.#refuse(nats, envelope, reason);
           // Group commit: what is verified together is stored in one transaction, then ACKed.
           // Each ACK still follows its own message's commit.
           else this.#batch.push({ nats, msg: envelope.msg });
         }
+        this.#pinNewKeys();
         if (this.#batch.length > 0) this.#flush();
       })
       .catch((err: unknown) => {
@@ -101,7 +117,19 @@ export class Receiver {
   #refuse(nats: Msg, envelope: Envelope, reason: string): void {
     this.rejected++;
     this.#respond(nats, { ack: envelope.msg.id, status: 'rejected', error: reason });
-    this.#deps.onRejected(envelope, reason);
+    const { id, fromNode, method } = envelope.msg;
+    this.#deps.onRejected({ id, fromNode, method, signer: envelope.signer }, reason);
+  }
+
+  /** First contacts are written before their messages are stored (and so before any ACK). */
+  #pinNewKeys(): void {
+    try {
+      this.#deps.nodeKeys.flush();
+    } catch (err) {
+      this.#deps.log('warn', 'cannot record the keys of nodes seen for the first time', {
+        error: String(err),
+      });
+    }
   }
 
   #flush(): void {
@@ -180,6 +208,34 @@ export class Receiver {
   #respond(nats: Msg, frame: AckFrame): void {
     if (nats.reply) nats.respond(encodeAck(frame));
   }
+}
+
+/** What is known of a refused message: as much as could be read of it. */
+export interface Refused {
+  readonly id?: string;
+  readonly fromNode?: string;
+  readonly method?: string;
+  readonly signer?: string;
+}
+
+/** The id, sender and method an undecodable envelope names, where they are plain strings. */
+function namedIn(data: Uint8Array): Refused {
+  let value: unknown;
+  try {
+    value = decodeJson(data);
+  } catch {
+    return {};
+  }
+  const msg = (value as { msg?: Record<string, unknown> } | null)?.msg;
+  if (msg === null || typeof msg !== 'object') return {};
+  const text = (v: unknown, max: number): string | undefined =>
+    typeof v === 'string' && v.length <= max ? v : undefined;
+  const id = text(msg.id, 64);
+  return {
+    ...(id !== undefined && UUIDV7_PATTERN.test(id) && { id }),
+    ...(text(msg.fromNode, 64) !== undefined && { fromNode: text(msg.fromNode, 64) }),
+    ...(text(msg.method, 64) !== undefined && { method: text(msg.method, 64) }),
+  };
 }
 
 interface Unverified {

@@ -1,4 +1,9 @@
-import { DEFAULT_REPLY_METHOD, type Message, type MethodName } from '../protocol/index.js';
+import {
+  DEFAULT_REPLY_METHOD,
+  decodeJson,
+  type Message,
+  type MethodName,
+} from '../protocol/index.js';
 
 /**
  * The method that handles the answer to `request` on the node that sent it: the request's
@@ -13,4 +18,21 @@ export function replyMethodFor(request: Message): MethodName {
   }
   if (request.replyMethod !== undefined) return request.replyMethod;
   return request.inReplyTo !== undefined ? 'REQNone' : DEFAULT_REPLY_METHOD;
+}
+
+/**
+ * The message inside an envelope this node signed itself (read back from its outbox). It was
+ * validated before it was signed and stored, so it is parsed, not validated again (a schema pass
+ * per reply showed in bench/messaging's profile).
+ */
+export function sentMessage(envelope: Uint8Array): Message | undefined {
+  try {
+    const value = decodeJson(envelope) as { msg?: unknown } | null;
+    const msg = value?.msg;
+    return typeof msg === 'object' && msg !== null && typeof (msg as Message).method === 'string'
+      ? (msg as Message)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -62,6 +62,11 @@ export class SignatureVerifier {
     });
   }
 
+  /** Whether each item's `sig` is its `signer`'s signature over its `text`, in order. */
+  verifyItems(items: readonly VerifyItem[]): Promise<boolean[]> {
+    return this.#check(items);
+  }
+
   #check(items: readonly VerifyItem[]): Promise<boolean[]> {
     if (items.length === 0) return Promise.resolve([]);
     const worker = this.#ensureWorker();

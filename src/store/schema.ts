@@ -1,6 +1,7 @@
 import { inboxMigrations } from './inbox.js';
 import { inventoryMigrations } from './inventory.js';
 import { jobMigrations } from './jobs.js';
+import { nodeKeyMigrations } from './node-keys.js';
 import type { Migration } from './migrate.js';
 import { outboxMigrations } from './outbox.js';
 import { servicesMigrations } from './services.js';
@@ -14,4 +15,5 @@ export const MIGRATIONS: readonly Migration[] = [
   ...servicesMigrations,
   ...jobMigrations,
   ...inventoryMigrations,
+  ...nodeKeyMigrations,
 ].sort((a, b) => a.version - b.version);
