@@ -196,6 +196,8 @@ export class EnrolmentExtension implements NodeExtension {
   #admit(name: string, publicKey: string, via: string): EnrolReply {
     const ctx = this.#ctx as NodeContext;
     this.#o.store.set(name, publicKey, 'accepted', { via });
+    // From now on this key, and only this one, speaks for the name (node-keys.ts).
+    ctx.nodeKeys.enrol(name, publicKey);
     this.#o.broker.addNkeyUser(
       publicKey,
       toBrokerPermissions(nodePermissions(ctx.subjects, name, ctx.options.name)),
@@ -283,8 +285,15 @@ export class EnrolmentExtension implements NodeExtension {
         const rec = named(body.name);
         if (typeof rec === 'string') return { ok: false, error: rec };
         const node = store.set(rec.name, rec.publicKey, 'revoked', { via: 'operator' });
+        ctx.nodeKeys.revoke(rec.name);
+        // What waits for the revoked node is never handed to whoever holds its name next.
+        const cancelled = cancelQueuedFor(ctx, rec.name);
         const closed = await this.#o.broker.removeUser(rec.publicKey);
-        log('warn', 'node revoked: its broker user is removed', { node: rec.name, closed });
+        log('warn', 'node revoked: its broker user is removed', {
+          node: rec.name,
+          closed,
+          cancelled,
+        });
         return { ok: true, node, closed };
       }
       default:
@@ -294,4 +303,17 @@ export class EnrolmentExtension implements NodeExtension {
         };
     }
   }
+}
+
+/** Ends every message still queued for `node` in central's outbox `cancelled`; returns how many. */
+function cancelQueuedFor(ctx: NodeContext, node: string): number {
+  const { outbox } = ctx.store;
+  let n = 0;
+  ctx.store.database.db.transaction(() => {
+    for (const rec of outbox.pendingFor(node)) {
+      const error = `node ${node} was revoked before it received this message`;
+      if (outbox.finish(rec.id, 'cancelled', { error })) n++;
+    }
+  })();
+  return n;
 }

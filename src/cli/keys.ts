@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { natsServerUser, nodePermissions } from '../protocol/enrolment.js';
@@ -9,6 +11,8 @@ import {
   loadOrCreateIdentity,
   Subjects,
 } from '../protocol/index.js';
+import { DEFAULT_DB_FILE } from '../store/db.js';
+import { NodeKeyStore } from '../store/node-keys.js';
 import { CliError } from './errors.js';
 import { type Format, renderRows } from './output.js';
 import { localDataDir } from './system.js';
@@ -59,6 +63,63 @@ export function registerKeys(program: Command): void {
         `# ${name} (${role}); connect with --nkey-seed-file ${join(dataDir, 'identity.seed')}\n${JSON.stringify(user, null, 2)}\n`,
       );
     });
+  keys
+    .command('known')
+    .description(
+      'list the key each node is known by here (enrolled, pinned on first contact, or revoked)',
+    )
+    .action((_opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<{ dataDir?: string; format?: Format }>();
+      const { keys: known, close } = openNodeKeys(localDataDir(opts.dataDir));
+      try {
+        const rows = known.list().map((r) => ({
+          node: r.node,
+          publicKey: r.publicKey,
+          source: r.source,
+          updated: new Date(r.updatedAt).toISOString(),
+        }));
+        process.stdout.write(
+          renderRows(rows, opts.format ?? 'text', ['node', 'publicKey', 'source', 'updated']),
+        );
+      } finally {
+        close();
+      }
+    });
+  keys
+    .command('forget')
+    .description(
+      'forget the key a node was pinned with, so its next contact pins its new one (a node set up again under the same name); not for a revoked node: admiral nodes accept',
+    )
+    .argument('<node>', 'node name')
+    .action((node: string, _opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<{ dataDir?: string }>();
+      const name = nodeNameOption('<node>', node);
+      const { keys: known, close } = openNodeKeys(localDataDir(opts.dataDir));
+      try {
+        const rec = known.get(name);
+        if (rec === undefined) throw new CliError(`no key is known for node ${name} here`);
+        if (rec.source !== 'pinned') {
+          throw new CliError(
+            `node ${name}'s key is ${rec.source} by central's enrolment, not pinned; an operator changes it on the central: admiral nodes revoke ${name}, then admiral nodes accept ${name} (or a join token)`,
+          );
+        }
+        known.delete(name);
+        process.stdout.write(`forgot ${name}'s key ${rec.publicKey} (${rec.source})\n`);
+      } finally {
+        close();
+      }
+    });
+}
+
+/** The local node's table of known node keys, writable (the node reads a row again on a mismatch). */
+function openNodeKeys(dataDir: string): { keys: NodeKeyStore; close: () => void } {
+  const file = join(dataDir, DEFAULT_DB_FILE);
+  if (!existsSync(file)) {
+    throw new CliError(`no admiral database in ${dataDir}; start a node there first`);
+  }
+  const db = new Database(file, { fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  return { keys: new NodeKeyStore(db), close: () => db.close() };
 }
 
 function nodeNameOption(flag: string, value: string | undefined): string {

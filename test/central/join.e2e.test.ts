@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
@@ -221,6 +221,56 @@ describe('joining a fleet from another machine', () => {
       }),
       /authorization violation/i,
     );
+  });
+
+  test('messages queued for a revoked node end cancelled and never reach a new key under its name', async (t) => {
+    const fleet = await startSecureFleet(t);
+    const old = fleet.node('ship7');
+    await until('ship7 up', () => up(old), old);
+    await stop(old);
+    const marker = join(fleet.dir, 'ran-on-ship7');
+    await writeFile(
+      join(fleet.dir, 'touch.json'),
+      JSON.stringify([
+        { toNode: 'ship7', method: 'REQCliCommand', methodArgs: ['touch', marker], ttl: 600 },
+      ]),
+    );
+    const sent = await fleet.cli([
+      'send',
+      join(fleet.dir, 'touch.json'),
+      '--data-dir',
+      'admiral-data',
+    ]);
+    assert.equal(sent.code, 0, sent.stderr);
+    const id = sent.stdout.trim();
+    const revoke = await fleet.cli(['nodes', 'revoke', 'ship7']);
+    assert.equal(revoke.code, 0, revoke.stderr);
+    // Someone else enrols under the name with a new key and a valid token.
+    // (The last --data-dir wins: a new data dir, so a new key.)
+    const impostor = fleet.node('ship7', [
+      '--data-dir',
+      join(fleet.dir, 'ship7-new'),
+      '--join',
+      fleet.token,
+      '--ca-fingerprint',
+      fleet.fingerprint,
+    ]);
+    await until('the new ship7 up', () => up(impostor), impostor);
+    const messages = await fleet.cli([
+      '--format',
+      'json',
+      'messages',
+      '--data-dir',
+      'admiral-data',
+    ]);
+    assert.equal(messages.code, 0, messages.stderr);
+    const row = (
+      JSON.parse(messages.stdout) as { id: string; state: string; error?: string }[]
+    ).find((m) => m.id === id);
+    assert.equal(row?.state, 'cancelled');
+    assert.match(row?.error ?? '', /revoked/);
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(existsSync(marker), false, 'the queued command ran under the revoked name');
   });
 
   test("a node cannot publish to another node's subjects", async (t) => {
