@@ -218,3 +218,37 @@ for (const kind of BROKER_KINDS) {
     assert.equal(genuine.status, 'stored', genuine.error);
   });
 }
+
+for (const kind of BROKER_KINDS) {
+  test(`[${kind}] an unsigned envelope is answered rejected and reported to the error log`, async (t) => {
+    const s = await setup(t, kind);
+    if (s === undefined) return;
+    const now = Date.now();
+    const msg: Message = {
+      id: newMessageId(now),
+      fromNode: 'b',
+      toNode: 'a',
+      method: 'REQPing',
+      createdAt: now,
+      expiresAt: now + 60_000,
+    };
+    const res = await s.attacker.request(
+      subjects.node('a', 'REQPing'),
+      JSON.stringify({ v: 1, msg }),
+      { timeout: 5000 },
+    );
+    const ack = decodeAck(res.data);
+    assert.equal(ack.ack, msg.id);
+    assert.equal(ack.status, 'rejected');
+    assert.match(ack.error ?? '', /invalid envelope/);
+    await until('an error line for the central', () =>
+      s.a.store.outbox
+        .list()
+        .some(
+          (r) =>
+            r.method === 'REQErrorLog' &&
+            decodeEnvelope(r.envelope).msg.data?.join('').includes(msg.id) === true,
+        ),
+    );
+  });
+}
