@@ -3,6 +3,7 @@
 // `adm.ping` exactly as a real node does (the same responder) and `adm.key.<node>` (the plain
 // request the raw fan-out floor uses). Nothing else: no store, no outbox.
 //   node sim-nodes.js '{"url":"nats://…","prefix":"sim","from":0,"count":1250}'
+import { createHash } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startPingResponder } from '../../src/fleet/ping.js';
 import { RequestMux } from '../../src/node/request-mux.js';
@@ -11,9 +12,10 @@ import {
   decodeEnvelope,
   encodeAck,
   encodeEnvelope,
-  generateIdentity,
+  identityFromRawSeed,
   type Message,
   Subjects,
+  signEvent,
   signMessage,
 } from '../../src/protocol/index.js';
 
@@ -27,26 +29,32 @@ interface Spec {
 const spec = JSON.parse(process.argv[2] ?? '{}') as Spec;
 const subjects = new Subjects();
 const conns: NatsConnection[] = [];
-const identity = generateIdentity();
 
 async function startOne(i: number): Promise<void> {
   const node = `${spec.prefix}${i}`;
+  // Each node's key is made from its name: the same name has the same key in every round, as
+  // central (which pins a node's key on first contact) expects of a real node.
+  const identity = identityFromRawSeed(createHash('sha256').update(`bench ${node}`).digest());
   const nc = await connect({ servers: spec.url, name: `sim:${node}`, maxReconnectAttempts: -1 });
   conns.push(nc);
   const facts = { node, os: 'Linux', cpus: 2 + (i % 8), tags: [i % 2 === 0 ? 'even' : 'odd'] };
   startPingResponder(nc, subjects, node, () => facts);
   // Replies go out as a node's publisher sends them: over one muxed inbox subscription.
   const mux = new RequestMux(nc);
-  const event = JSON.stringify({
+  // Events are signed by the node's key: central takes them only so.
+  const body = {
     node,
-    publicKey: 'sim',
+    publicKey: identity.publicKey,
     central: false,
     version: 'sim',
     at: Date.now(),
     facts,
     helloIntervalMs: 0,
-  });
-  nc.subscribe(subjects.key(node), { callback: (_e, m) => void m.respond(event) });
+  };
+  const hello = subjects.event(node, 'hello');
+  const event = JSON.stringify(signEvent(hello, body, identity));
+  const keyAnswer = JSON.stringify(signEvent(subjects.key(node), body, identity));
+  nc.subscribe(subjects.key(node), { callback: (_e, m) => void m.respond(keyAnswer) });
   // A durable REQCliCommand (admiral run): ACK it as stored, then send the signed reply (as if the
   // command ran and exited 0) to the sender, which ACKs it in turn. No store, no process spawned;
   // the signature is not checked here (a real node does both).
@@ -70,7 +78,7 @@ async function startOne(i: number): Promise<void> {
     },
   });
   await nc.flush();
-  nc.publish(subjects.event(node, 'hello'), event);
+  nc.publish(hello, event);
 }
 
 // Connect in small batches: thousands of simultaneous handshakes only queue up in the broker.
