@@ -9,7 +9,8 @@ import {
   type Target,
 } from '../fleet/target.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
-import type { Subjects, TrustLookup } from '../protocol/index.js';
+import { guarded } from '../node/guarded.js';
+import { parseJsonBytes, type Subjects, type TrustLookup } from '../protocol/index.js';
 import { verifyRequest } from '../protocol/signed-request.js';
 import { type InventoryRecord, InventoryStore } from '../store/inventory.js';
 import { centralTrust, refusalText } from './trusted.js';
@@ -309,44 +310,49 @@ function subscribe(
   log: NodeContext['options']['log'],
 ): Subscription[] {
   const events = nc.subscribe(subjects.eventSubscription(), {
-    callback: (err, msg) => {
-      if (err) return;
+    callback: guarded(log, 'inventory', (msg) => {
       const parsed = subjects.parse(msg.subject);
       if (parsed?.kind !== 'event') return;
       let body: EventBody;
       try {
-        body = JSON.parse(Buffer.from(msg.data).toString('utf8')) as EventBody;
-      } catch {
+        // Limits first: facts are kept, written and served, so they must be walkable.
+        body = parseJsonBytes(msg.data, 'event') as EventBody;
+      } catch (e) {
+        log('warn', 'inventory: event refused', { subject: msg.subject, error: String(e) });
         return;
       }
       if (body === null || typeof body !== 'object' || body.node !== parsed.node) return;
       // The central's own word that a node went quiet: already recorded (as `stale`).
       if (parsed.event === 'offline' && body.stale === true) return;
       inv.observe(parsed.node, parsed.event, body);
-    },
+    }),
   });
   const queries = nc.subscribe(subjects.central(INVENTORY_SERVICE), {
-    callback: (err, msg) => {
-      if (err) return;
-      let reply: InventoryReply;
-      let q: InventoryQuery;
-      try {
-        q = (verifyRequest(msg.data, INVENTORY_SERVICE, trust).body ?? {}) as InventoryQuery;
-      } catch (e) {
-        log('warn', 'inventory: query refused', { error: String(e) });
-        msg.respond(
-          JSON.stringify({ ok: false, error: `inventory query refused: ${refusalText(e)}` }),
-        );
-        return;
-      }
-      try {
-        reply = inv.query(q);
-      } catch (e) {
-        reply = { ok: false, error: `bad inventory query: ${String(e)}` };
-        log('warn', 'inventory: bad query', { error: String(e) });
-      }
-      msg.respond(JSON.stringify(reply));
-    },
+    callback: guarded(
+      log,
+      'inventory',
+      (msg) => {
+        let reply: InventoryReply;
+        let q: InventoryQuery;
+        try {
+          q = (verifyRequest(msg.data, INVENTORY_SERVICE, trust).body ?? {}) as InventoryQuery;
+        } catch (e) {
+          log('warn', 'inventory: query refused', { error: String(e) });
+          msg.respond(
+            JSON.stringify({ ok: false, error: `inventory query refused: ${refusalText(e)}` }),
+          );
+          return;
+        }
+        try {
+          reply = inv.query(q);
+        } catch (e) {
+          reply = { ok: false, error: `bad inventory query: ${String(e)}` };
+          log('warn', 'inventory: bad query', { error: String(e) });
+        }
+        msg.respond(JSON.stringify(reply));
+      },
+      (e) => JSON.stringify({ ok: false, error: `bad inventory query: ${String(e)}` }),
+    ),
   });
   return [events, queries];
 }
