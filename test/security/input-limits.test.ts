@@ -168,6 +168,14 @@ test('raw NATS messages nested 10,000 deep to a node and to central services lea
     alive(central);
   }
 
+  // The fleet-wide ping (`admiral ping`) is answered by every node: not by one that cannot read it.
+  for (const body of ['null', '[1]', `{"where":${deep}}`, `{"nodes":${deep}}`]) {
+    await assert.rejects(nc.request('adm.ping', body, { timeout: 300 }), /timeout/i, body);
+    alive(central);
+  }
+  const pong = await nc.request('adm.ping', '{"nodes":["central"]}', { timeout: 5000 });
+  assert.deepEqual(pong.json(), { node: 'central' });
+
   // Events are not answered; a hello with facts past the limit is not kept, so listing the
   // inventory (which serialises every node's facts) still works.
   nc.publish('adm.evt.ship9.hello', `{"node":"ship9","publicKey":"U","facts":${deep}}`);
