@@ -5,6 +5,7 @@ import { isLoopbackHost } from '../broker/loopback.js';
 import type { Config } from '../config/schema.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
 import type { Logger } from '../observability/logger.js';
+import { InputLimitError, parseJsonBytes } from '../protocol/index.js';
 import { ServiceStore } from '../store/services.js';
 import { type AccessKeyRules, AccessKeys } from './access-keys.js';
 import { scheduleBackups } from './backups.js';
@@ -98,8 +99,9 @@ export function defaultDiscoveryHost(brokerUrls: string): string {
 function parse<S extends z.ZodType>(schema: S, data: Uint8Array): z.output<S> {
   let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(data).toString('utf8'));
-  } catch {
+    json = parseJsonBytes(data, 'request');
+  } catch (err) {
+    if (err instanceof InputLimitError) throw new BadRequestError(err.message, { cause: err });
     throw new BadRequestError('request is not JSON');
   }
   const r = schema.safeParse(json);
@@ -202,9 +204,9 @@ export class BrokerServices implements NodeExtension {
   ): void {
     const respond = (msg: Msg, reply: CentralReply): void => {
       if (!msg.reply) return;
-      const body = JSON.stringify(reply);
       const max = nc.info?.max_payload ?? 1024 * 1024;
       try {
+        const body = JSON.stringify(reply);
         if (Buffer.byteLength(body) > max) {
           msg.respond(
             JSON.stringify(

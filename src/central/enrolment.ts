@@ -1,6 +1,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { PermissionsInput } from '../broker/index.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
+import { guarded } from '../node/guarded.js';
 import {
   ENROL_ADMIN_SERVICE,
   ENROL_PASSWORD,
@@ -110,10 +111,13 @@ export class EnrolmentExtension implements NodeExtension {
     const nc: NatsConnection = ctx.nc;
     this.#subs.push(
       nc.subscribe(ctx.subjects.central(ENROL_SERVICE), {
-        callback: (err, msg) => {
-          if (err) return;
-          msg.respond(JSON.stringify(this.#enrol(msg.data)));
-        },
+        callback: guarded(
+          ctx.options.log,
+          'enrolment',
+          (msg) => msg.respond(JSON.stringify(this.#enrol(msg.data))),
+          (e) =>
+            JSON.stringify({ status: 'rejected', reason: `bad enrolment request: ${String(e)}` }),
+        ),
       }),
       nc.subscribe(ctx.subjects.central(ENROL_ADMIN_SERVICE), {
         callback: (err, msg) => {

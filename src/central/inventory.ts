@@ -9,16 +9,18 @@ import {
   type Target,
 } from '../fleet/target.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
+import { guarded } from '../node/guarded.js';
+import type { NodeKeys } from '../node/node-keys.js';
 import {
   DEFAULT_MAX_CLOCK_SKEW_MS,
   eventVerifyItem,
+  parseJsonBytes,
   type Subjects,
   signatureVerifier,
   signEvent,
   type TrustLookup,
 } from '../protocol/index.js';
 import type { VerifyItem } from '../protocol/verifier.js';
-import type { NodeKeys } from '../node/node-keys.js';
 import { verifyRequest } from '../protocol/signed-request.js';
 import { type InventoryRecord, InventoryStore } from '../store/inventory.js';
 import { centralTrust, refusalText } from './trusted.js';
@@ -375,27 +377,32 @@ class EventChecker {
         items.push(item);
       }
     }
-    void signatureVerifier.verifyItems(items).then((valid) => {
-      let k = 0;
-      const now = Date.now();
-      for (const [i, e] of batch.entries()) {
-        let reason = reasons[i];
-        if (reason === undefined) {
-          const signer = items[k]!.signer;
-          if (!valid[k++]) reason = `bad signature from ${signer}`;
-          else if (typeof e.body.at !== 'number' || Math.abs(now - e.body.at) > this.maxSkewMs) {
-            reason = `the event's time (at) is missing or more than ${this.maxSkewMs / 1000} s from central's clock`;
-          } else reason = this.nodeKeys.admit(e.node, signer);
+    void signatureVerifier
+      .verifyItems(items)
+      .then((valid) => {
+        let k = 0;
+        const now = Date.now();
+        for (const [i, e] of batch.entries()) {
+          let reason = reasons[i];
+          if (reason === undefined) {
+            const signer = items[k]!.signer;
+            if (!valid[k++]) reason = `bad signature from ${signer}`;
+            else if (typeof e.body.at !== 'number' || Math.abs(now - e.body.at) > this.maxSkewMs) {
+              reason = `the event's time (at) is missing or more than ${this.maxSkewMs / 1000} s from central's clock`;
+            } else reason = this.nodeKeys.admit(e.node, signer);
+          }
+          if (reason === undefined) this.inv.observe(e.node, e.event, e.body);
+          else this.#reject(e.node, e.event, reason);
         }
-        if (reason === undefined) this.inv.observe(e.node, e.event, e.body);
-        else this.#reject(e.node, e.event, reason);
-      }
-      try {
-        this.nodeKeys.flush();
-      } catch (err) {
-        this.log('warn', 'inventory: cannot record new node keys', { error: String(err) });
-      }
-    });
+        try {
+          this.nodeKeys.flush();
+        } catch (err) {
+          this.log('warn', 'inventory: cannot record new node keys', { error: String(err) });
+        }
+      })
+      .catch((err: unknown) => {
+        this.log('error', 'inventory: cannot check events', { error: String(err) });
+      });
   }
 
   /** When each node's last rejection was reported: a flood of forgeries is one line a minute. */
@@ -427,44 +434,49 @@ function subscribe(
 ): Subscription[] {
   const checker = new EventChecker(inv, nodeKeys, log, reportError);
   const events = nc.subscribe(subjects.eventSubscription(), {
-    callback: (err, msg) => {
-      if (err) return;
+    callback: guarded(log, 'inventory', (msg) => {
       const parsed = subjects.parse(msg.subject);
       if (parsed?.kind !== 'event') return;
       let body: EventBody;
       try {
-        body = JSON.parse(Buffer.from(msg.data).toString('utf8')) as EventBody;
-      } catch {
+        // Limits first: facts are kept, written and served, so they must be walkable.
+        body = parseJsonBytes(msg.data, 'event') as EventBody;
+      } catch (e) {
+        log('warn', 'inventory: event refused', { subject: msg.subject, error: String(e) });
         return;
       }
       if (body === null || typeof body !== 'object' || body.node !== parsed.node) return;
       // The central's own word that a node went quiet: already recorded (as `stale`).
       if (parsed.event === 'offline' && body.stale === true) return;
       checker.push(msg.subject, parsed.node, parsed.event, body);
-    },
+    }),
   });
   const queries = nc.subscribe(subjects.central(INVENTORY_SERVICE), {
-    callback: (err, msg) => {
-      if (err) return;
-      let reply: InventoryReply;
-      let q: InventoryQuery;
-      try {
-        q = (verifyRequest(msg.data, INVENTORY_SERVICE, trust).body ?? {}) as InventoryQuery;
-      } catch (e) {
-        log('warn', 'inventory: query refused', { error: String(e) });
-        msg.respond(
-          JSON.stringify({ ok: false, error: `inventory query refused: ${refusalText(e)}` }),
-        );
-        return;
-      }
-      try {
-        reply = inv.query(q);
-      } catch (e) {
-        reply = { ok: false, error: `bad inventory query: ${String(e)}` };
-        log('warn', 'inventory: bad query', { error: String(e) });
-      }
-      msg.respond(JSON.stringify(reply));
-    },
+    callback: guarded(
+      log,
+      'inventory',
+      (msg) => {
+        let reply: InventoryReply;
+        let q: InventoryQuery;
+        try {
+          q = (verifyRequest(msg.data, INVENTORY_SERVICE, trust).body ?? {}) as InventoryQuery;
+        } catch (e) {
+          log('warn', 'inventory: query refused', { error: String(e) });
+          msg.respond(
+            JSON.stringify({ ok: false, error: `inventory query refused: ${refusalText(e)}` }),
+          );
+          return;
+        }
+        try {
+          reply = inv.query(q);
+        } catch (e) {
+          reply = { ok: false, error: `bad inventory query: ${String(e)}` };
+          log('warn', 'inventory: bad query', { error: String(e) });
+        }
+        msg.respond(JSON.stringify(reply));
+      },
+      (e) => JSON.stringify({ ok: false, error: `bad inventory query: ${String(e)}` }),
+    ),
   });
   return [events, queries];
 }

@@ -1,3 +1,4 @@
+import { checkJsonText } from '../protocol/limits.js';
 import type { ServiceEntry, ServiceStore } from '../store/services.js';
 import { EntryExistsError, EntryNotFoundError } from './errors.js';
 import type { ListedService } from './wire.js';
@@ -21,6 +22,9 @@ const META_KEYS: ReadonlySet<string> = new Set(['last_write_ts', 'last_write_ip'
 type JsonObject = Record<string, unknown>;
 
 function asObject(data: string): JsonObject | undefined {
+  if (!data.trimStart().startsWith('{')) return undefined;
+  // An object is kept, merged and served parsed: past a limit it is refused (InputLimitError).
+  checkJsonText(data, 'service data');
   try {
     const v: unknown = JSON.parse(data);
     return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : undefined;

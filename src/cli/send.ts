@@ -20,6 +20,10 @@ export function registerSend(program: Command): void {
       const opts = command.optsWithGlobals<{ dataDir?: string }>();
       const result = await submitToSocket(localDataDir(opts.dataDir), readInput(file));
       for (const id of result.accepted) process.stdout.write(`${id}\n`);
+      // A batch sent again: what was already taken is named with where it stands, not resent.
+      for (const d of result.duplicates ?? []) {
+        process.stderr.write(`message ${d.id} was already sent, not sent again: ${d.state}\n`);
+      }
       for (const r of result.rejected) {
         process.stderr.write(`message ${r.index} rejected: ${r.errors.join('; ')}\n`);
       }

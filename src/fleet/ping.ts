@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { createInbox, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import type { Identity, Subjects } from '../protocol/index.js';
+import { type Identity, parseJsonBytes, type Subjects } from '../protocol/index.js';
 import { InventoryQueryError, inventoryNames } from './inventory-client.js';
 import {
   type Facts,
@@ -55,7 +55,11 @@ export function startPingResponder(
       if (msg.data.length > 2) {
         let req: PingRequest;
         try {
-          req = JSON.parse(Buffer.from(msg.data).toString('utf8')) as PingRequest;
+          // Anyone may publish here, and a throw in this callback would end the process: a ping
+          // that is not an object within the limits is not a ping.
+          const v = parseJsonBytes(msg.data, 'ping');
+          if (typeof v !== 'object' || v === null || Array.isArray(v)) return;
+          req = v as PingRequest;
         } catch {
           return;
         }

@@ -15,6 +15,7 @@ import {
   encodeEnvelope,
   FileTrustStore,
   type Identity,
+  InputLimitError,
   InputSyntaxError,
   loadOrCreateIdentity,
   type Message,
@@ -35,6 +36,7 @@ import { messagesRoute } from './inputs/http-input.js';
 import { apiToken } from '../http/bearer.js';
 import { isLoopbackHost } from '../broker/loopback.js';
 import { startSocketInput, startTcpInput } from './inputs/stream-input.js';
+import { guarded } from './guarded.js';
 import type { Input, SubmitResult } from './inputs/types.js';
 import { joinFleet } from './join.js';
 import { NodeKeys } from './node-keys.js';
@@ -341,8 +343,9 @@ export class AdmiralNode {
 
   async #startInputs(): Promise<void> {
     const { options } = this;
-    const submit = (raw: Buffer, source: string): Promise<SubmitResult> =>
-      Promise.resolve(this.submit(raw, source));
+    // Async, so that whatever `submit` throws reaches each input as a rejected promise.
+    const submit = async (raw: Buffer, source: string): Promise<SubmitResult> =>
+      this.submit(raw, source);
     if (options.inputs.socket) {
       this.inputs.push(await startSocketInput(join(options.dataDir, SOCKET_FILE), submit));
     }
@@ -403,12 +406,10 @@ export class AdmiralNode {
     );
     this.#subs.push(
       nc.subscribe(subjects.eventSubscription(undefined, 'online'), {
-        callback: (err, msg) => {
-          if (err) return;
+        callback: guarded(options.log, 'online events', (msg) => {
           const event = parseEvent(msg.data);
-          if (!event) return;
-          this.#observeOnline(event);
-        },
+          if (event) this.#observeOnline(event);
+        }),
       }),
     );
   }
@@ -527,8 +528,9 @@ export class AdmiralNode {
 
   /**
    * Takes operator input (a JSON array or object, or YAML, as Steward's socket does): validates
-   * each message, signs it and commits it to the outbox. Answers with the ids accepted and the
-   * errors for what was rejected; one bad message never stops the others.
+   * each message, signs it and commits it to the outbox. Answers with the ids accepted, the errors
+   * for what was rejected, and the ids already in the outbox (a batch sent again) with their
+   * state; one bad message never stops the others, and no input makes it throw.
    */
   submit(raw: Buffer | string, source = 'api'): SubmitResult {
     const { options } = this;
@@ -537,18 +539,35 @@ export class AdmiralNode {
       parsed = parseInput(raw, { fromNode: options.name, defaultTtlSeconds: options.defaults.ttl });
     } catch (err) {
       const reason =
-        err instanceof InputSyntaxError ? err.message : `cannot read input: ${String(err)}`;
-      return { accepted: [], rejected: [{ index: 0, errors: [reason] }] };
+        err instanceof InputSyntaxError || err instanceof InputLimitError
+          ? err.message
+          : `cannot read input: ${String(err)}`;
+      return { accepted: [], rejected: [{ index: 0, errors: [reason] }], duplicates: [] };
     }
-    const ids = this.send(parsed.accepted);
     if (parsed.rejected.length > 0) {
       options.log('warn', 'input rejected', { source, rejected: parsed.rejected });
     }
-    return { accepted: ids, rejected: parsed.rejected };
+    try {
+      const { ids, duplicates } = this.#enqueue(parsed.accepted);
+      return { accepted: ids, rejected: parsed.rejected, duplicates };
+    } catch (err) {
+      // One transaction: nothing of this input was committed, so nothing of it is accepted.
+      options.log('error', 'cannot sign or store input', { source, error: String(err) });
+      const reason = `nothing was sent: cannot sign or store the messages: ${String(err)}`;
+      return { accepted: [], rejected: [{ index: 0, errors: [reason] }], duplicates: [] };
+    }
   }
 
   /** Signs complete messages and commits them to the outbox in one transaction; returns their ids. */
   send(submitted: readonly Message[]): string[] {
+    return this.#enqueue(submitted).ids;
+  }
+
+  /** `send`, also naming the messages whose id the outbox already held, with their state. */
+  #enqueue(submitted: readonly Message[]): {
+    ids: string[];
+    duplicates: { id: string; state: string }[];
+  } {
     const { options } = this;
     // Steward's relay step 1: a message with relayViaNode goes to that node as REQRelay.
     const messages = submitted.map((msg) => wrapForRelay(msg, options.name));
@@ -566,8 +585,17 @@ export class AdmiralNode {
       ...(msg.inReplyTo === undefined && { answerBy: this.#answerBy(msg) }),
     }));
     const ids = this.store.outbox.enqueueMany(records);
-    const at = Date.now();
+    // The first copy of each new id was enqueued; every other copy is a duplicate.
+    const unclaimed = new Set(ids);
+    const enqueued: Message[] = [];
+    const duplicates: { id: string; state: string }[] = [];
     for (const msg of messages) {
+      if (unclaimed.delete(msg.id)) enqueued.push(msg);
+      else
+        duplicates.push({ id: msg.id, state: this.store.outbox.get(msg.id)?.state ?? 'unknown' });
+    }
+    const at = Date.now();
+    for (const msg of enqueued) {
       this.store.audit.append({
         at,
         direction: 'out',
@@ -581,7 +609,7 @@ export class AdmiralNode {
       });
     }
     this.publisher.wake();
-    return ids;
+    return { ids, duplicates };
   }
 
   /** Sends an error line to the central's error log (REQErrorLog), durably. */

@@ -2,6 +2,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { compress as zstdCompress } from 'zstd-napi';
 import zstd from 'zstd-napi/binding.js';
 import { DecodeError, PayloadTooLargeError } from './errors.js';
+import { checkJsonText, DEFAULT_JSON_LIMITS, type JsonLimits } from './limits.js';
 
 // Payload bytes: JSON, optionally compressed. As in Steward (seed 003, "Compression of the Nats
 // message payload"), the sender chooses, and the receiver detects the compression by itself: here
@@ -16,6 +17,10 @@ export const DEFAULT_MAX_DECODED_BYTES = 16 * 1024 * 1024;
 export interface DecodeOptions {
   /** Largest payload after decompression, in bytes (default 16 MiB). */
   maxBytes?: number;
+  /** Nesting, entry and string limits checked before JSON.parse (default DEFAULT_JSON_LIMITS). */
+  limits?: JsonLimits;
+  /** What the payload is, for errors ("message", "request"); default "message". */
+  what?: string;
 }
 
 /** Accepts admiral's names and Steward's `-compression` values (`z` = zstd, `g` = gzip, empty = none). */
@@ -94,14 +99,20 @@ export function encodeJson(
   return compress(Buffer.from(JSON.stringify(value), 'utf8'), compression);
 }
 
-/** The JSON value in `bytes`, decompressed first when compressed. */
+/**
+ * The JSON value in `bytes`, decompressed first when compressed. Throws `InputLimitError` when
+ * the text is past a depth, entry or string limit (limits.ts), before anything walks it.
+ */
 export function decodeJson(bytes: Uint8Array, options: DecodeOptions = {}): unknown {
   const compression = detectCompression(bytes);
   const plain = decompress(bytes, options);
+  const text = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength).toString('utf8');
+  checkJsonText(text, options.what ?? 'message', {
+    ...(options.limits ?? DEFAULT_JSON_LIMITS),
+    maxBytes: options.maxBytes ?? DEFAULT_MAX_DECODED_BYTES,
+  });
   try {
-    return JSON.parse(
-      Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength).toString('utf8'),
-    );
+    return JSON.parse(text);
   } catch (error) {
     throw new DecodeError(`payload is not JSON: ${errorText(error)}`, compression, {
       cause: error,

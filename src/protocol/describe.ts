@@ -31,14 +31,17 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+/** One sentence per issue (per unknown key), at most `max` of them. */
 export function formatIssues(
   issues: readonly z.core.$ZodIssue[],
   knownFields: readonly string[],
+  max = Number.POSITIVE_INFINITY,
 ): string[] {
   const out: string[] = [];
   for (const issue of issues) {
+    if (out.length >= max) break;
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) {
+      for (const key of issue.keys.slice(0, max - out.length)) {
         const near = closestNames(key, knownFields, 1);
         const where = issue.path.length > 0 ? ` in \`${formatPath(issue.path)}\`` : '';
         out.push(

@@ -10,6 +10,7 @@ export const PROTOCOL_ERROR_CODES = {
   invalidSubject: 'ADMIRAL_INVALID_SUBJECT',
   decodeFailed: 'ADMIRAL_DECODE_FAILED',
   payloadTooLarge: 'ADMIRAL_PAYLOAD_TOO_LARGE',
+  inputLimit: 'ADMIRAL_INPUT_LIMIT',
   invalidEnvelope: 'ADMIRAL_INVALID_ENVELOPE',
   invalidKey: 'ADMIRAL_INVALID_KEY',
   keyFile: 'ADMIRAL_KEY_FILE',
@@ -106,6 +107,24 @@ export class PayloadTooLargeError extends ProtocolError {
       `payload exceeds ${limit} bytes${compression === 'none' ? '' : ` after ${compression} decompression`}`,
       options,
     );
+  }
+}
+
+/** Decoded input nests too deep, or has too many entries or too long a string (limits.ts). */
+export class InputLimitError extends ProtocolError {
+  override readonly name = 'InputLimitError';
+  readonly code = PROTOCOL_ERROR_CODES.inputLimit;
+  constructor(
+    /** What was decoded: `message`, `input`, `request`. */
+    readonly what: string,
+    /** The limit passed, as `JsonLimits` names it: `maxDepth`, `maxEntries`, … */
+    readonly limit: 'maxDepth' | 'maxEntries' | 'maxStringLength' | 'maxKeyLength' | 'maxBytes',
+    readonly max: number,
+    readonly actual: number,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
   }
 }
 

@@ -28,6 +28,7 @@ export {
 export type { ProtocolErrorCode } from './errors.js';
 export {
   DecodeError,
+  InputLimitError,
   InputSyntaxError,
   InvalidEnvelopeError,
   InvalidKeyError,
@@ -46,6 +47,16 @@ export {
 } from './errors.js';
 export type { FreshnessOptions } from './freshness.js';
 export { checkFreshness, DEFAULT_MAX_CLOCK_SKEW_MS, dedupHorizon } from './freshness.js';
+export type { JsonLimits } from './limits.js';
+export {
+  checkJsonText,
+  checkJsonValue,
+  checkYamlText,
+  DEFAULT_JSON_LIMITS,
+  jsonLimits,
+  parseJsonBytes,
+  parseJsonText,
+} from './limits.js';
 export { isMessageId, messageIdTime, newMessageId, UUIDV7_PATTERN } from './id.js';
 export type { InputResult, RejectedMessage } from './input.js';
 export { parseInput, readDocuments } from './input.js';

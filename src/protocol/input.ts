@@ -1,5 +1,6 @@
 import { parseAllDocuments } from 'yaml';
-import { InputSyntaxError } from './errors.js';
+import { InputLimitError, InputSyntaxError } from './errors.js';
+import { checkJsonText, checkJsonValue, checkYamlText } from './limits.js';
 import {
   type CompletionContext,
   completeMessage,
@@ -25,7 +26,8 @@ export interface InputResult {
 
 /**
  * Parses operator input into messages. Throws `InputSyntaxError` (with 1-based line and column)
- * when the text is neither JSON nor YAML; every other problem is reported per message.
+ * when the text is neither JSON nor YAML, `InputLimitError` when it nests too deep or is too big
+ * (limits.ts); every other problem is reported per message.
  */
 export function parseInput(input: string | Uint8Array, ctx: CompletionContext): InputResult {
   const items = readDocuments(
@@ -47,6 +49,8 @@ export function readDocuments(raw: string): unknown[] {
   const start = text.trimStart()[0];
   if (start === undefined) return [];
   if (start === '[' || start === '{') {
+    // Limits first: what is past them is refused as it is, not retried as YAML.
+    checkJsonText(text, 'input');
     try {
       return toItems(JSON.parse(text));
     } catch (jsonError) {
@@ -54,7 +58,8 @@ export function readDocuments(raw: string): unknown[] {
       // which JSON rejects and YAML flow collections accept: read them as YAML, else report JSON.
       try {
         return readYaml(text);
-      } catch {
+      } catch (yamlError) {
+        if (yamlError instanceof InputLimitError) throw yamlError;
         throw jsonSyntaxError(text, jsonError);
       }
     }
@@ -62,11 +67,15 @@ export function readDocuments(raw: string): unknown[] {
   return readYaml(text);
 }
 
+/** Most alias expansions per YAML document (the yaml package's own default). */
+const YAML_MAX_ALIAS_COUNT = 100;
+
 function toItems(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [value];
 }
 
 function readYaml(text: string): unknown[] {
+  checkYamlText(text, 'input');
   const docs = parseAllDocuments(text);
   if (!Array.isArray(docs)) return []; // an empty stream
   const items: unknown[] = [];
@@ -83,8 +92,10 @@ function readYaml(text: string): unknown[] {
         },
       );
     }
-    const value: unknown = doc.toJS();
+    // An alias expands to a copy of its anchor: bounded (the package's default), then checked.
+    const value: unknown = doc.toJS({ maxAliasCount: YAML_MAX_ALIAS_COUNT });
     if (value === null && doc.contents === null) continue; // an empty document
+    checkJsonValue(value, 'input');
     items.push(...toItems(value));
   }
   return items;

@@ -252,17 +252,20 @@ function normalize(raw: unknown): { value: unknown; errors: string[] } {
   return { value: out, errors };
 }
 
+/** Most problems reported for one message; an array of 100,000 wrong items is one sentence more. */
+export const MAX_REPORTED_ERRORS = 20;
+
 function run<T>(schema: z.ZodType<T>, raw: unknown): ParseResult<T> {
   const { value, errors } = normalize(raw);
   const result = schema.safeParse(value, { reportInput: true });
   if (result.success && errors.length === 0) return { ok: true, value: result.data };
-  return {
-    ok: false,
-    errors: [
-      ...errors,
-      ...(result.success ? [] : formatIssues(result.error.issues, MESSAGE_FIELDS)),
-    ],
-  };
+  const issues = result.success ? [] : result.error.issues;
+  const problems =
+    errors.length + issues.reduce((n, i) => n + ('keys' in i ? i.keys.length : 1), 0);
+  const all = [...errors, ...formatIssues(issues, MESSAGE_FIELDS, MAX_REPORTED_ERRORS)];
+  const shown = all.slice(0, MAX_REPORTED_ERRORS);
+  if (problems > shown.length) shown.push(`... ${problems - shown.length} more problems not shown`);
+  return { ok: false, errors: shown };
 }
 
 /** Validates what an operator wrote (one message object). */

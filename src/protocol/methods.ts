@@ -58,12 +58,17 @@ export function closestNames(
 ): readonly string[] {
   const needle = input.toLowerCase();
   const maxDistance = Math.max(2, Math.ceil(needle.length / 2.5));
-  return candidates
-    .map((name) => ({ name, d: editDistance(needle, name.toLowerCase()) }))
-    .filter((c) => c.d <= maxDistance)
-    .sort((a, b) => a.d - b.d || a.name.localeCompare(b.name))
-    .slice(0, limit)
-    .map((c) => c.name);
+  return (
+    candidates
+      // The lengths' difference is a lower bound of the distance: a long input (a hostile one,
+      // megabytes) is rejected without an edit-distance walk costing length × candidates.
+      .filter((name) => Math.abs(name.length - needle.length) <= maxDistance)
+      .map((name) => ({ name, d: editDistance(needle, name.toLowerCase()) }))
+      .filter((c) => c.d <= maxDistance)
+      .sort((a, b) => a.d - b.d || a.name.localeCompare(b.name))
+      .slice(0, limit)
+      .map((c) => c.name)
+  );
 }
 
 function editDistance(a: string, b: string): number {

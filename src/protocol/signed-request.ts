@@ -1,7 +1,13 @@
 import { createPublicKey, sign, verify } from 'node:crypto';
 import { canonicalJson } from './canonical.js';
-import { InvalidEnvelopeError, SignatureInvalidError, UntrustedSignerError } from './errors.js';
+import {
+  InputLimitError,
+  InvalidEnvelopeError,
+  SignatureInvalidError,
+  UntrustedSignerError,
+} from './errors.js';
 import { checkFreshness } from './freshness.js';
+import { parseJsonText } from './limits.js';
 import { isMessageId, newMessageId } from './id.js';
 import { type Identity, publicKeyBytes, type TrustLookup } from './signing.js';
 
@@ -65,8 +71,8 @@ export function signRequest<T>(
 
 /**
  * Reads and checks a signed request: shape, service, freshness, a trusted signer and its
- * signature. Throws InvalidEnvelopeError, MessageExpiredError, MessageFromFutureError,
- * UntrustedSignerError or SignatureInvalidError.
+ * signature. Throws InputLimitError, InvalidEnvelopeError, MessageExpiredError,
+ * MessageFromFutureError, UntrustedSignerError or SignatureInvalidError.
  */
 export function verifyRequest(
   raw: Uint8Array | string,
@@ -75,9 +81,12 @@ export function verifyRequest(
   options: { now?: number; maxClockSkewMs?: number } = {},
 ): SignedRequest {
   let value: unknown;
+  // Limits before JSON.parse (InputLimitError): the body is walked by canonicalJson below.
+  const text = typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8');
   try {
-    value = JSON.parse(typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8'));
+    value = parseJsonText(text, 'request');
   } catch (err) {
+    if (err instanceof InputLimitError) throw err;
     throw new InvalidEnvelopeError(['Expected a signed JSON request, got unreadable JSON'], {
       cause: err,
     });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   DecodeError,
+  InputLimitError,
   InputSyntaxError,
   InvalidEnvelopeError,
   InvalidKeyError,
@@ -23,6 +24,7 @@ const cause = new Error('low level');
 const cases: [ProtocolError, string][] = [
   [new InvalidMessageError(['x'], { cause }), 'ADMIRAL_INVALID_MESSAGE'],
   [new InputSyntaxError('bad', 1, 2, { cause }), 'ADMIRAL_INPUT_SYNTAX'],
+  [new InputLimitError('input', 'maxDepth', 64, 65, 'too deep', { cause }), 'ADMIRAL_INPUT_LIMIT'],
   [new InvalidNodeNameError('a.b'), 'ADMIRAL_INVALID_NODE_NAME'],
   [new InvalidSubjectError('bad', 'a.>'), 'ADMIRAL_INVALID_SUBJECT'],
   [new DecodeError('bad', 'gzip', { cause }), 'ADMIRAL_DECODE_FAILED'],

@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Input, Submit } from './types.js';
-import { MAX_SUBMISSION_BYTES } from './types.js';
+import { MAX_SUBMISSION_BYTES, refusedInput } from './types.js';
 
 const MESSAGE_FILE = /\.(json|ya?ml)$/i;
 const POLL_MS = 500;
@@ -65,19 +65,22 @@ export async function startFolderInput(folder: string, submit: Submit): Promise<
     }
     const result =
       size > MAX_SUBMISSION_BYTES
-        ? {
-            accepted: [],
-            rejected: [{ index: 0, errors: [`file larger than ${MAX_SUBMISSION_BYTES} bytes`] }],
-          }
-        : await submit(raw, `folder:${name}`);
-    if (result.rejected.length === 0) {
-      unlinkSync(path);
-      return;
+        ? refusedInput(`file larger than ${MAX_SUBMISSION_BYTES} bytes`)
+        : await submit(raw, `folder:${name}`).catch((err: unknown) =>
+            refusedInput(err instanceof Error ? err.message : String(err)),
+          );
+    try {
+      if (result.rejected.length === 0) {
+        unlinkSync(path);
+        return;
+      }
+      mkdirSync(rejectedDir, { recursive: true });
+      renameSync(path, join(rejectedDir, name));
+      const lines = result.rejected.map((r) => `message ${r.index}: ${r.errors.join('; ')}`);
+      writeFileSync(join(rejectedDir, `${name}.errors.txt`), `${lines.join('\n')}\n`);
+    } catch {
+      // The file went away or the folder is not writable: the next scan looks again.
     }
-    mkdirSync(rejectedDir, { recursive: true });
-    renameSync(path, join(rejectedDir, name));
-    const lines = result.rejected.map((r) => `message ${r.index}: ${r.errors.join('; ')}`);
-    writeFileSync(join(rejectedDir, `${name}.errors.txt`), `${lines.join('\n')}\n`);
   };
 
   const watcher = watch(folder, () => scan());

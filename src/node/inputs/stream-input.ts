@@ -1,7 +1,7 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Input, Submit, SubmitResult } from './types.js';
-import { MAX_SUBMISSION_BYTES } from './types.js';
+import { MAX_SUBMISSION_BYTES, refusedInput } from './types.js';
 
 // Steward's socket takes a message file piped in with `nc -U steward.sock < msg.json`.
 // netcat-openbsd does not half-close after stdin ends, so waiting for EOF alone would hang:
@@ -9,8 +9,18 @@ import { MAX_SUBMISSION_BYTES } from './types.js';
 // Sockets are half-open: a client that half-closes after its input (EOF) still reads the answer.
 const QUIET_MS = 250;
 
-function looksComplete(buf: Buffer): boolean {
-  const text = buf.toString('utf8').trim();
+/** Whether `buf`, whose last chunk is `last`, holds a whole JSON value. */
+function looksComplete(last: Buffer, chunks: readonly Buffer[]): boolean {
+  // Parse only when the input could have ended (its last byte closes an array or object): a
+  // parse per chunk of a 16 MiB input would cost seconds (quadratic), and blocks every client.
+  let end = last.length - 1;
+  while (
+    end >= 0 &&
+    (last[end] === 0x20 || last[end] === 0x0a || last[end] === 0x0d || last[end] === 0x09)
+  )
+    end--;
+  if (end < 0 || (last[end] !== 0x5d && last[end] !== 0x7d)) return false;
+  const text = Buffer.concat(chunks).toString('utf8').trim();
   if (!(text.startsWith('[') || text.startsWith('{'))) return false;
   try {
     JSON.parse(text);
@@ -35,14 +45,14 @@ function serve(socket: Socket, submit: Submit, source: string): void {
       socket.end();
       return;
     }
-    submit(raw, source).then(
-      (result) => reply(socket, result),
-      (err: unknown) =>
-        reply(socket, {
-          accepted: [],
-          rejected: [{ index: 0, errors: [err instanceof Error ? err.message : String(err)] }],
-        }),
-    );
+    // Inside a promise, so that even a submit that throws answers this client and nothing else.
+    Promise.resolve()
+      .then(() => submit(raw, source))
+      .then(
+        (result) => reply(socket, result),
+        (err: unknown) =>
+          reply(socket, refusedInput(err instanceof Error ? err.message : String(err))),
+      );
   };
 
   socket.on('data', (chunk: Buffer) => {
@@ -50,15 +60,12 @@ function serve(socket: Socket, submit: Submit, source: string): void {
     size += chunk.length;
     if (size > MAX_SUBMISSION_BYTES) {
       done = true;
-      reply(socket, {
-        accepted: [],
-        rejected: [{ index: 0, errors: [`input larger than ${MAX_SUBMISSION_BYTES} bytes`] }],
-      });
+      reply(socket, refusedInput(`input larger than ${MAX_SUBMISSION_BYTES} bytes`));
       return;
     }
     chunks.push(chunk);
     clearTimeout(quiet);
-    if (looksComplete(Buffer.concat(chunks))) finish();
+    if (looksComplete(chunk, chunks)) finish();
     else quiet = setTimeout(finish, QUIET_MS);
   });
   socket.on('end', finish);
