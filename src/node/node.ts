@@ -201,10 +201,10 @@ export class AdmiralNode {
       onStored: (messages) => this.executor.received(messages),
       onRejected: (refused, reason) => {
         options.log('warn', 'message rejected', {
-          id: refused.id,
-          from: refused.fromNode,
-          method: refused.method,
-          signer: refused.signer,
+          ...(refused.id !== undefined && { id: refused.id }),
+          ...(refused.fromNode !== undefined && { from: refused.fromNode }),
+          ...(refused.method !== undefined && { method: refused.method }),
+          ...(refused.signer !== undefined && { signer: refused.signer }),
           reason,
         });
         // An error line about a refused error line could loop between two nodes.

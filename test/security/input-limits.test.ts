@@ -187,6 +187,6 @@ test('raw NATS messages nested 10,000 deep to a node and to central services lea
   alive(central);
 
   await goodStillWorks(fleet, 'central');
-  assert.match(central.output(), /undecodable message: message nests 10001 levels deep/);
+  assert.match(central.output(), /invalid envelope: message nests 10001 levels deep/);
   assert.match(central.output(), /inventory: event refused.*nests 10001 levels deep/);
 });
