@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withoutSecretEnv } from '../config/secret-env.js';
 import { ExtensionError } from './errors.js';
 import type { RunnerAnswer } from './extension-runner.js';
 import { METHOD_NAME, MODULE_NAME } from './wire.js';
@@ -50,6 +51,7 @@ function runTask(task: Task, what: string, limits: ExtensionLimits): Promise<Run
   return new Promise((resolve, reject) => {
     const child = fork(RUNNER, [], {
       execArgv: [`--max-old-space-size=${limits.maxMemoryMb}`],
+      env: withoutSecretEnv(process.env),
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
     });

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isSecretFlag } from '../config/flags.js';
 import { redactArgv } from '../config/redact.js';
+import { withholdSecretEnv } from '../config/secret-env.js';
 import { VERSION } from '../version.js';
 import { CliError, describeError } from './errors.js';
 import { parseCols, parseFormat } from './output.js';
@@ -67,6 +68,15 @@ function commandWord(args: readonly string[]): string | undefined {
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
+}
+
+// Secrets given in the environment leave it before anything else runs: out of process.env (no
+// child inherits them) and out of /proc/PID/environ (any process of this uid can read it).
+const withheld = withholdSecretEnv();
+if (withheld.notCleared !== undefined) {
+  process.stderr.write(
+    `warning: ${withheld.names.join(', ')} could not be cleared from /proc/${process.pid}/environ (${withheld.notCleared}); processes of this user can read them there\n`,
+  );
 }
 
 // Secrets given as flags (`--password`, `--token`, `--join`, `--access-key`, a password in a

@@ -7,6 +7,7 @@ import { loadConfig } from '../config/load.js';
 import { redact } from '../config/redact.js';
 import { fleetExtensions } from '../fleet/index.js';
 import { nodeOptionsFromConfig } from '../node/from-config.js';
+import type { Logger } from '../observability/logger.js';
 import { AdmiralNode } from '../node/node.js';
 import { logLine, untilSignal } from './lifecycle.js';
 import { stderrLogger } from './logger.js';
@@ -15,6 +16,22 @@ import { stderrLogger } from './logger.js';
 export function withConfigFlags(cmd: Command): Command {
   for (const f of CONFIG_FLAGS) cmd.option(f.flags, f.description);
   return cmd.option('--config <file>', 'config file (instead of <data-dir>/config.yaml)');
+}
+
+/** Writes the flags into <data-dir>/config.yaml; a failure is a warning (the node runs on). */
+export function persistFlags(
+  dataDir: string,
+  flags: Readonly<Record<string, unknown>>,
+  log: Logger,
+): void {
+  try {
+    writeDefaultConfigFile(dataDir, flags);
+  } catch (err) {
+    log('warn', 'the flags given could not be written into config.yaml', {
+      dataDir,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
 }
 
 export function registerNode(program: Command): void {
@@ -32,9 +49,6 @@ export function registerNode(program: Command): void {
     if (opts.centralRole === true) flags.isCentral = true;
     if (typeof flags.helloInterval === 'string') flags.helloInterval = Number(flags.helloInterval);
     const configFile = typeof opts.config === 'string' ? opts.config : undefined;
-    const first = loadConfig({ flags, ...(configFile && { configFile }) });
-    // Steward writes a default config on first start and persists the flags given (STYLE: one validation).
-    writeDefaultConfigFile(resolve(first.config.dataDir), flags);
     const loaded = loadConfig({ flags, ...(configFile && { configFile }) });
     const log = stderrLogger(loaded.config.logLevel);
     for (const w of loaded.warnings) log('warn', w);
@@ -45,6 +59,9 @@ export function registerNode(program: Command): void {
         ...(loaded.config.isCentral ? centralExtensions(loaded.config) : []),
       ],
     });
+    // Steward writes a default config on first start and persists the flags given; admiral does
+    // so once the node has started with them, so a value that was refused never lands there.
+    persistFlags(resolve(loaded.config.dataDir), flags, log);
     const metrics =
       started.inputs.find((i) => i.name === 'metrics')?.address ??
       (loaded.config.metricsListen !== undefined && started.httpServer

@@ -8,17 +8,18 @@ import { EnrolmentStore } from '../central/enrolment-store.js';
 import { centralExtensions } from '../central/index.js';
 import { ensureServerPki, type ServerPki, serverNames } from '../central/pki.js';
 import { LOCAL_BROKER_FILE } from '../client/connect.js';
-import { writeDefaultConfigFile } from '../config/default-file.js';
 import { flagsFromOptions } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { fleetExtensions } from '../fleet/index.js';
 import { nodeOptionsFromConfig } from '../node/from-config.js';
 import { AdmiralNode } from '../node/node.js';
+import type { Logger } from '../observability/logger.js';
 import { loadOrCreateIdentity, Subjects } from '../protocol/index.js';
 import { CliError } from './errors.js';
 import { logLine, untilSignal } from './lifecycle.js';
 import { stderrLogger } from './logger.js';
+import { persistFlags } from './node.js';
 import { parsePort } from './parse.js';
 import { UP_FILE } from './up-file.js';
 
@@ -126,18 +127,8 @@ export function registerUp(program: Command): void {
       };
       let node: AdmiralNode;
       let enrolment: EnrolmentExtension | undefined;
+      let log: Logger;
       try {
-        // The broker URL and credentials change with --broker-port and --listen: they are not
-        // written back (local clients read local-broker.json); the rest is.
-        const {
-          'broker.url': _url,
-          'broker.nkeySeedFile': _seed,
-          'broker.rootCa': _ca,
-          'central.discovery.listen': _discoveryListen,
-          ...persisted
-        } = flags;
-        writeDefaultConfigFile(dataDir, persisted);
-        writeUpArgs(dataDir, upArgs(opts));
         writeLocalBroker(
           dataDir,
           fleet
@@ -145,7 +136,7 @@ export function registerUp(program: Command): void {
             : undefined,
         );
         const loaded = loadConfig({ flags });
-        const log = stderrLogger(loaded.config.logLevel);
+        log = stderrLogger(loaded.config.logLevel);
         enrolment = fleet
           ? new EnrolmentExtension({
               store: fleet.store,
@@ -165,6 +156,18 @@ export function registerUp(program: Command): void {
         await broker.close();
         throw err;
       }
+      // Written once central runs with them, so a refused value never lands in the file. The
+      // broker URL and credentials change with --broker-port and --listen: they are not written
+      // back (local clients read local-broker.json); the rest is.
+      const {
+        'broker.url': _url,
+        'broker.nkeySeedFile': _seed,
+        'broker.rootCa': _ca,
+        'central.discovery.listen': _discoveryListen,
+        ...persisted
+      } = flags;
+      persistFlags(dataDir, persisted, log);
+      writeUpArgs(dataDir, upArgs(opts));
       const socket = node.inputs.find((i) => i.name === 'socket')?.address ?? '(off)';
       const lines = [
         'admiral is up',

@@ -11,8 +11,11 @@ import { ConfigSchema } from './schema.js';
 // admiral writes the defaults as comments (so a newer admiral's defaults still apply) and the
 // flags as values; later flags are merged into the file, keeping the operator's comments.
 
-/** Keys never written back: the file lives inside the data dir, so naming it there is circular. */
-export const NOT_PERSISTED: ReadonlySet<string> = new Set(['dataDir']);
+/**
+ * Keys never written back: the file lives inside the data dir, so naming it there is circular;
+ * a join token admits a node once and is a credential, so it is never written down.
+ */
+export const NOT_PERSISTED: ReadonlySet<string> = new Set(['dataDir', 'join.token']);
 
 export interface DefaultFileResult {
   readonly file: string;

@@ -12,6 +12,7 @@ import {
   readConfigFile,
 } from './layers.js';
 import { isSecretKey, REDACTED } from './redact.js';
+import { configEnv } from './secret-env.js';
 import { type Config, ConfigSchema } from './schema.js';
 import { schemaAt, shapeOf } from './shape.js';
 
@@ -21,7 +22,7 @@ export const GLOBAL_CONFIG_DIR = '/etc/admiral';
 export const DEFAULT_SOURCE = 'default';
 
 export interface LoadConfigOptions {
-  /** Environment to read ADMIRAL_* from; default `process.env`. */
+  /** Environment to read ADMIRAL_* from; default `process.env` and the secrets withheld from it. */
   env?: Readonly<Record<string, string | undefined>>;
   /** `--config FILE`: takes the place of `<dataDir>/config.yaml`; must exist. */
   configFile?: string;
@@ -50,7 +51,7 @@ export interface LoadedConfig {
  * `ConfigError` naming every bad key and the layer it came from.
  */
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
-  const env = options.env ?? process.env;
+  const env = options.env ?? configEnv();
   const files: string[] = [];
   const warnings: string[] = [];
 

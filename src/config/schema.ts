@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_CLOCK_SKEW_MS } from '../protocol/freshness.js';
 
 // admiral's configuration: one schema, every object strict (an unknown key is an error naming the
 // key and the file, variable or flag it came from). Defaults follow Steward's where Steward states
@@ -128,7 +129,7 @@ export const TrustConfigSchema = z
     /** Public keys (ed25519) trusted in addition to the data dir's trust store; default none. */
     keys: z.array(z.string().min(1)).default([]),
     /** Seconds a message's `createdAt` may lie in the future before it is rejected; default 60 s. */
-    maxClockSkew: seconds().default(60),
+    maxClockSkew: seconds().default(DEFAULT_MAX_CLOCK_SKEW_MS / 1000),
   })
   .strict();
 

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
+import { withoutSecretEnv } from '../config/secret-env.js';
 import { substituteStewardData } from './cli-command.js';
 import { BadMethodArgsError, METHOD_ERROR_CODES } from './errors.js';
 import {
@@ -75,7 +76,7 @@ async function runCommandCont(ctx: MethodContext): Promise<MethodOutput> {
 
   const child = spawn(command, args, {
     cwd: ctx.dataDir,
-    env: { ...process.env, ...env },
+    env: { ...withoutSecretEnv(process.env), ...env },
     detached: true, // the command leads its own process group
     stdio: ['ignore', 'pipe', 'pipe'],
   });

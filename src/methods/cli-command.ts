@@ -7,8 +7,7 @@
 
 import { lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { resolveEnvName } from '../config/env.js';
-import { isSecretKey } from '../config/redact.js';
+import { secretEnvNames } from '../config/secret-env.js';
 import { dirEntries } from './dir-entries.js';
 import { BadMethodArgsError, METHOD_ERROR_CODES } from './errors.js';
 import {
@@ -137,17 +136,10 @@ async function cleanRunDir(ctx: MethodContext, runDir: string): Promise<void> {
   }
 }
 
-/**
- * The variables of `env` that hand the node a secret (`ADMIRAL_BROKER__TOKEN`,
- * `ADMIRAL_BROKER_PASSWORD`, …): commands do not inherit them, so `env` in a command, or a
- * script that logs its environment, does not put the node's credentials into a result.
- */
-export function secretEnvNames(env: NodeJS.ProcessEnv): string[] {
-  return Object.keys(env).filter((name) => {
-    const key = resolveEnvName(name)?.at(-1);
-    return key !== undefined && isSecretKey(key);
-  });
-}
+// The variables that hand the node a secret (`ADMIRAL_BROKER__TOKEN`, a broker URL with a
+// password, …): commands do not inherit them, so `env` in a command, or a script that logs its
+// environment, does not put the node's credentials into a result.
+export { secretEnvNames } from '../config/secret-env.js';
 
 let processSecrets: string[] | undefined;
 

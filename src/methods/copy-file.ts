@@ -45,6 +45,7 @@ import {
 } from './errors.js';
 import { sentOutput, waitForSent } from './node-wait.js';
 import { abortMessage, abortStatus, failure, sleep } from './output.js';
+import { openRegular, unlessAborted } from './regular-file.js';
 import { resolveInside, resolveReadable } from './safe-path.js';
 import {
   type BulkTransport,
@@ -191,6 +192,7 @@ async function openAtDestination(t: Transfer): Promise<number> {
 
 async function readFull(
   handle: FileHandle,
+  signal: AbortSignal,
   buf: Buffer,
   at: number,
   length: number,
@@ -198,7 +200,10 @@ async function readFull(
 ): Promise<number> {
   let done = 0;
   while (done < length) {
-    const { bytesRead } = await handle.read(buf, at + done, length - done, position + done);
+    const { bytesRead } = await unlessAborted(
+      handle.read(buf, at + done, length - done, position + done),
+      signal,
+    );
     if (bytesRead === 0) break;
     done += bytesRead;
   }
@@ -254,7 +259,14 @@ async function stream(t: Transfer, from: number): Promise<string> {
   const whole = createHash('sha256');
   const scratch = Buffer.allocUnsafe(Math.min(t.chunkBytes, Math.max(from, 1)));
   for (let pos = 0; pos < from;) {
-    const n = await readFull(t.handle, scratch, 0, Math.min(scratch.length, from - pos), pos);
+    const n = await readFull(
+      t.handle,
+      t.ctx.signal,
+      scratch,
+      0,
+      Math.min(scratch.length, from - pos),
+      pos,
+    );
     if (n === 0) throw new CopyFailedError(`${t.source} shrank while being copied`, t.transferId);
     whole.update(scratch.subarray(0, n));
     pos += n;
@@ -272,7 +284,9 @@ async function stream(t: Transfer, from: number): Promise<string> {
       const length = Math.min(t.chunkBytes, t.size - offset);
       const buffer = free.pop() ?? allocFrame(t.chunkBytes);
       const frame = buffer.subarray(0, FRAME_HEADER_BYTES + length);
-      if ((await readFull(t.handle, frame, FRAME_HEADER_BYTES, length, offset)) < length) {
+      if (
+        (await readFull(t.handle, t.ctx.signal, frame, FRAME_HEADER_BYTES, length, offset)) < length
+      ) {
         throw new CopyFailedError(`${t.source} shrank while being copied`, t.transferId);
       }
       whole.update(frame.subarray(FRAME_HEADER_BYTES));
@@ -314,18 +328,19 @@ export function createCopyFileFrom(options: CopyFileOptions = {}): MethodHandler
     let handle: FileHandle;
     let real: string;
     try {
-      real = await resolveReadable(source, ctx.limits.readAllow, ctx.dataDir);
-      handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+      real = await unlessAborted(
+        resolveReadable(source, ctx.limits.readAllow, ctx.dataDir),
+        ctx.signal,
+      );
+      // Only a regular file: a FIFO or a device would never end (regular-file.ts).
+      handle = await openRegular(real, ctx.signal);
     } catch (err) {
       return failure(err, METHOD_ERROR_CODES.fileFailed);
     }
     const started = Date.now();
     let opened = false;
     try {
-      const st = await handle.stat();
-      if (!st.isFile()) {
-        return failure(new CopyFailedError(`Expected ${real} to be a regular file`, transferId));
-      }
+      const st = await unlessAborted(handle.stat(), ctx.signal);
       const t: Transfer = {
         ctx,
         services,
@@ -416,7 +431,8 @@ export function createCopyFileFrom(options: CopyFileOptions = {}): MethodHandler
       }
       return failure(err, METHOD_ERROR_CODES.copyFailed);
     } finally {
-      await handle.close();
+      // Not awaited: a close on a stalled file system must not hold the method's end.
+      handle.close().catch(() => undefined);
     }
   }
 

@@ -9,6 +9,7 @@ export const METHOD_ERROR_CODES = {
   commandFailed: 'ADMIRAL_COMMAND_FAILED',
   httpFailed: 'ADMIRAL_HTTP_FAILED',
   fileFailed: 'ADMIRAL_FILE_FAILED',
+  notRegularFile: 'ADMIRAL_NOT_REGULAR_FILE',
   copyFailed: 'ADMIRAL_COPY_FAILED',
   notRunning: 'ADMIRAL_NOT_RUNNING',
   noServices: 'ADMIRAL_NO_NODE_SERVICES',
@@ -65,6 +66,20 @@ export class ReadNotAllowedError extends MethodError {
     options?: ErrorOptions,
   ) {
     super(message, options);
+  }
+}
+
+/** A file-reading method was asked for a FIFO, a socket, a device or a directory. */
+export class NotRegularFileError extends MethodError {
+  override readonly name = 'NotRegularFileError';
+  readonly code = METHOD_ERROR_CODES.notRegularFile;
+  constructor(
+    readonly path: string,
+    /** What it is instead: "a FIFO", "a socket", "a character device", … */
+    readonly type: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${path} is ${type}, not a regular file; only regular files are read`, options);
   }
 }
 

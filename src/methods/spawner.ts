@@ -7,6 +7,7 @@
 // whose helper died is followed by polling its process until it is gone, its exit code lost.
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { withoutSecretEnv } from '../config/secret-env.js';
 import { processAlive } from './process-group.js';
 import { removeRun, type RunEnd, type RunRequest, type RunStart, startRun } from './run-files.js';
 import type { SpawnReply, SpawnRequest } from './spawner-child.js';
@@ -97,6 +98,8 @@ function startHelper(): ChildProcess | undefined {
   try {
     const child = fork(HELPER, [], {
       execArgv: [],
+      // The helper is the parent of every command: its /proc/PID/environ must hold no secret.
+      env: withoutSecretEnv(process.env),
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       serialization: 'json',
       detached: true,

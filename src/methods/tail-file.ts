@@ -3,11 +3,12 @@
 // Survives rotation (the name now points at another file: finish the old one, reopen by name)
 // and truncation (the size shrank: read again from 0). Reads only under paths.readAllow.
 
-import { open, stat } from 'node:fs/promises';
+import { type FileHandle, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { LineSplitter } from './cli-command-cont.js';
 import { BadMethodArgsError, METHOD_ERROR_CODES } from './errors.js';
 import { abortStatus, cutUtf8, failure, sleep, truncationNote } from './output.js';
+import { openRegular, unlessAborted } from './regular-file.js';
 import { resolveReadable } from './safe-path.js';
 import {
   type MethodContext,
@@ -22,19 +23,29 @@ export interface TailFileOptions {
   readonly pollMs?: number;
 }
 
-type Handle = Awaited<ReturnType<typeof open>>;
-
 interface Followed {
-  handle: Handle;
+  handle: FileHandle;
   ino: number;
   dev: number;
   pos: number;
 }
 
-async function openFollowed(path: string, atEnd: boolean): Promise<Followed> {
-  const handle = await open(path, 'r');
-  const st = await handle.stat();
-  return { handle, ino: st.ino, dev: st.dev, pos: atEnd ? st.size : 0 };
+// Every await on the file is bounded by the signal: a stalled file system ends the tail at its
+// methodTimeout like any other (the stuck call itself finishes, or not, on libuv's thread).
+async function openFollowed(path: string, atEnd: boolean, signal: AbortSignal): Promise<Followed> {
+  const handle = await openRegular(path, signal);
+  try {
+    const st = await unlessAborted(handle.stat(), signal);
+    return { handle, ino: st.ino, dev: st.dev, pos: atEnd ? st.size : 0 };
+  } catch (err) {
+    void handle.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Closes without waiting: a close on a stalled file system must not hold the method's end. */
+function closeLater(handle: FileHandle): void {
+  handle.close().catch(() => undefined);
 }
 
 export function createTailFile(options: TailFileOptions = {}): MethodHandler {
@@ -56,8 +67,11 @@ export function createTailFile(options: TailFileOptions = {}): MethodHandler {
     let real: string;
     let file: Followed;
     try {
-      real = await resolveReadable(target, limits.readAllow, ctx.dataDir);
-      file = await openFollowed(real, true);
+      real = await unlessAborted(
+        resolveReadable(target, limits.readAllow, ctx.dataDir),
+        ctx.signal,
+      );
+      file = await openFollowed(real, true, ctx.signal);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         return failure(
@@ -85,9 +99,9 @@ export function createTailFile(options: TailFileOptions = {}): MethodHandler {
       ctx.emit({ data: line });
     };
     const buf = Buffer.alloc(64 * 1024);
-    const drain = async (f: Followed): Promise<void> => {
+    const drain = async (f: Followed, signal: AbortSignal): Promise<void> => {
       for (;;) {
-        const { bytesRead } = await f.handle.read(buf, 0, buf.length, f.pos);
+        const { bytesRead } = await unlessAborted(f.handle.read(buf, 0, buf.length, f.pos), signal);
         if (bytesRead === 0) return;
         f.pos += bytesRead;
         for (const line of splitter.push(buf.subarray(0, bytesRead))) emit(line);
@@ -96,48 +110,63 @@ export function createTailFile(options: TailFileOptions = {}): MethodHandler {
       }
     };
 
+    const signal = ctx.signal;
     try {
-      while (!ctx.signal.aborted && !truncated) {
-        const { size } = await file.handle.stat();
+      while (!signal.aborted && !truncated) {
+        const { size } = await unlessAborted(file.handle.stat(), signal);
         if (size < file.pos) {
           ctx.log('info', 'followed file was truncated; reading from its start', { path: real });
           file.pos = 0;
           splitter.flush();
         }
-        await drain(file);
+        await drain(file, signal);
         // Rotation: the name now leads to another file (or to none yet).
         let byName: Awaited<ReturnType<typeof stat>> | undefined;
         try {
-          byName = await stat(named);
+          byName = await unlessAborted(stat(named), signal);
         } catch {
           byName = undefined; // renamed away; the new file has not been created yet
         }
         if (byName && (byName.ino !== file.ino || byName.dev !== file.dev)) {
-          await drain(file); // what was written to the old file before it was replaced
+          await drain(file, signal); // what was written to the old file before it was replaced
           const rest = splitter.flush();
           if (rest !== undefined) emit(rest);
           try {
             // The name is checked again: a rotated-in symlink must not lead outside readAllow.
-            const again = await resolveReadable(target, limits.readAllow, ctx.dataDir);
-            const next = await openFollowed(again, false);
-            await file.handle.close();
+            const again = await unlessAborted(
+              resolveReadable(target, limits.readAllow, ctx.dataDir),
+              signal,
+            );
+            const next = await openFollowed(again, false, signal);
+            closeLater(file.handle);
             file = next;
             real = again;
             ctx.log('info', 'followed file was replaced; following the new one', { path: real });
           } catch (err) {
+            if (signal.aborted) break;
+            closeLater(file.handle);
             const out = failure(err, METHOD_ERROR_CODES.fileFailed);
             return { ...out, data: truncated ? truncationNote(cap) : '' };
           }
           continue;
         }
-        await sleep(pollMs, ctx.signal);
+        await sleep(pollMs, signal);
       }
-      await drain(file);
-      const rest = splitter.flush();
-      if (rest !== undefined) emit(rest);
-    } finally {
-      await file.handle.close();
+    } catch (err) {
+      if (!signal.aborted) {
+        closeLater(file.handle);
+        return failure(err, METHOD_ERROR_CODES.fileFailed);
+      }
     }
+    try {
+      // What came in last, for at most a second more: the tail has already reached its end.
+      if (!truncated) await drain(file, AbortSignal.timeout(1000));
+    } catch {
+      // a file that stalls now loses its last lines, not the method its end
+    }
+    const rest = splitter.flush();
+    if (rest !== undefined) emit(rest);
+    closeLater(file.handle);
     if (truncated) {
       return { status: MethodStatus.ok, data: truncationNote(cap), truncated: true };
     }

@@ -57,6 +57,79 @@ function describeConnectFailure(err: unknown, url: string): BrokerConnectError {
   return new BrokerConnectError(`cannot connect to ${url}: ${text}`, url, { cause: err });
 }
 
+/** The broker URL(s) credentials are taken from was refused: credentials that disagree. */
+export class BrokerCredentialsError extends Error {
+  override readonly name = 'BrokerCredentialsError';
+  readonly code = 'ADMIRAL_BROKER_CREDENTIALS';
+}
+
+interface UrlCredentials {
+  readonly user?: string;
+  readonly password?: string;
+  readonly token?: string;
+}
+
+// scheme://userinfo@rest: the userinfo is everything up to the last @ before the host.
+const WITH_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/]*)@(.*)$/i;
+
+function decode(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
+/**
+ * Each server of a comma-separated URL list without its userinfo, and the credentials it
+ * carried: `user:pass@` (user and password) or `token@` (a token), as nats-server's clients take
+ * them. nats.js is never given a URL with credentials: it would not use them, and it names its
+ * servers in errors.
+ */
+export function splitUrlCredentials(url: string): {
+  servers: string[];
+  credentials: UrlCredentials | undefined;
+} {
+  const servers: string[] = [];
+  let found: UrlCredentials | undefined;
+  let first = '';
+  for (const raw of url.split(',').map((s) => s.trim())) {
+    const m = WITH_USERINFO.exec(raw);
+    if (m === null) {
+      servers.push(raw);
+      continue;
+    }
+    const [, scheme, info, rest] = m as unknown as [string, string, string, string];
+    servers.push(`${scheme}${rest}`);
+    const colon = info.indexOf(':');
+    const creds: UrlCredentials =
+      colon === -1
+        ? { token: decode(info) }
+        : { user: decode(info.slice(0, colon)), password: decode(info.slice(colon + 1)) };
+    if (found === undefined) {
+      found = creds;
+      first = `${scheme}${rest}`;
+    } else if (
+      found.user !== creds.user ||
+      found.password !== creds.password ||
+      found.token !== creds.token
+    ) {
+      throw new BrokerCredentialsError(
+        `Expected every server in the broker URL to carry the same credentials (one connection has one login), got different credentials in ${first} and ${scheme}${rest}`,
+      );
+    }
+  }
+  return { servers, credentials: found };
+}
+
+/** The URL(s) with any credentials taken out, to name in messages. */
+export function urlWithoutCredentials(url: string): string {
+  return url
+    .split(',')
+    .map((s) => s.trim().replace(WITH_USERINFO, '$1$3'))
+    .join(',');
+}
+
 export interface ConnectOptions {
   /** Client name shown by the broker. */
   readonly name: string;
@@ -77,8 +150,9 @@ export function connectionOptions(
   creds: BrokerCredentials,
   opts: ConnectOptions,
 ): ConnectionOptions {
+  const { servers, credentials: inUrl } = splitUrlCredentials(creds.url);
   const options: ConnectionOptions = {
-    servers: creds.url.split(',').map((s) => s.trim()),
+    servers,
     name: opts.name,
     timeout: opts.timeout ?? 5000,
     ...(opts.inboxPrefix !== undefined && { inboxPrefix: opts.inboxPrefix }),
@@ -103,6 +177,24 @@ export function connectionOptions(
   if (creds.token) options.token = creds.token;
   if (creds.user) options.user = creds.user;
   if (creds.password) options.pass = creds.password;
+  if (inUrl !== undefined) {
+    // Credentials in the URL are used unless configured ones say otherwise; a contradiction is
+    // refused rather than one of them silently dropped.
+    for (const [key, option, value] of [
+      ['broker.user', 'user', inUrl.user],
+      ['broker.password', 'pass', inUrl.password],
+      ['broker.token', 'token', inUrl.token],
+    ] as const) {
+      if (value === undefined) continue;
+      const configured = options[option];
+      if (configured !== undefined && configured !== value) {
+        throw new BrokerCredentialsError(
+          `Expected the credentials in the broker URL ${urlWithoutCredentials(creds.url)} to agree with ${key}, but they differ: give the credentials in one place`,
+        );
+      }
+      options[option] = value;
+    }
+  }
   if (creds.rootCa || creds.clientCert) {
     options.tls = {
       ...(creds.rootCa && { caFile: creds.rootCa }),
@@ -121,6 +213,7 @@ export async function connectToBroker(
   try {
     return await connect(connectionOptions(creds, opts));
   } catch (err) {
-    throw describeConnectFailure(err, creds.url);
+    if (err instanceof BrokerCredentialsError) throw err;
+    throw describeConnectFailure(err, urlWithoutCredentials(creds.url));
   }
 }

@@ -21,7 +21,7 @@ import type { Policy } from './policy.js';
 
 export interface ReceiverDeps {
   readonly nodeName: string;
-  /** Allowed clock difference, ms; default 5 min (protocol's DEFAULT_MAX_CLOCK_SKEW_MS). */
+  /** Allowed clock difference, ms; default 60 s (protocol's DEFAULT_MAX_CLOCK_SKEW_MS). */
   readonly maxClockSkewMs?: number;
   readonly store: Store;
   readonly registry: MethodRegistry;

@@ -6,13 +6,13 @@ import type { Message } from './message.js';
 // every id it has seen at least until that id's expiresAt plus the skew, and re-ACKs duplicates
 // without running them (DESIGN.md, "How a message travels").
 
-/** Allowed difference between the sender's and the receiver's clocks (5 min). */
-export const DEFAULT_MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+/** Allowed difference between the sender's and the receiver's clocks (60 s; `trust.maxClockSkew`). */
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 60 * 1000;
 
 export interface FreshnessOptions {
   /** Receiver's time, Unix ms (default `Date.now()`). */
   now?: number;
-  /** Allowed clock difference in ms (default 5 min). */
+  /** Allowed clock difference in ms (default 60 s). */
   maxClockSkewMs?: number;
 }
 
