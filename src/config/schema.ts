@@ -69,6 +69,8 @@ export const MessageDefaultsSchema = z
     replyMethodTimeout: positiveSeconds().default(10),
     /** Seconds a message may wait for delivery before it ends `expired`; default 3600 s. */
     ttl: positiveSeconds().default(3600),
+    /** Longest time to live a message is given, sent or received (a longer ttl or expiresAt is refused at submit and capped on receipt); default 604800 s (7 days). */
+    maxTtl: positiveSeconds().max(315_360_000).default(604_800),
   })
   .strict();
 

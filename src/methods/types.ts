@@ -20,7 +20,7 @@ export interface MethodRequest {
   readonly directory?: string;
   readonly fileName?: string;
   /** For reply methods: the state of the request this reply answers. */
-  readonly replyStatus?: MethodStatus;
+  readonly replyStatus?: MethodStatus | 'expired';
   /** For reply methods: the id of the request this reply answers. */
   readonly inReplyTo?: string;
   /**

@@ -33,6 +33,8 @@ export interface ExecutorDeps {
   readonly defaults: MessageDefaults;
   readonly limits: { readonly maxOutputBytes: number; readonly readAllow: readonly string[] };
   readonly maxConcurrent: number;
+  /** The node's cap on a time to live, ms (config `messages.maxTtl`): bounds a reply's. */
+  readonly maxTtlMs?: number;
   readonly log: Logger;
   /** A reply was enqueued: the publisher should run. */
   readonly onEnqueued: () => void;
@@ -56,6 +58,8 @@ function stateOf(status: Message['status']): OutboxTerminalState {
       return 'interrupted';
     case 'noop':
       return 'noop';
+    case 'expired':
+      return 'expired';
     default:
       return 'failed';
   }
@@ -152,11 +156,47 @@ export class Executor {
     if (this.#stopped) return;
     const free = this.#deps.maxConcurrent - this.#running.size;
     if (free <= 0) return;
-    const { inbox } = this.#deps.store;
-    for (const id of inbox.expireStored(Date.now())) {
-      this.#deps.log('info', 'message expired before it ran', { id });
+    this.#expire();
+    for (const rec of this.#deps.store.inbox.claimRunnable(free)) void this.#execute(rec);
+  }
+
+  /**
+   * Stored messages whose time to live ran out before they could start end 'expired', never run
+   * (after a restart too). A request's sender is told by a reply with status `expired`, enqueued
+   * in the same transaction, so it need not wait for its own answer-by time to say so.
+   */
+  #expire(): void {
+    const { store, registry, log } = this.#deps;
+    let expired: { id: string; method: string }[] = [];
+    try {
+      store.database.db.transaction(() => {
+        expired = [];
+        for (const rec of store.inbox.takeExpired(Date.now())) {
+          expired.push({ id: rec.id, method: rec.method });
+          const msg = this.#decoded.get(rec.id) ?? decodeQuietly(rec);
+          this.#decoded.delete(rec.id);
+          const handler = registry.has(rec.method) ? registry.get(rec.method) : undefined;
+          const answers = handler?.kind === 'request' || handler?.kind === 'stream';
+          if (msg === undefined || msg.inReplyTo !== undefined || !answers) continue;
+          this.#enqueueReply(
+            msg,
+            {
+              status: 'expired',
+              data: '',
+              error: `${this.#deps.nodeName} did not run it: it expired at ${new Date(rec.expiresAt).toISOString()} before it could start`,
+            },
+            handler.kind === 'stream' ? { seq: 0, final: true } : {},
+          );
+        }
+      })();
+    } catch (err) {
+      // Rolled back: the rows stay 'stored' and unclaimable (past their expiry); the next pump tries again.
+      log('error', 'cannot record expired messages', { error: String(err) });
+      return;
     }
-    for (const rec of inbox.claimRunnable(free)) void this.#execute(rec);
+    for (const { id, method } of expired) {
+      log('info', 'message expired before it ran', { id, method });
+    }
   }
 
   /**
@@ -421,10 +461,17 @@ export class Executor {
     store.inbox.finish(inboxId, inboxState, summary);
   }
 
-  #enqueueReply(msg: Message, out: MethodOutput, stream: { seq?: number; final?: boolean }): void {
+  #enqueueReply(
+    msg: Message,
+    out: Pick<MethodOutput, 'data' | 'exitCode' | 'error' | 'stderr'> & {
+      status: MethodOutput['status'] | 'expired';
+    },
+    stream: { seq?: number; final?: boolean },
+  ): void {
     const { defaults, identity, store } = this.#deps;
     const base = createReply(msg, {
       fromNode: this.#deps.nodeName,
+      ...(this.#deps.maxTtlMs !== undefined && { maxTtlMs: this.#deps.maxTtlMs }),
       data: [out.data],
       ...(stream.seq !== undefined && { seq: stream.seq }),
       ...(stream.final !== undefined && { final: stream.final }),
@@ -449,6 +496,15 @@ export class Executor {
       maxRetries: reply.retries ?? -1,
     });
     this.#deps.onEnqueued();
+  }
+}
+
+/** The message in an inbox row, or undefined when its bytes no longer decode. */
+function decodeQuietly(rec: InboxRecord): Message | undefined {
+  try {
+    return decodeEnvelope(rec.envelope).msg;
+  } catch {
+    return undefined;
   }
 }
 

@@ -45,7 +45,13 @@ export {
   UntrustedSignerError,
 } from './errors.js';
 export type { FreshnessOptions } from './freshness.js';
-export { checkFreshness, DEFAULT_MAX_CLOCK_SKEW_MS, dedupHorizon } from './freshness.js';
+export {
+  cappedExpiry,
+  checkFreshness,
+  DEFAULT_MAX_CLOCK_SKEW_MS,
+  DEFAULT_MAX_TTL_MS,
+  dedupHorizon,
+} from './freshness.js';
 export { isMessageId, messageIdTime, newMessageId, UUIDV7_PATTERN } from './id.js';
 export type { InputResult, RejectedMessage } from './input.js';
 export { parseInput, readDocuments } from './input.js';
@@ -55,6 +61,7 @@ export {
   assertMessage,
   completeMessage,
   DEFAULT_TTL_SECONDS,
+  DEFAULT_MAX_TTL_SECONDS,
   MAX_TTL_SECONDS,
   MESSAGE_FIELDS,
   messageInputSchema,
