@@ -223,6 +223,12 @@ export const CentralEnrolConfigSchema = z
   .object({
     /** Seconds a join token made without `--ttl` (and the one `admiral up --listen` prints) stays valid; default 3600 s. */
     tokenTtl: positiveSeconds().default(3600),
+    /** Most nodes waiting for an operator (no valid token) at once; more are refused as busy, not recorded; default 100. */
+    maxPending: z.number().int().positive().default(100),
+    /** Seconds a waiting node may go without asking again before its pending entry is dropped; default 3600 s. */
+    pendingTtl: positiveSeconds().default(3600),
+    /** Enrolment requests per second without a valid join token, all together (and at most 3 at once, then one per 2 s, per node name); default 5. */
+    requestsPerSecond: z.number().positive().default(5),
   })
   .strict();
 
