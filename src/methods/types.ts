@@ -20,7 +20,7 @@ export interface MethodRequest {
   readonly directory?: string;
   readonly fileName?: string;
   /** For reply methods: the state of the request this reply answers. */
-  readonly replyStatus?: MethodStatus | 'expired';
+  readonly replyStatus?: MethodStatus;
   /** For reply methods: the id of the request this reply answers. */
   readonly inReplyTo?: string;
   /**
@@ -37,6 +37,8 @@ export const MethodStatus = {
   timeout: 'timeout',
   cancelled: 'cancelled',
   interrupted: 'interrupted',
+  /** Not run: its message expired before it could start (the sender records `expired`). */
+  expired: 'expired',
 } as const;
 export type MethodStatus = (typeof MethodStatus)[keyof typeof MethodStatus];
 
@@ -166,6 +168,11 @@ export interface MethodContext {
   ): void;
   /** The node's own services; absent when a method runs outside a node (unit tests). */
   readonly services?: NodeServices;
+  /**
+   * Unix ms from which no new work may start for this message (its expiry), given to recover():
+   * it may still collect the result of a run that started, but must not start one.
+   */
+  readonly startBy?: number;
 }
 
 export const MethodKind = {

@@ -227,7 +227,7 @@ export class Executor {
       info: { id: msg.id, method: msg.method, fromNode: msg.fromNode, startedAt: Date.now() },
     });
     const timer = handler ? this.#timeout(msg, handler, ctl) : undefined;
-    const ctx = this.#context(msg, ctl.signal, () => undefined);
+    const ctx = { ...this.#context(msg, ctl.signal, () => undefined), startBy: rec.expiresAt };
     let out: MethodOutput | undefined;
     try {
       if (handler?.recover) out = await handler.recover(ctx);
@@ -453,21 +453,13 @@ export class Executor {
       this.#enqueueReply(msg, out, streamSeq === undefined ? {} : { seq: streamSeq, final: true });
     }
     const inboxState =
-      out.status === 'interrupted'
-        ? 'interrupted'
-        : out.status === 'cancelled'
-          ? 'cancelled'
-          : 'done';
+      out.status === 'interrupted' || out.status === 'cancelled' || out.status === 'expired'
+        ? out.status
+        : 'done';
     store.inbox.finish(inboxId, inboxState, summary);
   }
 
-  #enqueueReply(
-    msg: Message,
-    out: Pick<MethodOutput, 'data' | 'exitCode' | 'error' | 'stderr'> & {
-      status: MethodOutput['status'] | 'expired';
-    },
-    stream: { seq?: number; final?: boolean },
-  ): void {
+  #enqueueReply(msg: Message, out: MethodOutput, stream: { seq?: number; final?: boolean }): void {
     const { defaults, identity, store } = this.#deps;
     const base = createReply(msg, {
       fromNode: this.#deps.nodeName,

@@ -202,3 +202,39 @@ test('the replay cache keeps an id until its capped expiry plus the clock skew, 
     MessageExpiredError,
   );
 });
+
+test('a command claimed but never started before a crash is not started by recovery once it has expired', async (t) => {
+  const { dir, brokerUrl, a, b } = await twoNodes(t, 'admiral-expiry-');
+  b.trust.add(a.identity.publicKey, 'a');
+  b.executor.stop();
+  const sent = a.submit(
+    JSON.stringify([
+      {
+        toNode: 'b',
+        method: 'REQCliCommand',
+        methodArgs: ['sh', '-c', 'touch ran.marker'],
+        replyMethod: 'REQNone',
+        ttl: 1,
+      },
+    ]),
+    'test',
+  );
+  assert.deepEqual(sent.rejected, []);
+  const id = sent.accepted[0] as string;
+  await until('b to ACK', () => a.store.outbox.get(id)?.state === 'delivered');
+  // As if b had claimed it and died before the command was spawned (no run directory).
+  assert.equal(b.store.inbox.claimRunnable(1).length, 1);
+  await b.close();
+  await new Promise((r) => setTimeout(r, 1200));
+
+  const b2 = await startInProcessNode('b', dir, brokerUrl);
+  t.after(() => b2.close());
+  await until(
+    'b to settle what it left running',
+    () => b2.store.inbox.get(id)?.state !== 'running',
+  );
+  assert.equal(b2.store.inbox.get(id)?.state, 'expired');
+  await until('the sender to hear', () => a.store.outbox.get(id)?.state !== 'delivered');
+  assert.equal(a.store.outbox.get(id)?.state, 'expired');
+  assert.equal(existsSync(join(dir, 'b', 'ran.marker')), false, 'the command never ran');
+});
