@@ -69,10 +69,20 @@ export const MessageDefaultsSchema = z
     replyMethodTimeout: positiveSeconds().default(10),
     /** Seconds a message may wait for delivery before it ends `expired`; default 3600 s. */
     ttl: positiveSeconds().default(3600),
-    /** Longest time to live a message is given, sent or received (a longer ttl or expiresAt is refused at submit and capped on receipt); default 604800 s (7 days). */
+    /** Longest time to live a message is given, sent or received (a longer ttl or expiresAt is refused at submit and capped on receipt; `messages.ttl` may not exceed it); default 604800 s (7 days). */
     maxTtl: positiveSeconds().max(315_360_000).default(604_800),
   })
-  .strict();
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.ttl > m.maxTtl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ttl'],
+        message: `a number <= messages.maxTtl (${m.maxTtl} s)`,
+        input: m.ttl,
+      });
+    }
+  });
 
 export const RetryConfigSchema = z
   .object({

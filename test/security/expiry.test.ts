@@ -14,6 +14,7 @@ import {
   Subjects,
   signMessage,
 } from '../../src/protocol/index.js';
+import { loadConfig } from '../../src/config/load.js';
 import { Inbox } from '../../src/store/inbox.js';
 import { startFleet } from '../helpers/fleet.js';
 import { startInProcessNode, twoNodes, until } from '../helpers/in-process.js';
@@ -237,4 +238,16 @@ test('a command claimed but never started before a crash is not started by recov
   await until('the sender to hear', () => a.store.outbox.get(id)?.state !== 'delivered');
   assert.equal(a.store.outbox.get(id)?.state, 'expired');
   assert.equal(existsSync(join(dir, 'b', 'ran.marker')), false, 'the command never ran');
+});
+
+test('a default ttl longer than messages.maxTtl is refused when the configuration loads', () => {
+  assert.throws(
+    () => loadConfig({ flags: { 'messages.ttl': 30 * 24 * 3600 }, env: {} }),
+    /Expected `messages\.ttl` to be a number <= messages\.maxTtl \(604800 s\), got `2592000`/,
+  );
+  const raised = loadConfig({
+    flags: { 'messages.ttl': 30 * 24 * 3600, 'messages.maxTtl': 60 * 24 * 3600 },
+    env: {},
+  });
+  assert.equal(raised.config.messages.maxTtl, 60 * 24 * 3600);
 });
