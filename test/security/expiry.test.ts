@@ -106,6 +106,7 @@ test('a delivered request that expires in the inbox before it runs ends expired 
   assert.match(rec?.error ?? '', /expired/);
   assert.equal(b2.store.inbox.get(id)?.state, 'expired');
   assert.equal(existsSync(join(dir, 'b', 'ran.marker')), false, 'the command never ran');
+  await b2.close();
 });
 
 test('a submitted message whose expiresAt or ttl is beyond the maximum ttl is refused with a clear error', async (t) => {
@@ -238,6 +239,7 @@ test('a command claimed but never started before a crash is not started by recov
   await until('the sender to hear', () => a.store.outbox.get(id)?.state !== 'delivered');
   assert.equal(a.store.outbox.get(id)?.state, 'expired');
   assert.equal(existsSync(join(dir, 'b', 'ran.marker')), false, 'the command never ran');
+  await b2.close();
 });
 
 test('a default ttl longer than messages.maxTtl is refused when the configuration loads', () => {
