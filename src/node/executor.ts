@@ -167,6 +167,8 @@ export class Executor {
    */
   #expire(): void {
     const { store, registry, log } = this.#deps;
+    // Almost always none: no write transaction for that (this runs on every pump).
+    if (!store.inbox.hasExpired(Date.now())) return;
     let expired: { id: string; method: string }[] = [];
     try {
       store.database.db.transaction(() => {

@@ -134,6 +134,7 @@ export class Inbox {
   readonly #interruptOne: Statement;
   readonly #requeueOne: Statement;
   readonly #expireStored: Statement<{ now: number }, InboxRow>;
+  readonly #anyExpired: Statement<[number], { one: number }>;
   readonly #purge: Statement;
 
   constructor(db: Database, options: InboxOptions = {}) {
@@ -173,6 +174,8 @@ export class Inbox {
                        result = '{"status":"expired","error":"its time to live ran out before it ran"}'
       WHERE state = 'stored' AND expires_at <= @now
       RETURNING *`);
+    this.#anyExpired = db.prepare(`
+      SELECT 1 AS one FROM inbox WHERE state = 'stored' AND expires_at <= ? LIMIT 1`);
     this.#purge = db.prepare(`
       DELETE FROM inbox
       WHERE state IN ('done','interrupted','rejected','cancelled','expired') AND expires_at + @keep < @now`);
@@ -273,6 +276,11 @@ export class Inbox {
   /** Stored messages whose time to live ran out before they ran become 'expired'; returns ids. */
   expireStored(now: number): string[] {
     return this.takeExpired(now).map((r) => r.id);
+  }
+
+  /** Whether a stored message has passed its expiry (a read: cheaper than `takeExpired`'s write). */
+  hasExpired(now: number = this.#now()): boolean {
+    return this.#anyExpired.get(now) !== undefined;
   }
 
   /**
