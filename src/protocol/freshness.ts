@@ -37,8 +37,12 @@ export function checkFreshness(
 ): void {
   const now = options.now ?? Date.now();
   const skew = options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
-  const expiresAt = cappedExpiry(msg, options.maxTtlMs);
-  if (expiresAt <= now) throw new MessageExpiredError(msg.id, expiresAt, now);
+  const maxTtlMs = options.maxTtlMs ?? DEFAULT_MAX_TTL_MS;
+  const expiresAt = cappedExpiry(msg, maxTtlMs);
+  if (expiresAt <= now) {
+    const capped = expiresAt < msg.expiresAt ? maxTtlMs : undefined;
+    throw new MessageExpiredError(msg.id, expiresAt, now, capped);
+  }
   if (msg.createdAt > now + skew) {
     throw new MessageFromFutureError(msg.id, msg.createdAt, now, skew);
   }
