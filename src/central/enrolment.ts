@@ -39,14 +39,14 @@ export interface EnrolmentOptions {
   readonly maxPending?: number;
   /** A pending node not heard from for this long is dropped, ms (`central.enrol.pendingTtl`); default 1 h. */
   readonly pendingTtlMs?: number;
-  /** Requests per second without a valid token, all together (`central.enrol.requestsPerSecond`); default 5. */
+  /** Requests per second without a valid token, all together (`central.enrol.requestsPerSecond`); default 20. */
   readonly requestsPerSecond?: number;
 }
 
 /** Defaults of the enrolment limits (config `central.enrol.*`). */
-export const ENROL_LIMITS = { maxPending: 100, pendingTtlMs: 3_600_000, requestsPerSecond: 5 };
-/** Per claimed name: a waiting node asks every `join.retryInterval` (10 s); 3 at once, then one per 2 s. */
-const PER_NAME = { perSecond: 0.5, burst: 3 };
+export const ENROL_LIMITS = { maxPending: 100, pendingTtlMs: 3_600_000, requestsPerSecond: 20 };
+/** Per claimed name: a waiting node asks every `join.retryInterval` (10 s); 3 at once, then one per second. */
+const PER_NAME = { perSecond: 1, burst: 3 };
 
 /** An operator's request to `enrolAdmin`. */
 export type EnrolAdminBody =

@@ -237,8 +237,8 @@ export const CentralEnrolConfigSchema = z
     maxPending: z.number().int().positive().default(100),
     /** Seconds a waiting node may go without asking again before its pending entry is dropped; default 3600 s. */
     pendingTtl: positiveSeconds().default(3600),
-    /** Enrolment requests per second without a valid join token, all together (and at most 3 at once, then one per 2 s, per node name); default 5. */
-    requestsPerSecond: z.number().positive().default(5),
+    /** Enrolment requests per second without a valid join token, all together (and at most 3 at once, then one per second, per node name); default 20. */
+    requestsPerSecond: z.number().positive().default(20),
   })
   .strict();
 
