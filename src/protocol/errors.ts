@@ -164,7 +164,7 @@ export class UntrustedSignerError extends ProtocolError {
   }
 }
 
-/** The message's `expiresAt` has passed. */
+/** The message's `expiresAt` (capped at createdAt + the maximum ttl) has passed. */
 export class MessageExpiredError extends ProtocolError {
   override readonly name = 'MessageExpiredError';
   readonly code = PROTOCOL_ERROR_CODES.messageExpired;
