@@ -230,10 +230,19 @@ export class Executor {
     });
     const timer = handler ? this.#timeout(msg, handler, ctl) : undefined;
     const ctx = { ...this.#context(msg, ctl.signal, () => undefined), startBy: rec.expiresAt };
+    // A request past its expiry is not run anew (a reply still is: it only records what came).
+    const expired =
+      (handler?.kind === 'request' || handler?.kind === 'stream') && rec.expiresAt <= Date.now();
     let out: MethodOutput | undefined;
     try {
       if (handler?.recover) out = await handler.recover(ctx);
-      else if (handler?.idempotent) out = await handler.run(ctx);
+      else if (handler?.idempotent && expired) {
+        out = {
+          status: 'expired',
+          data: '',
+          error: `${this.#deps.nodeName} stopped while ${msg.method} was running, and it expired at ${new Date(rec.expiresAt).toISOString()}; it was not run again`,
+        };
+      } else if (handler?.idempotent) out = await handler.run(ctx);
     } catch (err) {
       this.#deps.log('warn', 'recovery failed', { id: msg.id, error: String(err) });
     } finally {

@@ -256,3 +256,30 @@ test('a default ttl longer than messages.maxTtl is refused when the configuratio
   });
   assert.equal(raised.config.messages.maxTtl, 60 * 24 * 3600);
 });
+
+test('an idempotent request left running by a crash is not run again by recovery once it has expired', async (t) => {
+  const { dir, brokerUrl, a, b } = await twoNodes(t, 'admiral-expiry-');
+  b.trust.add(a.identity.publicKey, 'a');
+  b.executor.stop();
+  const sent = a.submit(
+    JSON.stringify([{ toNode: 'b', method: 'REQPing', replyMethod: 'REQNone', ttl: 1 }]),
+    'test',
+  );
+  assert.deepEqual(sent.rejected, []);
+  const id = sent.accepted[0] as string;
+  await until('b to ACK', () => a.store.outbox.get(id)?.state === 'delivered');
+  assert.equal(b.store.inbox.claimRunnable(1).length, 1, 'left running, as by a crash');
+  await b.close();
+  await new Promise((r) => setTimeout(r, 1200));
+
+  const b2 = await startInProcessNode('b', dir, brokerUrl);
+  t.after(() => b2.close());
+  await until(
+    'b to settle what it left running',
+    () => b2.store.inbox.get(id)?.state !== 'running',
+  );
+  assert.equal(b2.store.inbox.get(id)?.state, 'expired');
+  await until('the sender to hear', () => a.store.outbox.get(id)?.state !== 'delivered');
+  assert.equal(a.store.outbox.get(id)?.state, 'expired', 'not completed by a late second run');
+  await b2.close();
+});
