@@ -1,5 +1,5 @@
 import { MessageExpiredError, MessageFromFutureError } from './errors.js';
-import type { Message } from './message.js';
+import { DEFAULT_MAX_TTL_SECONDS, type Message } from './message.js';
 
 // Replay protection, first half: a message is only accepted between its createdAt (less the
 // allowed clock skew) and its capped expiry: its expiresAt, but never later than createdAt plus
@@ -11,7 +11,7 @@ import type { Message } from './message.js';
 /** Allowed difference between the sender's and the receiver's clocks (5 min). */
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 /** Longest time to live a message is given, counted from its createdAt (7 days). */
-export const DEFAULT_MAX_TTL_MS = 7 * 24 * 3600 * 1000;
+export const DEFAULT_MAX_TTL_MS = DEFAULT_MAX_TTL_SECONDS * 1000;
 
 export interface FreshnessOptions {
   /** Receiver's time, Unix ms (default `Date.now()`). */
