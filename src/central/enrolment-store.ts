@@ -149,6 +149,24 @@ export class EnrolmentStore {
       .map((n) => ({ ...n }));
   }
 
+  /** Forgets `name`'s record (a pending claim that a valid token or a newer request replaces). */
+  drop(name: string): boolean {
+    const i = this.#nodes.findIndex((n) => n.name === name);
+    if (i < 0) return false;
+    this.#nodes.splice(i, 1);
+    this.#save();
+    return true;
+  }
+
+  /** Drops pending records last asked for before `before` (Unix ms); returns their names. */
+  expirePending(before: number): string[] {
+    const stale = this.#nodes.filter((n) => n.state === 'pending' && n.updatedAt < before);
+    if (stale.length === 0) return [];
+    this.#nodes = this.#nodes.filter((n) => !stale.includes(n));
+    this.#save();
+    return stale.map((n) => n.name);
+  }
+
   /** Records `name` with `publicKey` in `state` (a new request, or an operator's decision). */
   set(
     name: string,

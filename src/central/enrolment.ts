@@ -16,6 +16,7 @@ import {
 import { isValidNodeName, type Subjects } from '../protocol/index.js';
 import { verifyRequest } from '../protocol/signed-request.js';
 import type { EnrolmentStore, EnrolRecord, EnrolState, TokenView } from './enrolment-store.js';
+import { RateLimiter } from './rate-limit.js';
 import { centralTrust, refusalText } from './trusted.js';
 
 // Central's side of joining a fleet (docs/security.md, "Joining a fleet"): answers joining
@@ -35,7 +36,18 @@ export interface EnrolmentOptions {
   readonly broker: BrokerUsers;
   /** Lifetime of tokens made without one, in ms. */
   readonly tokenTtlMs: number;
+  /** Most nodes waiting for an operator at once (`central.enrol.maxPending`); default 100. */
+  readonly maxPending?: number;
+  /** A pending node not heard from for this long is dropped, ms (`central.enrol.pendingTtl`); default 1 h. */
+  readonly pendingTtlMs?: number;
+  /** Requests per second without a valid token, all together (`central.enrol.requestsPerSecond`); default 20. */
+  readonly requestsPerSecond?: number;
 }
+
+/** Defaults of the enrolment limits (config `central.enrol.*`). */
+export const ENROL_LIMITS = { maxPending: 100, pendingTtlMs: 3_600_000, requestsPerSecond: 20 };
+/** Per claimed name: a waiting node asks every `join.retryInterval` (10 s); 3 at once, then one per second. */
+const PER_NAME = { perSecond: 1, burst: 3 };
 
 /** An operator's request to `enrolAdmin`. */
 export type EnrolAdminBody =
@@ -82,6 +94,20 @@ export function enrolmentBrokerUsers(
   ];
 }
 
+/** Name and token as the request claims them, before its signature is checked (for the limits). */
+function peekBody(raw: Uint8Array): { name: string; token: string | undefined } {
+  try {
+    const parsed = JSON.parse(Buffer.from(raw).toString('utf8')) as { body?: EnrolRequestBody };
+    const body = parsed?.body;
+    return {
+      name: typeof body?.name === 'string' ? body.name.slice(0, 64) : '',
+      token: typeof body?.token === 'string' ? body.token : undefined,
+    };
+  } catch {
+    return { name: '', token: undefined };
+  }
+}
+
 function toBrokerPermissions(p: SubjectPermissions): PermissionsInput {
   return {
     publish: { allow: [...p.publish.allow] },
@@ -94,10 +120,41 @@ export class EnrolmentExtension implements NodeExtension {
   readonly name = 'enrolment';
   readonly #o: EnrolmentOptions;
   readonly #subs: Subscription[] = [];
+  readonly #limiter: RateLimiter;
   #ctx: NodeContext | undefined;
 
   constructor(options: EnrolmentOptions) {
     this.#o = options;
+    // The request comes over NATS as the public enrolment user: central cannot see the asker's
+    // address, and a name or a key costs an attacker nothing. So: a bucket per claimed name (one
+    // noisy name cannot use up the rest), one for everyone, a cap on the pending entries, and a
+    // valid join token, which passes all of them.
+    this.#limiter = new RateLimiter({
+      ...PER_NAME,
+      globalPerSecond: options.requestsPerSecond ?? ENROL_LIMITS.requestsPerSecond,
+    });
+  }
+
+  #expirePending(): void {
+    const ttl = this.#o.pendingTtlMs ?? ENROL_LIMITS.pendingTtlMs;
+    const dropped = this.#o.store.expirePending(Date.now() - ttl);
+    if (dropped.length > 0) {
+      this.#ctx?.options.log('info', 'pending enrolments expired: not asked again in time', {
+        nodes: dropped,
+      });
+    }
+  }
+
+  /** Why an asker without a valid token is not heard now, or undefined. */
+  #limited(raw: Uint8Array): string | undefined {
+    const { name, token } = peekBody(raw);
+    if (token !== undefined && this.#o.store.checkToken(token).ok) return undefined;
+    const which = this.#limiter.take(`name:${name}`);
+    if (which === 'ok') return undefined;
+    const rate = this.#o.requestsPerSecond ?? ENROL_LIMITS.requestsPerSecond;
+    return which === 'source'
+      ? `too many enrolment requests for node ${name}; not recorded, ask again later`
+      : `more than ${rate} enrolment requests per second without a valid join token (central.enrol.requestsPerSecond); not recorded, ask again later or use a join token`;
   }
 
   /** Makes a join token (`admiral up` prints one). */
@@ -140,6 +197,8 @@ export class EnrolmentExtension implements NodeExtension {
     const ctx = this.#ctx;
     if (!ctx) return { status: 'pending', reason: 'central is starting' };
     const { store } = this.#o;
+    const limited = this.#limited(raw);
+    if (limited !== undefined) return { status: 'busy', reason: limited };
     let signer: string;
     let body: EnrolRequestBody;
     try {
@@ -162,7 +221,18 @@ export class EnrolmentExtension implements NodeExtension {
     }
     const token = typeof body.token === 'string' ? body.token : undefined;
     const log = ctx.options.log;
-    const rec = store.node(name);
+    this.#expirePending();
+    const check = token === undefined ? undefined : store.checkToken(token);
+    let rec = store.node(name);
+    if (rec && rec.publicKey !== signer && rec.state === 'pending' && check?.ok === true) {
+      // A claim without a valid token holds a name only until a node with one asks for it.
+      store.drop(name);
+      log('warn', 'a valid join token replaces a pending claim by another key', {
+        node: name,
+        dropped: rec.publicKey,
+      });
+      rec = undefined;
+    }
     if (rec && rec.publicKey !== signer && (rec.state === 'accepted' || rec.state === 'pending')) {
       log('warn', 'enrolment refused: the name is taken by another key', { node: name });
       return {
@@ -179,15 +249,25 @@ export class EnrolmentExtension implements NodeExtension {
         };
       }
     }
-    let why = 'no join token given';
-    if (token !== undefined) {
-      const check = store.checkToken(token);
-      if (check.ok) {
-        store.used(check.id);
-        log('info', 'node enrolled with a join token', { node: name, token: check.id });
-        return this.#admit(name, signer, `token ${check.id}`);
+    if (check?.ok === true) {
+      store.used(check.id);
+      log('info', 'node enrolled with a join token', { node: name, token: check.id });
+      return this.#admit(name, signer, `token ${check.id}`);
+    }
+    const why = check?.reason ?? 'no join token given';
+    if (!(rec && rec.publicKey === signer && rec.state === 'pending')) {
+      // A new pending entry. One per key: asking under a new name gives up the old one.
+      for (const other of store.nodes('pending')) {
+        if (other.publicKey === signer) store.drop(other.name);
       }
-      why = check.reason;
+      const max = this.#o.maxPending ?? ENROL_LIMITS.maxPending;
+      if (store.nodes('pending').length >= max) {
+        log('warn', 'enrolment refused: too many nodes are waiting', { node: name, max });
+        return {
+          status: 'busy',
+          reason: `${max} nodes are already waiting for an operator (central.enrol.maxPending); not recorded: ask again later, or use a join token`,
+        };
+      }
     }
     store.set(name, signer, 'pending', { reason: why });
     log('info', 'node waits for an operator to accept it', { node: name, key: signer, why });
@@ -261,6 +341,7 @@ export class EnrolmentExtension implements NodeExtension {
           tokens: store.listTokens().filter((t) => t.id === String(body.id).split('.')[0]),
         };
       case 'nodes.list':
+        this.#expirePending();
         return { ok: true, nodes: store.nodes(body.state) };
       case 'nodes.accept': {
         const rec = named(body.name);

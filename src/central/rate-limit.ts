@@ -35,6 +35,11 @@ export class RateLimiter {
 
   /** Takes a token for `source` (and the global bucket); false when either is empty. */
   allow(source: string, now = Date.now()): boolean {
+    return this.take(source, now) === 'ok';
+  }
+
+  /** `allow`, saying which bucket was empty: the source's own, or the one for everyone. */
+  take(source: string, now = Date.now()): 'ok' | 'source' | 'global' {
     let b = this.#buckets.get(source);
     if (b === undefined) {
       if (this.#buckets.size >= this.#maxSources) this.#forgetIdle(now);
@@ -43,10 +48,11 @@ export class RateLimiter {
     }
     refill(b, now, this.#perSecond, this.#burst);
     refill(this.#global, now, this.#globalPerSecond, this.#globalPerSecond);
-    if (b.tokens < 1 || this.#global.tokens < 1) return false;
+    if (b.tokens < 1) return 'source';
+    if (this.#global.tokens < 1) return 'global';
     b.tokens -= 1;
     this.#global.tokens -= 1;
-    return true;
+    return 'ok';
   }
 
   /** Sources currently remembered. */

@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { centralExtensions } from '../central/index.js';
-import { writeDefaultConfigFile } from '../config/default-file.js';
+import { removeFromConfigFile, writeDefaultConfigFile } from '../config/default-file.js';
 import { CONFIG_FLAGS, flagsFromOptions } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
 import { redact } from '../config/redact.js';
 import { fleetExtensions } from '../fleet/index.js';
 import { nodeOptionsFromConfig } from '../node/from-config.js';
+import { readJoined } from '../node/join.js';
 import type { Logger } from '../observability/logger.js';
 import { AdmiralNode } from '../node/node.js';
 import { logLine, untilSignal } from './lifecycle.js';
@@ -62,6 +63,12 @@ export function registerNode(program: Command): void {
     // Steward writes a default config on first start and persists the flags given; admiral does
     // so once the node has started with them, so a value that was refused never lands there.
     persistFlags(resolve(loaded.config.dataDir), flags, log);
+    // Enrolled: the join token has done its job and is a credential; do not leave it on disk.
+    if (readJoined(started.options.dataDir) !== undefined) {
+      if (removeFromConfigFile(started.options.dataDir, 'join.token')) {
+        log('info', 'the join token is removed from config.yaml: this node is enrolled');
+      }
+    }
     const metrics =
       started.inputs.find((i) => i.name === 'metrics')?.address ??
       (loaded.config.metricsListen !== undefined && started.httpServer

@@ -142,6 +142,9 @@ export function registerUp(program: Command): void {
               store: fleet.store,
               broker,
               tokenTtlMs: loaded.config.central.enrol.tokenTtl * 1000,
+              maxPending: loaded.config.central.enrol.maxPending,
+              pendingTtlMs: loaded.config.central.enrol.pendingTtl * 1000,
+              requestsPerSecond: loaded.config.central.enrol.requestsPerSecond,
             })
           : undefined;
         node = await AdmiralNode.start({

@@ -73,6 +73,23 @@ export function writeDefaultConfigFile(
   return { file, created, persisted: entries.map((e) => e.path.join('.')) };
 }
 
+/**
+ * Removes a key (dotted, e.g. `join.token`) from `<dataDir>/config.yaml`, keeping the rest and
+ * the operator's comments; the write is atomic and mode 0600. True when the key was there.
+ */
+export function removeFromConfigFile(dataDir: string, key: string): boolean {
+  const file = join(dataDir, NODE_CONFIG_FILE);
+  if (!existsSync(file)) return false;
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  const path = key.split('.');
+  if (doc.errors.length > 0 || !doc.hasIn(path)) return false;
+  doc.deleteIn(path);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, doc.toString(), { mode: 0o600 });
+  renameSync(tmp, file);
+  return true;
+}
+
 function commentedDefaults(): string {
   const defaults = ConfigSchema.parse({});
   return stringify(defaults)

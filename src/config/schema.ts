@@ -70,8 +70,20 @@ export const MessageDefaultsSchema = z
     replyMethodTimeout: positiveSeconds().default(10),
     /** Seconds a message may wait for delivery before it ends `expired`; default 3600 s. */
     ttl: positiveSeconds().default(3600),
+    /** Longest time to live a message is given, sent or received (a longer ttl or expiresAt is refused at submit and capped on receipt; `messages.ttl` may not exceed it); default 604800 s (7 days). */
+    maxTtl: positiveSeconds().max(315_360_000).default(604_800),
   })
-  .strict();
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.ttl > m.maxTtl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ttl'],
+        message: `a number <= messages.maxTtl (${m.maxTtl} s)`,
+        input: m.ttl,
+      });
+    }
+  });
 
 export const RetryConfigSchema = z
   .object({
@@ -222,6 +234,12 @@ export const CentralEnrolConfigSchema = z
   .object({
     /** Seconds a join token made without `--ttl` (and the one `admiral up --listen` prints) stays valid; default 3600 s. */
     tokenTtl: positiveSeconds().default(3600),
+    /** Most nodes waiting for an operator (no valid token) at once; more are refused as busy, not recorded; default 100. */
+    maxPending: z.number().int().positive().default(100),
+    /** Seconds a waiting node may go without asking again before its pending entry is dropped; default 3600 s. */
+    pendingTtl: positiveSeconds().default(3600),
+    /** Enrolment requests per second without a valid join token, all together (and at most 3 at once, then one per second, per node name); default 20. */
+    requestsPerSecond: z.number().positive().default(20),
   })
   .strict();
 

@@ -307,6 +307,15 @@ async function recoverCommand(ctx: MethodContext): Promise<MethodOutput | undefi
   if (done !== undefined) return finished(done);
   const meta = exists ? readMeta(runDir) : undefined;
   if (meta === undefined) {
+    if (ctx.startBy !== undefined && Date.now() >= ctx.startBy) {
+      ctx.log('info', 'the command never started before the node stopped, and has expired since');
+      if (exists) await removeRunDir(runDir);
+      return {
+        status: MethodStatus.expired,
+        data: '',
+        error: `${ctx.nodeName} did not run it: it expired at ${new Date(ctx.startBy).toISOString()} before it could start`,
+      };
+    }
     ctx.log('info', 'the command never started before the node stopped; running it now');
     if (exists) await removeRunDir(runDir);
     return runCommand(ctx);

@@ -37,6 +37,8 @@ export const MethodStatus = {
   timeout: 'timeout',
   cancelled: 'cancelled',
   interrupted: 'interrupted',
+  /** Not run: its message expired before it could start (the sender records `expired`). */
+  expired: 'expired',
 } as const;
 export type MethodStatus = (typeof MethodStatus)[keyof typeof MethodStatus];
 
@@ -171,6 +173,11 @@ export interface MethodContext {
   ): void;
   /** The node's own services; absent when a method runs outside a node (unit tests). */
   readonly services?: NodeServices;
+  /**
+   * Unix ms from which no new work may start for this message (its expiry), given to recover():
+   * it may still collect the result of a run that started, but must not start one.
+   */
+  readonly startBy?: number;
 }
 
 export const MethodKind = {

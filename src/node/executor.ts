@@ -33,6 +33,8 @@ export interface ExecutorDeps {
   readonly defaults: MessageDefaults;
   readonly limits: NodeOptions['limits'];
   readonly maxConcurrent: number;
+  /** The node's cap on a time to live, ms (config `messages.maxTtl`): bounds a reply's. */
+  readonly maxTtlMs?: number;
   readonly log: Logger;
   /** A reply was enqueued: the publisher should run. */
   readonly onEnqueued: () => void;
@@ -56,6 +58,8 @@ function stateOf(status: Message['status']): OutboxTerminalState {
       return 'interrupted';
     case 'noop':
       return 'noop';
+    case 'expired':
+      return 'expired';
     default:
       return 'failed';
   }
@@ -152,11 +156,49 @@ export class Executor {
     if (this.#stopped) return;
     const free = this.#deps.maxConcurrent - this.#running.size;
     if (free <= 0) return;
-    const { inbox } = this.#deps.store;
-    for (const id of inbox.expireStored(Date.now())) {
-      this.#deps.log('info', 'message expired before it ran', { id });
+    this.#expire();
+    for (const rec of this.#deps.store.inbox.claimRunnable(free)) void this.#execute(rec);
+  }
+
+  /**
+   * Stored messages whose time to live ran out before they could start end 'expired', never run
+   * (after a restart too). A request's sender is told by a reply with status `expired`, enqueued
+   * in the same transaction, so it need not wait for its own answer-by time to say so.
+   */
+  #expire(): void {
+    const { store, registry, log } = this.#deps;
+    // Almost always none: no write transaction for that (this runs on every pump).
+    if (!store.inbox.hasExpired(Date.now())) return;
+    let expired: { id: string; method: string }[] = [];
+    try {
+      store.database.db.transaction(() => {
+        expired = [];
+        for (const rec of store.inbox.takeExpired(Date.now())) {
+          expired.push({ id: rec.id, method: rec.method });
+          const msg = this.#decoded.get(rec.id) ?? decodeQuietly(rec);
+          this.#decoded.delete(rec.id);
+          const handler = registry.has(rec.method) ? registry.get(rec.method) : undefined;
+          const answers = handler?.kind === 'request' || handler?.kind === 'stream';
+          if (msg === undefined || msg.inReplyTo !== undefined || !answers) continue;
+          this.#enqueueReply(
+            msg,
+            {
+              status: 'expired',
+              data: '',
+              error: `${this.#deps.nodeName} did not run it: it expired at ${new Date(rec.expiresAt).toISOString()} before it could start`,
+            },
+            handler.kind === 'stream' ? { seq: 0, final: true } : {},
+          );
+        }
+      })();
+    } catch (err) {
+      // Rolled back: the rows stay 'stored' and unclaimable (past their expiry); the next pump tries again.
+      log('error', 'cannot record expired messages', { error: String(err) });
+      return;
     }
-    for (const rec of inbox.claimRunnable(free)) void this.#execute(rec);
+    for (const { id, method } of expired) {
+      log('info', 'message expired before it ran', { id, method });
+    }
   }
 
   /**
@@ -187,11 +229,20 @@ export class Executor {
       info: { id: msg.id, method: msg.method, fromNode: msg.fromNode, startedAt: Date.now() },
     });
     const timer = handler ? this.#timeout(msg, handler, ctl) : undefined;
-    const ctx = this.#context(msg, ctl.signal, () => undefined);
+    const ctx = { ...this.#context(msg, ctl.signal, () => undefined), startBy: rec.expiresAt };
+    // A request past its expiry is not run anew (a reply still is: it only records what came).
+    const expired =
+      (handler?.kind === 'request' || handler?.kind === 'stream') && rec.expiresAt <= Date.now();
     let out: MethodOutput | undefined;
     try {
       if (handler?.recover) out = await handler.recover(ctx);
-      else if (handler?.idempotent) out = await handler.run(ctx);
+      else if (handler?.idempotent && expired) {
+        out = {
+          status: 'expired',
+          data: '',
+          error: `${this.#deps.nodeName} stopped while ${msg.method} was running, and it expired at ${new Date(rec.expiresAt).toISOString()}; it was not run again`,
+        };
+      } else if (handler?.idempotent) out = await handler.run(ctx);
     } catch (err) {
       this.#deps.log('warn', 'recovery failed', { id: msg.id, error: String(err) });
     } finally {
@@ -439,11 +490,9 @@ export class Executor {
       this.#enqueueReply(msg, out, streamSeq === undefined ? {} : { seq: streamSeq, final: true });
     }
     const inboxState =
-      out.status === 'interrupted'
-        ? 'interrupted'
-        : out.status === 'cancelled'
-          ? 'cancelled'
-          : 'done';
+      out.status === 'interrupted' || out.status === 'cancelled' || out.status === 'expired'
+        ? out.status
+        : 'done';
     store.inbox.finish(inboxId, inboxState, summary);
   }
 
@@ -451,6 +500,7 @@ export class Executor {
     const { defaults, identity, store } = this.#deps;
     const base = createReply(msg, {
       fromNode: this.#deps.nodeName,
+      ...(this.#deps.maxTtlMs !== undefined && { maxTtlMs: this.#deps.maxTtlMs }),
       data: [out.data],
       ...(stream.seq !== undefined && { seq: stream.seq }),
       ...(stream.final !== undefined && { final: stream.final }),
@@ -475,6 +525,15 @@ export class Executor {
       maxRetries: reply.retries ?? -1,
     });
     this.#deps.onEnqueued();
+  }
+}
+
+/** The message in an inbox row, or undefined when its bytes no longer decode. */
+function decodeQuietly(rec: InboxRecord): Message | undefined {
+  try {
+    return decodeEnvelope(rec.envelope).msg;
+  } catch {
+    return undefined;
   }
 }
 

@@ -50,6 +50,7 @@ export function nodeOptionsFromConfig(config: Config, log: Logger): NodeOptions 
       jitter: config.retry.jitter,
     },
     maxClockSkewMs: config.trust.maxClockSkew * 1000,
+    maxTtlMs: m.maxTtl * 1000,
     limits: {
       maxOutputBytes: config.limits.maxOutputBytes,
       // File-reading methods read under the data dir by default, and wherever the config allows.

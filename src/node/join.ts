@@ -247,6 +247,10 @@ export async function joinFleet(o: JoinFleetOptions): Promise<BrokerCredentials>
       o.log('warn', 'waiting to be accepted', { reason: reply.reason });
       lastReason = reply.reason;
     }
+    if (reply?.status === 'busy' && reply.reason !== lastReason) {
+      o.log('warn', 'central is busy with enrolments, retrying', { reason: reply.reason });
+      lastReason = reply.reason;
+    }
     await sleep(o.join.retryIntervalMs);
   }
 }

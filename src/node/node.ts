@@ -11,6 +11,8 @@ import { NodeMetrics } from '../observability/metrics.js';
 import { writeStatusFile } from '../observability/status-file.js';
 import { nodeInboxPrefix } from '../protocol/enrolment.js';
 import {
+  type CompletionContext,
+  cappedExpiry,
   DEFAULT_MAX_CLOCK_SKEW_MS,
   encodeEnvelope,
   FileTrustStore,
@@ -172,6 +174,7 @@ export class AdmiralNode {
       defaults: options.defaults,
       limits: options.limits,
       maxConcurrent: options.maxConcurrent,
+      ...(options.maxTtlMs !== undefined && { maxTtlMs: options.maxTtlMs }),
       log: options.log,
       onEnqueued: () => this.publisher.wake(),
       onFinished: (id, state) => {
@@ -193,6 +196,7 @@ export class AdmiralNode {
       nodeName: options.name,
       nodeKeys: this.nodeKeys,
       ...(options.maxClockSkewMs !== undefined && { maxClockSkewMs: options.maxClockSkewMs }),
+      ...(options.maxTtlMs !== undefined && { maxTtlMs: options.maxTtlMs }),
       store: this.store,
       registry: this.registry,
       policy,
@@ -314,11 +318,21 @@ export class AdmiralNode {
     }
     this.#sweep();
     const purge = setInterval(() => {
-      this.store.inbox.purgeExpired(Date.now(), options.store?.inboxKeepAfterExpiryMs ?? 0);
+      this.purgeInbox();
       this.#sweep();
     }, 60_000);
     purge.unref();
     this.#timers.push(purge);
+  }
+
+  /**
+   * Forgets inbox ids whose replay window has passed: a row's (capped) expiry plus the allowed
+   * clock skew, plus the keep-after-expiry margin. Past it a replay is refused as expired.
+   */
+  purgeInbox(now = Date.now()): number {
+    const skew = this.options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+    const keep = this.options.store?.inboxKeepAfterExpiryMs ?? 0;
+    return this.store.inbox.purgeExpired(now, skew + keep);
   }
 
   /**
@@ -520,10 +534,20 @@ export class AdmiralNode {
    * relay. Past it the request ends `expired` instead of waiting in `delivered` forever.
    */
   #answerBy(msg: Message): number {
-    const window = msg.expiresAt - msg.createdAt;
+    const window = cappedExpiry(msg, this.options.maxTtlMs) - msg.createdAt;
     const methodTimeoutMs = (msg.methodTimeout ?? this.options.defaults.methodTimeout) * 1000;
     const skew = this.options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
-    return msg.expiresAt + skew + methodTimeoutMs + 2 * window;
+    return msg.createdAt + window + skew + methodTimeoutMs + 2 * window;
+  }
+
+  /** How this node completes what it is given to send: its name, default and maximum ttl. */
+  #completion(): CompletionContext {
+    const { name, defaults, maxTtlMs } = this.options;
+    return {
+      fromNode: name,
+      defaultTtlSeconds: defaults.ttl,
+      ...(maxTtlMs !== undefined && { maxTtlSeconds: maxTtlMs / 1000 }),
+    };
   }
 
   /**
@@ -536,7 +560,7 @@ export class AdmiralNode {
     const { options } = this;
     let parsed: ReturnType<typeof parseInput>;
     try {
-      parsed = parseInput(raw, { fromNode: options.name, defaultTtlSeconds: options.defaults.ttl });
+      parsed = parseInput(raw, this.#completion());
     } catch (err) {
       const reason =
         err instanceof InputSyntaxError || err instanceof InputLimitError
@@ -629,7 +653,7 @@ export class AdmiralNode {
           JSON.stringify({ time: new Date(now).toISOString(), node: this.options.name, ...fields }),
         ],
       }),
-      { fromNode: this.options.name, now, defaultTtlSeconds: this.options.defaults.ttl },
+      { ...this.#completion(), now },
     );
     if (result.accepted.length > 0) this.send(result.accepted);
   }

@@ -33,6 +33,8 @@ export interface NodeOptions {
   readonly backoff: { readonly baseMs: number; readonly maxMs: number; readonly jitter?: number };
   /** Allowed clock difference between sender and receiver, ms (config `trust.maxClockSkew`). */
   readonly maxClockSkewMs?: number;
+  /** Longest time to live of a message sent or accepted, ms from its createdAt (config `messages.maxTtl`); default 7 days. */
+  readonly maxTtlMs?: number;
   readonly limits: {
     readonly maxOutputBytes: number;
     readonly readAllow: readonly string[];

@@ -3,11 +3,11 @@ import type { MethodRegistry } from '../methods/registry.js';
 import type { Logger } from '../observability/logger.js';
 import {
   type AckFrame,
+  cappedExpiry,
   checkFreshness,
   DecodeError,
   decodeEnvelope,
   decodeJson,
-  dedupHorizon,
   type Envelope,
   encodeAck,
   type Message,
@@ -23,6 +23,8 @@ export interface ReceiverDeps {
   readonly nodeName: string;
   /** Allowed clock difference, ms; default 60 s (protocol's DEFAULT_MAX_CLOCK_SKEW_MS). */
   readonly maxClockSkewMs?: number;
+  /** Longest time to live from createdAt, ms; default 7 days (protocol's DEFAULT_MAX_TTL_MS). */
+  readonly maxTtlMs?: number;
   readonly store: Store;
   readonly registry: MethodRegistry;
   readonly policy: Policy;
@@ -144,7 +146,8 @@ export class Receiver {
           fromNode: msg.fromNode,
           method: msg.method,
           envelope: nats.data,
-          expiresAt: dedupHorizon(msg, this.#deps.maxClockSkewMs),
+          // Never run at or past it; the id is kept until it plus the skew (Node.purgeInbox).
+          expiresAt: cappedExpiry(msg, this.#deps.maxTtlMs),
         })),
       );
     } catch (err) {
@@ -190,6 +193,7 @@ export class Receiver {
         ...(this.#deps.maxClockSkewMs !== undefined && {
           maxClockSkewMs: this.#deps.maxClockSkewMs,
         }),
+        ...(this.#deps.maxTtlMs !== undefined && { maxTtlMs: this.#deps.maxTtlMs }),
       });
     } catch (err) {
       return (err as Error).message;

@@ -42,6 +42,8 @@ export type EnrolReply =
       readonly subjectPrefix: string;
     }
   | { readonly status: 'pending'; readonly reason: string }
+  /** Not recorded (rate limit, too many waiting): ask again later, or come with a join token. */
+  | { readonly status: 'busy'; readonly reason: string }
   | { readonly status: 'rejected'; readonly reason: string };
 
 /** nats-server `authorization` permissions (camelCase, as src/broker/options.ts). */

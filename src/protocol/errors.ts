@@ -183,7 +183,7 @@ export class UntrustedSignerError extends ProtocolError {
   }
 }
 
-/** The message's `expiresAt` has passed. */
+/** The message's `expiresAt` (capped at createdAt + the maximum ttl) has passed. */
 export class MessageExpiredError extends ProtocolError {
   override readonly name = 'MessageExpiredError';
   readonly code = PROTOCOL_ERROR_CODES.messageExpired;
@@ -191,9 +191,15 @@ export class MessageExpiredError extends ProtocolError {
     readonly messageId: string,
     readonly expiresAt: number,
     readonly now: number,
+    /** Set when expiresAt is the cap (createdAt + this many ms), not the message's own, later one. */
+    readonly cappedByMaxTtlMs?: number,
   ) {
     super(
-      `message ${messageId} expired at ${new Date(expiresAt).toISOString()} (${now - expiresAt} ms ago)`,
+      `message ${messageId} expired at ${new Date(expiresAt).toISOString()} (${now - expiresAt} ms ago)${
+        cappedByMaxTtlMs === undefined
+          ? ''
+          : `: its expiresAt is capped at createdAt + the maximum ttl (${cappedByMaxTtlMs / 1000} s)`
+      }`,
     );
   }
 }

@@ -46,7 +46,13 @@ export {
   UntrustedSignerError,
 } from './errors.js';
 export type { FreshnessOptions } from './freshness.js';
-export { checkFreshness, DEFAULT_MAX_CLOCK_SKEW_MS, dedupHorizon } from './freshness.js';
+export {
+  cappedExpiry,
+  checkFreshness,
+  DEFAULT_MAX_CLOCK_SKEW_MS,
+  DEFAULT_MAX_TTL_MS,
+  dedupHorizon,
+} from './freshness.js';
 export type { JsonLimits } from './limits.js';
 export {
   checkJsonText,
@@ -66,6 +72,7 @@ export {
   assertMessage,
   completeMessage,
   DEFAULT_TTL_SECONDS,
+  DEFAULT_MAX_TTL_SECONDS,
   MAX_TTL_SECONDS,
   MESSAGE_FIELDS,
   messageInputSchema,

@@ -15,6 +15,8 @@ import { NODE_NAME_PATTERN } from './node-name.js';
 export const DEFAULT_TTL_SECONDS = 3600;
 /** Ten years: longer time-to-live values are surely mistakes (and overflow ms arithmetic). */
 export const MAX_TTL_SECONDS = 315_360_000;
+/** Longest time to live a node gives a message it sends or accepts (config `messages.maxTtl`). */
+export const DEFAULT_MAX_TTL_SECONDS = 604_800;
 
 const NODE_NAME = 'a node name (1 to 64 of A-Z a-z 0-9 _ -)';
 const NON_NEGATIVE_INT = 'a non-negative integer';
@@ -127,8 +129,8 @@ const admiralFields = {
     .optional()
     .describe('On a reply: true on the last reply of a stream.'),
   status: z
-    .enum(['ok', 'error', 'timeout', 'cancelled', 'interrupted', 'noop'], {
-      error: 'one of ok, error, timeout, cancelled, interrupted, noop',
+    .enum(['ok', 'error', 'timeout', 'cancelled', 'interrupted', 'noop', 'expired'], {
+      error: 'one of ok, error, timeout, cancelled, interrupted, noop, expired',
     })
     .optional()
     .describe('On a reply: how the request ended on the node that ran it.'),
@@ -294,6 +296,29 @@ export interface CompletionContext {
   defaultTtlSeconds?: number;
   /** Id generator (default UUIDv7). */
   newId?: (now: number) => string;
+  /** Longest time to live from createdAt, seconds (default 604800 s, 7 days; `messages.maxTtl`). */
+  maxTtlSeconds?: number;
+}
+
+/** Why the message lives longer than `maxTtlSeconds` allows, or undefined when it does not. */
+function tooLong(
+  input: MessageInput,
+  ctx: CompletionContext,
+  createdAt: number,
+): string | undefined {
+  const max = ctx.maxTtlSeconds ?? DEFAULT_MAX_TTL_SECONDS;
+  const limit = `at most ${max} s (messages.maxTtl)`;
+  if (input.expiresAt !== undefined) {
+    if (input.expiresAt - createdAt <= max * 1000) return undefined;
+    return `Expected \`expiresAt\` to be ${limit} after \`createdAt\` (${createdAt}), got \`${input.expiresAt}\` (number)`;
+  }
+  if (input.ttl !== undefined) {
+    if (input.ttl <= max) return undefined;
+    return `Expected \`ttl\` to be ${limit}, got \`${input.ttl}\` (number)`;
+  }
+  const ttl = ctx.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS;
+  if (ttl <= max) return undefined;
+  return `Expected the default time to live (messages.ttl) to be ${limit}, got \`${ttl}\` (number)`;
 }
 
 /**
@@ -320,8 +345,10 @@ export function completeMessage(
       `Expected no \`id\` on a message with several \`toNodes\` (each copy gets its own id), got \`${JSON.stringify(input.id)}\` (string)`,
     );
   }
-  if (errors.length > 0) return { ok: false, errors };
   const createdAt = input.createdAt ?? now;
+  const overLimit = tooLong(input, ctx, createdAt);
+  if (overLimit !== undefined) errors.push(overLimit);
+  if (errors.length > 0) return { ok: false, errors };
   const expiresAt =
     input.expiresAt ??
     createdAt + (input.ttl ?? ctx.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS) * 1000;

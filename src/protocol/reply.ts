@@ -1,3 +1,4 @@
+import { cappedExpiry } from './freshness.js';
 import { newMessageId } from './id.js';
 import { assertMessage, type Message } from './message.js';
 import { DEFAULT_REPLY_METHOD } from './methods.js';
@@ -22,6 +23,8 @@ export interface ReplyOptions {
    * counted from now, so a reply gets as long to travel back as the request had to arrive.
    */
   ttlSeconds?: number;
+  /** The receiver's cap on a time to live, ms (default 7 days): bounds the default above. */
+  maxTtlMs?: number;
   /** How the request ended, its exit code, error text and standard error (see message.ts). */
   status?: Message['status'];
   exitCode?: number;
@@ -34,7 +37,7 @@ export function createReply(request: Message, options: ReplyOptions): Message {
   const windowMs =
     options.ttlSeconds !== undefined
       ? options.ttlSeconds * 1000
-      : request.expiresAt - request.createdAt;
+      : cappedExpiry(request, options.maxTtlMs) - request.createdAt;
   return assertMessage({
     id: newMessageId(now),
     fromNode: options.fromNode,

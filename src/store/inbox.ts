@@ -60,6 +60,10 @@ export interface InboxStore {
   fromNode: string;
   method: string;
   envelope: Uint8Array;
+  /**
+   * When the message expires here (its expiresAt capped by the receiver's maximum ttl): it is
+   * never started at or after it, and its id is kept until it plus the purge margin.
+   */
   expiresAt: number;
   /** Default now. */
   receivedAt?: number;
@@ -107,6 +111,11 @@ function toRecord(r: InboxRow): InboxRecord {
   };
 }
 
+/** Oldest first, as they arrived (RETURNING gives no order). */
+function byArrival(x: InboxRow, y: InboxRow): number {
+  return x.received_at - y.received_at || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
+}
+
 export interface InboxOptions {
   /** Clock in epoch ms; default `Date.now`. */
   now?: () => number;
@@ -119,12 +128,13 @@ export class Inbox {
   readonly #get: Statement<[string], InboxRow>;
   readonly #markRunning: Statement;
   readonly #finish: Statement;
-  readonly #runnable: Statement<[number, number], InboxRow>;
+  readonly #claim: Statement<{ now: number; limit: number }, InboxRow>;
   readonly #runningIds: Statement<[], { id: string; method: string }>;
   readonly #running: Statement<[], InboxRow>;
   readonly #interruptOne: Statement;
   readonly #requeueOne: Statement;
-  readonly #expireStoredSelect: Statement<[number], { id: string }>;
+  readonly #expireStored: Statement<{ now: number }, InboxRow>;
+  readonly #anyExpired: Statement<[number], { one: number }>;
   readonly #purge: Statement;
 
   constructor(db: Database, options: InboxOptions = {}) {
@@ -142,9 +152,13 @@ export class Inbox {
     this.#finish = db.prepare(`
       UPDATE inbox SET state = @state, finished_at = @now, result = @result
       WHERE id = @id AND state IN ('stored','running')`);
-    this.#runnable = db.prepare(`
-      SELECT * FROM inbox WHERE state = 'stored' AND expires_at > ?
-      ORDER BY received_at, id LIMIT ?`);
+    // One statement claims and checks the expiry: no row past its expiry can be moved to
+    // 'running', however late the claim comes (a restart, a busy executor).
+    this.#claim = db.prepare(`
+      UPDATE inbox SET state = 'running', started_at = @now
+      WHERE id IN (SELECT id FROM inbox WHERE state = 'stored' AND expires_at > @now
+                   ORDER BY received_at, id LIMIT @limit)
+      RETURNING *`);
     this.#running = db.prepare(
       `SELECT * FROM inbox WHERE state = 'running' ORDER BY received_at, id`,
     );
@@ -155,8 +169,13 @@ export class Inbox {
       UPDATE inbox SET state = 'interrupted', finished_at = @now WHERE id = @id AND state = 'running'`);
     this.#requeueOne = db.prepare(`
       UPDATE inbox SET state = 'stored', started_at = NULL WHERE id = @id AND state = 'running'`);
-    this.#expireStoredSelect = db.prepare(`
-      SELECT id FROM inbox WHERE state = 'stored' AND expires_at <= ? ORDER BY expires_at, id`);
+    this.#expireStored = db.prepare(`
+      UPDATE inbox SET state = 'expired', finished_at = @now,
+                       result = '{"status":"expired","error":"its time to live ran out before it ran"}'
+      WHERE state = 'stored' AND expires_at <= @now
+      RETURNING *`);
+    this.#anyExpired = db.prepare(`
+      SELECT 1 AS one FROM inbox WHERE state = 'stored' AND expires_at <= ? LIMIT 1`);
     this.#purge = db.prepare(`
       DELETE FROM inbox
       WHERE state IN ('done','interrupted','rejected','cancelled','expired') AND expires_at + @keep < @now`);
@@ -226,15 +245,7 @@ export class Inbox {
    * one transaction and returning them. The caller runs them and must not call `markRunning`.
    */
   claimRunnable(limit: number, now: number = this.#now()): InboxRecord[] {
-    return this.#db.transaction(() => {
-      const rows = this.#runnable.all(now, limit);
-      for (const r of rows) {
-        this.#markRunning.run({ id: r.id, now });
-        r.state = 'running';
-        r.started_at = now;
-      }
-      return rows.map(toRecord);
-    })();
+    return this.#claim.all({ now, limit }).sort(byArrival).map(toRecord);
   }
 
   /** Messages marked running: at startup, what a previous process left unfinished. */
@@ -264,18 +275,26 @@ export class Inbox {
 
   /** Stored messages whose time to live ran out before they ran become 'expired'; returns ids. */
   expireStored(now: number): string[] {
-    return this.#db.transaction(() =>
-      this.#expireStoredSelect
-        .all(now)
-        .map(({ id }) => id)
-        .filter((id) => this.finish(id, 'expired')),
-    )();
+    return this.takeExpired(now).map((r) => r.id);
+  }
+
+  /** Whether a stored message has passed its expiry (a read: cheaper than `takeExpired`'s write). */
+  hasExpired(now: number = this.#now()): boolean {
+    return this.#anyExpired.get(now) !== undefined;
   }
 
   /**
-   * Deletes finished rows whose `expires_at + keepMs` has passed. Ids are kept past expiry (plus
-   * a margin for clock skew) so a late retry is still recognised as a duplicate; rows not yet
-   * finished are never purged. Returns how many rows were deleted.
+   * `expireStored`, returning the rows (one statement): the caller answers their senders, in
+   * the same transaction when it opens one around this call.
+   */
+  takeExpired(now: number = this.#now()): InboxRecord[] {
+    return this.#expireStored.all({ now }).sort(byArrival).map(toRecord);
+  }
+
+  /**
+   * Deletes finished rows whose `expires_at + keepMs` has passed. Ids are kept past expiry (give
+   * at least the allowed clock skew as `keepMs`) so a late retry is still recognised as a
+   * duplicate; rows not yet finished are never purged. Returns how many rows were deleted.
    */
   purgeExpired(now: number, keepMs: number): number {
     return this.#purge.run({ now, keep: keepMs }).changes;
