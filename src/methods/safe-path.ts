@@ -11,7 +11,8 @@ import { ReadNotAllowedError, UnsafePathError } from './errors.js';
 /**
  * What admiral keeps in a data dir (top-level names): keys and seeds, trust and enrolment, the
  * database, config, tokens, sockets, and the folders whose files it runs or reads as its own
- * (extensions, facts, runs, transfers, relays, TLS). No remote message may write there.
+ * (extensions, facts, runs, relays, TLS). No remote message may write there. (`copy/` is not one:
+ * Steward's examples write their results there; its transfer files are, see assertNotState.)
  */
 export const DATA_DIR_STATE: ReadonlySet<string> = new Set([
   'identity.seed',
@@ -30,7 +31,6 @@ export const DATA_DIR_STATE: ReadonlySet<string> = new Set([
   'facts.d',
   'backups',
   'run',
-  'copy',
   'relay',
   'tls',
   'keys',
@@ -60,10 +60,15 @@ function assertNotState(
   protect: readonly string[],
   shown: string,
 ): void {
-  const top = target.slice(realRoot.length + 1).split(sep)[0] ?? '';
+  const parts = target.slice(realRoot.length + 1).split(sep);
+  const top = parts[0] ?? '';
+  // Copy transfers keep their state and partial data beside Steward's result files in copy/.
+  const transfer = top === 'copy' && parts.length === 2 && /\.(part|state)$/.test(parts[1] ?? '');
   const hit = isStateName(top)
     ? join(realRoot, top)
-    : protect.find((p) => isInside(p, target) || isInside(target, p));
+    : transfer
+      ? target
+      : protect.find((p) => isInside(p, target) || isInside(target, p));
   if (hit !== undefined) {
     throw new UnsafePathError(
       `Refusing ${shown}: ${target} is admiral's own state (${hit}); reply and copy methods write only outside it`,

@@ -26,6 +26,44 @@ describe('path confinement', () => {
     );
   });
 
+  test("resolveInside refuses admiral's own state in the data dir and the protected paths, and nothing else", async (t) => {
+    const root = await realpath(await tempDir(t));
+    const watched = join(root, 'inbox-folder');
+    const refused: [string, string][] = [
+      ['', 'identity.seed'],
+      ['/', 'trust.json'],
+      ['.', 'config.yaml'],
+      ['', 'admiral.db-wal'],
+      ['extensions', 'pwn.mjs'],
+      ['extensions/deeper', 'pwn.mjs'],
+      ['run/0190a1b2', 'exit'],
+      ['copy', 'abc.state'],
+      ['copy', 'abc.part'],
+      ['keys', 'node.nk'],
+      ['', 'other.creds'],
+      ['inbox-folder', 'message.json'],
+    ];
+    for (const [directory, fileName] of refused) {
+      await assert.rejects(
+        resolveInside(root, directory, fileName, [watched]),
+        (err: unknown) => err instanceof UnsafePathError && /admiral's own state/.test(err.message),
+        `${directory}/${fileName} was allowed`,
+      );
+    }
+    const allowed: [string, string][] = [
+      ['copy', 'copy.log'],
+      ['results', 'trust.json'],
+      ['web', 'index.html'],
+      ['', 'hello.txt'],
+    ];
+    for (const [directory, fileName] of allowed) {
+      assert.equal(
+        await resolveInside(root, directory, fileName, [watched]),
+        join(root, directory, fileName),
+      );
+    }
+  });
+
   test('a file under an existing regular file is refused', async (t) => {
     const root = await tempDir(t);
     await writeFile(join(root, 'plain'), '');
