@@ -108,6 +108,23 @@ test('the unix socket of admiral up refuses input past the limits by name and st
     assert.match(error, /input has an object key of 100000 characters; the limit is 1024/);
   });
 
+  await t.test("central's HTTP job API answers a body nested 10,000 deep with 400", async () => {
+    const url = /http:\s+(http:\/\/\S+)/.exec(central.output())?.[1];
+    assert.ok(url, central.output());
+    const token = readFileSync(join(central.dataDir, 'api-token'), 'utf8').trim();
+    const res = await fetch(`${url}/api/v1/jobs`, {
+      method: 'POST',
+      body: `{"method":"REQPing","targets":["central"],"extra":${nested(10_000)}}`,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(res.status, 400);
+    assert.match(
+      ((await res.json()) as { error: string }).error,
+      /^request nests 10001 levels deep; the limit is 64$/,
+    );
+    alive(central);
+  });
+
   await t.test('the next good message is taken and runs', () => goodStillWorks(fleet, 'central'));
 });
 
