@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -128,12 +128,13 @@ test('the unix socket of admiral up refuses input past the limits by name and st
   await t.test('the next good message is taken and runs', () => goodStillWorks(fleet, 'central'));
 });
 
-test('the TCP and HTTP inputs of a node refuse a message nested 10,000 deep, and the node takes the next one', async (t) => {
+test('the TCP, HTTP and folder inputs of a node refuse a message nested 10,000 deep, and the node takes the next one', async (t) => {
   const fleet = await startFleet(t, { nodes: [] });
   const port = await closedTcpPort();
   const ship = await fleet.startNode('ship1', [], {
     ADMIRAL_INPUTS__TCP_LISTEN: `127.0.0.1:${port}`,
     ADMIRAL_INPUTS__HTTP_LISTEN: '127.0.0.1:0',
+    ADMIRAL_INPUTS__WATCH_FOLDER: 'drop',
   });
   const url = /http:\s+(http:\/\/\S+)/.exec(ship.output())?.[1];
   assert.ok(url, ship.output());
@@ -151,6 +152,18 @@ test('the TCP and HTTP inputs of a node refuse a message nested 10,000 deep, and
   });
   assert.equal(res.status, 400);
   assert.match(oneError((await res.json()) as SubmitResult), /input nests 10002 levels deep/);
+  alive(ship);
+
+  const folder = join(ship.dataDir, 'drop');
+  writeFileSync(join(folder, 'deep.json'), text);
+  const errorsFile = join(folder, 'rejected', 'deep.json.errors.txt');
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(errorsFile)) {
+    alive(ship);
+    assert.ok(Date.now() < deadline, `deep.json not set aside; output:\n${ship.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(readFileSync(errorsFile, 'utf8'), /^message 0: input nests 10002 levels deep/);
   alive(ship);
 
   const after = JSON.parse(await tcpSend(port, JSON.stringify(GOOD))) as SubmitResult;
