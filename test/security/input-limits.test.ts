@@ -198,6 +198,18 @@ test('raw NATS messages nested 10,000 deep to a node and to central services lea
     alive(central);
   }
 
+  // Registry data that parses as an object is kept, merged and served parsed: refused past a limit.
+  const data = JSON.stringify(`{"a":${nested(10_000)}}`);
+  const register = await nc.request(
+    'adm.central.service',
+    `{"op":"register","name":"deep","data":${data}}`,
+    { timeout: 5000 },
+  );
+  assert.match(register.string(), /service data nests 10001 levels deep; the limit is 64/);
+  const list = await nc.request('adm.central.service', '{"op":"list"}', { timeout: 5000 });
+  assert.deepEqual(list.json(), { ok: true, result: [] });
+  alive(central);
+
   // The fleet-wide ping (`admiral ping`) is answered by every node: not by one that cannot read it.
   for (const body of ['null', '[1]', `{"where":${deep}}`, `{"nodes":${deep}}`]) {
     await assert.rejects(nc.request('adm.ping', body, { timeout: 300 }), /timeout/i, body);
