@@ -179,10 +179,15 @@ export class EnrolmentExtension implements NodeExtension {
       nc.subscribe(ctx.subjects.central(ENROL_ADMIN_SERVICE), {
         callback: (err, msg) => {
           if (err) return;
-          this.#admin(msg.data, operators).then(
-            (reply) => msg.respond(JSON.stringify(reply)),
-            (e: unknown) => msg.respond(JSON.stringify({ ok: false, error: String(e) })),
-          );
+          this.#admin(msg.data, operators)
+            .then(
+              (reply) => msg.respond(JSON.stringify(reply)),
+              (e: unknown) => msg.respond(JSON.stringify({ ok: false, error: String(e) })),
+            )
+            // The answer could not go out (connection closed): the asker times out.
+            .catch((e: unknown) =>
+              ctx.options.log('warn', 'enrolment: cannot answer', { error: String(e) }),
+            );
         },
       }),
     );

@@ -4,9 +4,20 @@ import { JobRequestError, type JobsRequest, parseJobSubmit } from '../fleet/job-
 import type { JobView } from '../fleet/job-view.js';
 import type { TargetCandidate } from '../fleet/target.js';
 import { apiToken, hasBearer, unauthorized } from '../http/bearer.js';
-import type { HttpReply, HttpRequest, HttpRoute } from '../http/server.js';
+import {
+  HttpBodyTooLargeError,
+  type HttpReply,
+  type HttpRequest,
+  type HttpRoute,
+} from '../http/server.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
-import { isMessageId, ProtocolError, type TrustLookup } from '../protocol/index.js';
+import {
+  InputLimitError,
+  isMessageId,
+  ProtocolError,
+  parseJsonBytes,
+  type TrustLookup,
+} from '../protocol/index.js';
 import { verifyRequest } from '../protocol/signed-request.js';
 import { toAmiral } from './job-amiral.js';
 import { centralTrust, refusalText } from './trusted.js';
@@ -116,8 +127,12 @@ export function jobsExtension(options: JobsExtensionOptions): JobsExtension {
       handler: guarded(async (req, r) => {
         let body: unknown;
         try {
-          body = JSON.parse((await req.body()).toString('utf8'));
-        } catch {
+          body = parseJsonBytes(await req.body(), 'request');
+        } catch (err) {
+          if (err instanceof InputLimitError) {
+            return { status: 400, body: { error: err.message, code: err.code } };
+          }
+          if (err instanceof HttpBodyTooLargeError) throw err;
           return { status: 400, body: { error: 'Expected a JSON body' } };
         }
         try {
@@ -198,10 +213,15 @@ export function jobsExtension(options: JobsExtensionOptions): JobsExtension {
       sub = c.nc.subscribe(c.subjects.central(JOBS_SERVICE), {
         callback: (err, msg) => {
           if (err) return;
-          handle(msg).then(
-            (reply) => msg.respond(JSON.stringify(reply)),
-            (e: unknown) => msg.respond(JSON.stringify(errorReply(e))),
-          );
+          handle(msg)
+            .then(
+              (reply) => msg.respond(JSON.stringify(reply)),
+              (e: unknown) => msg.respond(JSON.stringify(errorReply(e))),
+            )
+            // The answer could not go out (connection closed): the asker times out, central goes on.
+            .catch((e: unknown) =>
+              c.options.log('warn', 'jobs: cannot answer', { error: String(e) }),
+            );
         },
       });
     },

@@ -111,18 +111,27 @@ export function startHttpServer(
       remoteAddress: req.socket.remoteAddress ?? '',
       body: () => readBody(req, route.maxBody ?? 16 * 1024 * 1024),
     };
-    route.handler(request).then(
-      (reply) => send(res, reply ?? { status: 404, body: { error: 'not found' } }),
-      (err: unknown) => {
-        if (err instanceof HttpBodyTooLargeError) {
-          return send(res, { status: 413, body: { error: err.message } });
-        }
-        send(res, {
-          status: 500,
-          body: { error: err instanceof Error ? err.message : String(err) },
-        });
-      },
-    );
+    // Inside a promise: a handler that throws, even synchronously, fails this request only.
+    Promise.resolve()
+      .then(() => route.handler(request))
+      .then(
+        (reply) => send(res, reply ?? { status: 404, body: { error: 'not found' } }),
+        (err: unknown) => {
+          if (err instanceof HttpBodyTooLargeError) {
+            return send(res, { status: 413, body: { error: err.message } });
+          }
+          send(res, {
+            status: 500,
+            body: { error: err instanceof Error ? err.message : String(err) },
+          });
+        },
+      )
+      // The answer itself could not be written (a body JSON cannot serialise, a closed socket).
+      .catch((err: unknown) => {
+        if (res.headersSent) res.destroy();
+        else send(res, { status: 500, body: { error: `cannot answer: ${String(err)}` } });
+      })
+      .catch(() => res.destroy());
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { SubmitResult } from '../../src/node/inputs/types.js';
@@ -60,4 +60,19 @@ test('a batch sent again through the unix socket and the HTTP input is answered 
   await fleet.waitFor('central', c, ['completed']);
   const record = fleet.record('central', a);
   assert.equal(record?.attempts, 1, JSON.stringify(record));
+});
+
+test('admiral send of the same file twice names the messages already sent and exits 0', async (t) => {
+  const fleet = await startFleet(t, { nodes: [] });
+  const id = newMessageId();
+  const file = join(fleet.dir, 'again.json');
+  writeFileSync(file, JSON.stringify([ping(id)]));
+  const first = await fleet.cli(['send', file]);
+  assert.deepEqual([first.code, first.stdout, first.stderr], [0, `${id}\n`, '']);
+  await fleet.waitFor('central', id, ['completed']);
+  const second = await fleet.cli(['send', file]);
+  assert.deepEqual(
+    [second.code, second.stdout, second.stderr],
+    [0, '', `message ${id} was already sent, not sent again: completed\n`],
+  );
 });

@@ -42,6 +42,11 @@ describe('checkJsonText', () => {
   test('does not count brackets, commas or quotes inside strings', () => {
     const tricky = JSON.stringify({ s: `${'['.repeat(200)}\\"${',{'.repeat(200)}`, t: ['"]'] });
     checkJsonText(tricky, 'input', jsonLimits({ maxEntries: 2 }));
+    // A string that ends in an escaped backslash ends there: the brackets after it count.
+    const text = String.raw`["a\\",[[]]]`;
+    assert.deepEqual(JSON.parse(text), ['a\\', [[]]]);
+    checkJsonText(text, 'input', jsonLimits({ maxDepth: 3 }));
+    limitError(() => checkJsonText(text, 'input', jsonLimits({ maxDepth: 2 })), 'maxDepth', /3/);
   });
 
   test('counts the entries of each array and object, not of the whole text', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -108,15 +108,33 @@ test('the unix socket of admiral up refuses input past the limits by name and st
     assert.match(error, /input has an object key of 100000 characters; the limit is 1024/);
   });
 
+  await t.test("central's HTTP job API answers a body nested 10,000 deep with 400", async () => {
+    const url = /http:\s+(http:\/\/\S+)/.exec(central.output())?.[1];
+    assert.ok(url, central.output());
+    const token = readFileSync(join(central.dataDir, 'api-token'), 'utf8').trim();
+    const res = await fetch(`${url}/api/v1/jobs`, {
+      method: 'POST',
+      body: `{"method":"REQPing","targets":["central"],"extra":${nested(10_000)}}`,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(res.status, 400);
+    assert.match(
+      ((await res.json()) as { error: string }).error,
+      /^request nests 10001 levels deep; the limit is 64$/,
+    );
+    alive(central);
+  });
+
   await t.test('the next good message is taken and runs', () => goodStillWorks(fleet, 'central'));
 });
 
-test('the TCP and HTTP inputs of a node refuse a message nested 10,000 deep, and the node takes the next one', async (t) => {
+test('the TCP, HTTP and folder inputs of a node refuse a message nested 10,000 deep, and the node takes the next one', async (t) => {
   const fleet = await startFleet(t, { nodes: [] });
   const port = await closedTcpPort();
   const ship = await fleet.startNode('ship1', [], {
     ADMIRAL_INPUTS__TCP_LISTEN: `127.0.0.1:${port}`,
     ADMIRAL_INPUTS__HTTP_LISTEN: '127.0.0.1:0',
+    ADMIRAL_INPUTS__WATCH_FOLDER: 'drop',
   });
   const url = /http:\s+(http:\/\/\S+)/.exec(ship.output())?.[1];
   assert.ok(url, ship.output());
@@ -134,6 +152,18 @@ test('the TCP and HTTP inputs of a node refuse a message nested 10,000 deep, and
   });
   assert.equal(res.status, 400);
   assert.match(oneError((await res.json()) as SubmitResult), /input nests 10002 levels deep/);
+  alive(ship);
+
+  const folder = join(ship.dataDir, 'drop');
+  writeFileSync(join(folder, 'deep.json'), text);
+  const errorsFile = join(folder, 'rejected', 'deep.json.errors.txt');
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(errorsFile)) {
+    alive(ship);
+    assert.ok(Date.now() < deadline, `deep.json not set aside; output:\n${ship.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(readFileSync(errorsFile, 'utf8'), /^message 0: input nests 10002 levels deep/);
   alive(ship);
 
   const after = JSON.parse(await tcpSend(port, JSON.stringify(GOOD))) as SubmitResult;
@@ -167,6 +197,18 @@ test('raw NATS messages nested 10,000 deep to a node and to central services lea
     assert.match(reply.string(), /nests 10001 levels deep; the limit is 64/, subject);
     alive(central);
   }
+
+  // Registry data that parses as an object is kept, merged and served parsed: refused past a limit.
+  const data = JSON.stringify(`{"a":${nested(10_000)}}`);
+  const register = await nc.request(
+    'adm.central.service',
+    `{"op":"register","name":"deep","data":${data}}`,
+    { timeout: 5000 },
+  );
+  assert.match(register.string(), /service data nests 10001 levels deep; the limit is 64/);
+  const list = await nc.request('adm.central.service', '{"op":"list"}', { timeout: 5000 });
+  assert.deepEqual(list.json(), { ok: true, result: [] });
+  alive(central);
 
   // The fleet-wide ping (`admiral ping`) is answered by every node: not by one that cannot read it.
   for (const body of ['null', '[1]', `{"where":${deep}}`, `{"nodes":${deep}}`]) {
