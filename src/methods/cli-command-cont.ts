@@ -1,6 +1,7 @@
 // REQCliCommandCont: run methodArgs as argv and stream every output line (stdout and stderr) as
 // it comes, each a chunk ending in "\n" as Steward sends them; the final output carries the exit
-// code. At methodTimeout or cancel the command's whole process group is stopped.
+// code. At methodTimeout or cancel the command's whole process group is stopped, unless the
+// command had ended by itself by then.
 
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
@@ -18,7 +19,7 @@ import {
   truncationNote,
   whenAborted,
 } from './output.js';
-import { killGroup } from './process-group.js';
+import { killGroup, processStartTime, sameProcessAlive } from './process-group.js';
 import {
   type MethodContext,
   type MethodHandler,
@@ -120,13 +121,18 @@ async function runCommandCont(ctx: MethodContext): Promise<MethodOutput> {
   const drained = Promise.all([pump(child.stdout, 'stdout'), pump(child.stderr, 'stderr')]);
 
   const pgid = child.pid;
-  const first = await Promise.race([
-    exited,
-    whenAborted(ctx.signal).then(() => 'aborted' as const),
-  ]);
+  // Its start time goes with the pid: a pid reused meanwhile is never signalled.
+  const startTime = pgid === undefined ? undefined : processStartTime(pgid);
+  const leader =
+    pgid === undefined ? undefined : { pid: pgid, ...(startTime !== undefined && { startTime }) };
+  let first = await Promise.race([exited, whenAborted(ctx.signal).then(() => 'aborted' as const)]);
+  // A node stalled past its deadline (a GC pause, SIGSTOP) wakes to its timer before it reaps
+  // its child: a command that ended meanwhile (a zombie now) reports how it ended.
+  if (first === 'aborted' && leader !== undefined && !sameProcessAlive(leader))
+    first = await exited;
   if (first instanceof Error) return failure(first, METHOD_ERROR_CODES.commandFailed);
   if (first === 'aborted') {
-    const gone = pgid === undefined ? true : await killGroup(pgid, graceMs);
+    const gone = leader === undefined ? true : await killGroup(leader, graceMs);
     await exited;
     await Promise.race([drained, sleep(200)]);
     child.stdout.destroy();

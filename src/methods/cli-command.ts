@@ -220,25 +220,60 @@ async function runCommand(ctx: MethodContext): Promise<MethodOutput> {
     start.ended,
     whenAborted(ctx.signal).then(() => 'aborted' as const),
   ]);
-  if (first === 'aborted') {
-    const gone = await killGroup(pgid, graceMs);
-    const end = await start.ended;
-    const what = gone
-      ? `process group ${pgid} killed`
-      : `process group ${pgid} signalled, but some processes did not end`;
-    // The run dir stays until the node has committed this result (settled): a crash before
-    // that commit must find the result again, not an empty place that reads as "never started".
-    const [stdout, stderr] = await outputOf(runDir, cap, end);
-    return stoppedOutput(stdout, stderr, abortStatus(ctx.signal), abortMessage(ctx, what));
+  if (first !== 'aborted') return endOutput(runDir, cap, first);
+  // The pid file holds the leader's start time: a pid reused meanwhile is never signalled.
+  const leader = readRunPid(runDir) ?? { pid: pgid };
+  const ended = await endedMeanwhile(runDir, leader, start.ended);
+  if (ended !== undefined) {
+    ctx.log('info', 'the command had ended when it was to be stopped; its own end is reported', {
+      id: request.id,
+      pgid,
+    });
+    return endOutput(runDir, cap, ended);
   }
-  if ('exitCode' in first) {
-    return finishedOutput(first.exitCode, ...(await outputOf(runDir, cap, first)));
-  }
-  if ('lost' in first) {
+  const gone = await killGroup(leader, graceMs);
+  const end = await start.ended;
+  const what = gone
+    ? `process group ${pgid} killed`
+    : `process group ${pgid} signalled, but some processes did not end`;
+  // The run dir stays until the node has committed this result (settled): a crash before
+  // that commit must find the result again, not an empty place that reads as "never started".
+  const [stdout, stderr] = await outputOf(runDir, cap, end);
+  return stoppedOutput(stdout, stderr, abortStatus(ctx.signal), abortMessage(ctx, what));
+}
+
+/** The result of a run that ended by itself, as its starter told it. */
+async function endOutput(runDir: string, cap: number, end: RunEnd): Promise<MethodOutput> {
+  if ('exitCode' in end) return finishedOutput(end.exitCode, ...(await outputOf(runDir, cap, end)));
+  if ('lost' in end) {
     const [stdout, stderr] = await outputOf(runDir, cap);
-    return stoppedOutput(stdout, stderr, MethodStatus.error, first.lost);
+    return stoppedOutput(stdout, stderr, MethodStatus.error, end.lost);
   }
-  return failure(new Error(first.error), METHOD_ERROR_CODES.commandFailed);
+  return failure(new Error(end.error), METHOD_ERROR_CODES.commandFailed);
+}
+
+/** How long a run to be stopped waits for its starter's word on a leader that is gone. */
+const ENDED_WAIT_MS = 2000;
+
+/**
+ * When a timeout or cancel comes: how the command ended if it ended by itself meanwhile, or
+ * undefined while it still runs. A node stalled past its deadline (a GC pause, SIGSTOP, a frozen
+ * VM) wakes to its timer before it reads the helper's answer, so the answer is looked for where
+ * the helper put it first (`exit`, written before it answers); a leader that is gone with no
+ * `exit` yet is one whose starter is about to write it.
+ */
+async function endedMeanwhile(
+  runDir: string,
+  leader: ProcessIdentity,
+  ended: Promise<RunEnd>,
+): Promise<RunEnd | undefined> {
+  const code = readExitCode(runDir);
+  if (code === undefined && sameProcessAlive(leader)) return undefined;
+  const wait = new AbortController();
+  const end = await Promise.race([ended, sleep(ENDED_WAIT_MS, wait.signal)]);
+  wait.abort();
+  if (end !== undefined) return end;
+  return code === undefined ? undefined : { exitCode: code };
 }
 
 /** How long recovery waits for a live starter to record a pid or an exit code. */
@@ -341,7 +376,7 @@ async function recoverCommand(ctx: MethodContext): Promise<MethodOutput | undefi
       const code = await late();
       return code === undefined ? undefined : finished(code);
     }
-    const gone = await killGroup(leader.pid, graceMs);
+    const gone = await killGroup(leader, graceMs);
     const status = abortStatus(deadline.signal);
     const what = gone
       ? `process group ${leader.pid} killed`

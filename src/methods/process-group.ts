@@ -109,13 +109,33 @@ export async function waitGroupGone(pgid: number, ms: number, pollMs = 25): Prom
 }
 
 /**
- * Stops every process of group `pgid`: SIGTERM, then SIGKILL after `graceMs` for whatever is
- * left. Resolves true when no live process of the group remains.
+ * True when `leader`'s pid names another process now (a different start time): the group it led
+ * is gone, since Linux does not hand out a pid again while a process group still carries it as
+ * its id (the pid is freed only once no process uses it as pid, group or session id).
  */
-export async function killGroup(pgid: number, graceMs: number): Promise<boolean> {
+export function pidReused(leader: ProcessIdentity): boolean {
+  if (leader.startTime === undefined) return false;
+  const now = processStartTime(leader.pid);
+  return now !== undefined && now !== leader.startTime;
+}
+
+/**
+ * Stops every process of the group that `group` leads (a pgid, or better the leader's identity):
+ * SIGTERM, then SIGKILL after `graceMs` for whatever is left. Resolves true when no live process
+ * of the group remains. Given an identity, a group whose leader's pid now names another process
+ * is taken as gone and never signalled: that pid, and a group of that id, belong to someone else.
+ */
+export async function killGroup(
+  group: number | ProcessIdentity,
+  graceMs: number,
+): Promise<boolean> {
+  const leader = typeof group === 'number' ? { pid: group } : group;
+  const pgid = leader.pid;
   if (!Number.isInteger(pgid) || pgid <= 1) return true; // never signal group 0, 1 or ourselves
+  if (pidReused(leader)) return true;
   signalGroup(pgid, 'SIGTERM');
   if (await waitGroupGone(pgid, graceMs)) return true;
+  if (pidReused(leader)) return true;
   signalGroup(pgid, 'SIGKILL');
   return waitGroupGone(pgid, 2000);
 }
