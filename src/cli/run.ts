@@ -2,12 +2,18 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { CentralServiceError } from '../central/errors.js';
 import type { AdmiralClient } from '../client/connect.js';
 import type { JobSubmit } from '../fleet/job-request.js';
-import { countNodeViews, EXIT_CODES, exitCodeOf, type JobView } from '../fleet/job-view.js';
+import {
+  countNodeViews,
+  EXIT_CODES,
+  exitCodeOf,
+  type JobView,
+  outcomeOf,
+} from '../fleet/job-view.js';
 import { queryInventory } from '../fleet/inventory-client.js';
-import { submitJob, waitForJob } from '../fleet/jobs-client.js';
+import { getJob, submitJob, waitForJob } from '../fleet/jobs-client.js';
 import { type LiveRunReport, runLive } from '../fleet/live.js';
 import { parseRateLimit, RateLimitSyntaxError } from '../fleet/rate.js';
-import { isEmptyTarget, whereToRecord } from '../fleet/target.js';
+import { FilterSyntaxError, isEmptyTarget, type Target, whereToRecord } from '../fleet/target.js';
 import { type GlobalFlags, withClient } from './central-client.js';
 import { parseDuration } from './duration.js';
 import { CliError } from './errors.js';
@@ -19,6 +25,10 @@ import { addTargetOptions, type TargetFlags, targetFromOptions } from './target.
 
 interface RunFlags extends GlobalFlags, TargetFlags {
   async?: boolean;
+  /** Block until every node answered or the ttl ran out (default: until the online ones did). */
+  wait?: boolean;
+  /** Only the nodes online now. */
+  online?: boolean;
   live?: boolean;
   discoveryTimeout: number;
   maxConcurrency?: string;
@@ -77,9 +87,13 @@ async function noteAbsent(client: AdmiralClient, job: JobSubmit, ttl: unknown): 
   }
 }
 
+/** Once every node online at the start has answered, how long to wait for late ones, ms. */
+const GRACE_MS = 1000;
+
 async function runDurable(client: AdmiralClient, job: JobSubmit, flags: RunFlags): Promise<number> {
   const t0 = performance.now();
   const submitted = await submitJob(client, job).catch(refused);
+  const online = await onlineAtStart(client, submitted);
   await noteAbsent(client, job, submitted.options.ttl);
   if (flags.async === true) {
     process.stdout.write(
@@ -103,13 +117,97 @@ async function runDurable(client: AdmiralClient, job: JobSubmit, flags: RunFlags
   process.once('SIGINT', onSignal);
   let done: JobView;
   try {
-    done = await waitForJob(client, submitted.id, onProgress);
+    done =
+      flags.wait === true || online === undefined
+        ? await waitForJob(client, submitted.id, onProgress)
+        : await waitForOnline(client, submitted.id, online, onProgress);
   } finally {
     process.off('SIGINT', onSignal);
   }
   if (drawn) process.stderr.write(`\r\x1b[2K${progressLine(done.counts)}\n`);
   process.stdout.write(renderJob(done, flags.format ?? 'text', flags.cols, performance.now() - t0));
-  return exitCodeOf(done.counts);
+  const pending = (done.nodes ?? []).filter((n) => outcomeOf(n) === 'running');
+  if (done.state !== 'running' || pending.length === 0) return exitCodeOf(done.counts);
+  const ttl = typeof done.options.ttl === 'number' ? ` (${done.options.ttl} s)` : '';
+  process.stderr.write(
+    `not answered yet (offline when the job started): ${pending.map((n) => n.node).join(', ')}; ` +
+      `the job keeps their commands until its ttl${ttl} and runs them when they come back; ` +
+      `follow it with: admiral jobs show ${done.id} --wait (or run with --wait to block until the end)\n`,
+  );
+  // Not answered (yet) is counted as such: the exit code says some did not answer.
+  const failed = done.counts.failed > 0;
+  return failed ? EXIT_CODES.failedAndNoAnswer : EXIT_CODES.someNoAnswer;
+}
+
+/**
+ * The names of the job's nodes that central's inventory says are online now; undefined when the
+ * inventory cannot say (the CLI then waits for the whole job, as with --wait).
+ */
+async function onlineAtStart(
+  client: AdmiralClient,
+  job: JobView,
+): Promise<ReadonlySet<string> | undefined> {
+  try {
+    const names = (job.nodes ?? (await getJob(client, job.id)).nodes ?? []).map((n) => n.node);
+    if (names.length === 0) return undefined;
+    const records = await queryInventory(client.nc, client.subjects, {
+      identity: client.identity,
+      target: { nodes: names },
+      onlineOnly: true,
+    });
+    return new Set(records.map((r) => r.node));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until every node in `online` has answered (then GRACE_MS more for the others) or the job
+ * ended; nodes that were offline keep their messages at central until the ttl.
+ */
+async function waitForOnline(
+  client: AdmiralClient,
+  id: string,
+  online: ReadonlySet<string>,
+  onProgress?: (job: JobView) => void,
+): Promise<JobView> {
+  const answered = (job: JobView): boolean =>
+    (job.nodes ?? []).every((n) => !online.has(n.node) || outcomeOf(n) !== 'running');
+  let graceUntil: number | undefined;
+  for (;;) {
+    const summary = await getJob(client, id, { nodes: false });
+    onProgress?.(summary);
+    if (summary.state !== 'running') return getJob(client, id);
+    // Counts first: the per-node view is fetched only once enough nodes have finished.
+    if (summary.counts.finished >= online.size) {
+      const job = await getJob(client, id);
+      if (job.state !== 'running') return job;
+      if (answered(job)) {
+        graceUntil ??= Date.now() + GRACE_MS;
+        if (Date.now() >= graceUntil || job.counts.finished === job.counts.total) return job;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * `run`'s words before `--` (the positional target, as `nodes` and `ping` take it) and the
+ * command after it. Commander hands both over as one list; argv says where `--` stood.
+ */
+function splitTarget(words: readonly string[]): { target?: string; command: string[] } {
+  const dash = process.argv.indexOf('--');
+  if (dash === -1) return { command: [...words] };
+  const after = Math.min(words.length, process.argv.length - dash - 1);
+  const before = words.slice(0, words.length - after);
+  const command = words.slice(words.length - after);
+  if (before.length > 1) {
+    throw new CliError(
+      `Expected at most one target before -- (node names a,b or one filter fact=glob), got ${before.map((w) => JSON.stringify(w)).join(' ')}; the command and its arguments go after --`,
+    );
+  }
+  if (command.length === 0) throw new CliError('Expected a command after --');
+  return { ...(before[0] !== undefined && { target: before[0] }), command };
 }
 
 function renderLive(report: LiveRunReport, flags: RunFlags): string {
@@ -144,8 +242,8 @@ async function runLiveMode(
   client: AdmiralClient,
   args: string[],
   flags: RunFlags,
+  target: Target,
 ): Promise<number> {
-  const target = targetFromOptions(flags);
   if (target.nodes !== undefined) {
     throw new CliError(
       '--live selects nodes by their facts: use --where or --all (or --where node=NAME)',
@@ -211,14 +309,26 @@ export function registerRun(program: Command): void {
       'how long a message may wait for an offline node (central.jobs.ttl)',
       parseDuration,
     )
-    .action(async (args: string[], _opts: unknown, command: Command) => {
+    .option('--wait', 'wait for every node, offline ones included, until the ttl runs out')
+    .option('--online', 'only the targeted nodes that are online now')
+    .action(async (words: string[], _opts: unknown, command: Command) => {
       const flags = command.optsWithGlobals<RunFlags>();
+      const { target: positional, command: args } = splitTarget(words);
       const code = await withClient(flags, 5000, async (client) => {
-        if (flags.live === true) return runLiveMode(client, args, flags);
-        const target = targetFromOptions(flags);
-        if (isEmptyTarget(target)) {
-          throw new CliError('Expected a target: --nodes a,b,c, --all or --where FACT=GLOB');
+        let target: Target;
+        try {
+          target = targetFromOptions(flags, positional);
+        } catch (err) {
+          if (err instanceof FilterSyntaxError) throw new CliError(err.message, 1, { cause: err });
+          throw err;
         }
+        if (flags.live === true) return runLiveMode(client, args, flags, target);
+        if (isEmptyTarget(target)) {
+          throw new CliError(
+            'Expected a target: node names or a filter before -- (run web1 -- hostname), --nodes a,b,c, --all or --where FACT=GLOB',
+          );
+        }
+        if (flags.online === true) target = await onlineOnly(client, target);
         const job: JobSubmit = {
           args,
           ...(target.nodes !== undefined && { nodes: [...target.nodes] }),
@@ -234,4 +344,17 @@ export function registerRun(program: Command): void {
       });
       process.exitCode = code;
     });
+}
+
+/** `--online`: the target narrowed to the nodes the inventory sees online now, by name. */
+async function onlineOnly(client: AdmiralClient, target: Target): Promise<Target> {
+  const records = await queryInventory(client.nc, client.subjects, {
+    identity: client.identity,
+    target,
+    onlineOnly: true,
+  });
+  if (records.length === 0) {
+    throw new CliError('--online: none of the targeted nodes is online now', EXIT_CODES.noNodes);
+  }
+  return { nodes: records.map((r) => r.node) };
 }

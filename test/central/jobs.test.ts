@@ -194,7 +194,17 @@ for (const broker of (process.env.ADMIRAL_TEST_JOBS_BROKER
           /failed \(2\): ship1 \(failed, exit 3\), ship2 \(failed, exit 3\)/,
         );
 
-        const silent = await s.run(['run', '--nodes', 'ship1,ghost', '--ttl', '1s', '--', 'true']);
+        // --wait: until the ttl has run out, so the never-seen node's message ends expired.
+        const silent = await s.run([
+          'run',
+          '--wait',
+          '--nodes',
+          'ship1,ghost',
+          '--ttl',
+          '1s',
+          '--',
+          'true',
+        ]);
         assert.equal(silent.code, 3, 'some did not answer: exit 3');
         assert.match(silent.stdout, /did not answer \(1\): ghost \(expired\)/);
         // A name central never saw is said at once, not only when the ttl has run out.
@@ -208,6 +218,7 @@ for (const broker of (process.env.ADMIRAL_TEST_JOBS_BROKER
           '--format',
           'json',
           'run',
+          '--wait',
           '--nodes',
           'rej,ghost,ship3',
           '--ttl',
@@ -221,6 +232,36 @@ for (const broker of (process.env.ADMIRAL_TEST_JOBS_BROKER
           rej: 'rejected',
           ship3: 'completed',
         });
+      });
+
+      test('run answers once the online nodes have, names the others, and keeps their commands', async () => {
+        assert.ok(s);
+        const t0 = Date.now();
+        // A positional target, as `nodes` and `ping` take it; ghost is offline (never seen).
+        const r = await s.run(['run', 'ship1,ghost', '--ttl', '60s', '--', 'echo', 'early']);
+        const took = Date.now() - t0;
+        assert.equal(r.code, 3, `some did not answer: exit 3\n${r.stdout}${r.stderr}`);
+        assert.ok(took < 20_000, `run waited ${took} ms for an offline node (ttl 60 s)`);
+        assert.match(r.stdout, /ship1: completed, exit 0\n {2}early/);
+        assert.match(r.stderr, /not answered yet \(offline when the job started\): ghost;/);
+        const id = /admiral jobs show (\S+) --wait/.exec(r.stderr)?.[1];
+        assert.ok(id, r.stderr);
+        const view = await s.run(['--format', 'json', 'jobs', 'show', id]);
+        assert.equal(jobOf(view).state, 'running', "the job keeps the offline node's command");
+        await s.run(['jobs', 'cancel', id]);
+
+        const filtered = await s.run(['run', 'node=ship[12]', '--', 'echo', 'f']);
+        assert.equal(filtered.code, 0, filtered.stderr);
+        assert.deepEqual(
+          Object.keys(
+            states(jobOf(await s.run(['--format', 'json', 'run', 'node=ship[12]', '--', 'true']))),
+          ).sort(),
+          ['ship1', 'ship2'],
+        );
+
+        const extra = await s.run(['run', '--nodes', 'ship2', 'ship1', 'hostname', '--', 'true']);
+        assert.equal(extra.code, 1);
+        assert.match(extra.stderr, /Expected at most one target before --/);
       });
 
       test('a node killed mid-run ends did-not-answer, or interrupted once it is back', async () => {
