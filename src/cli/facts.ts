@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { connectClient } from '../client/connect.js';
 import { queryInventory } from '../fleet/inventory-client.js';
+import { withDataDirHint } from './central-client.js';
 import { CliError } from './errors.js';
 import { type Format, renderRows } from './output.js';
 
@@ -49,6 +50,8 @@ export function registerFacts(program: Command): void {
         }
         const rows = flattenFacts(rec.facts).map(([fact, value]) => ({ fact, value }));
         process.stdout.write(renderRows(rows, format, opts.cols ?? ['fact', 'value']));
+      } catch (err) {
+        throw withDataDirHint(err, client, opts.dataDir);
       } finally {
         await client.close();
       }

@@ -3,6 +3,7 @@ import { connectClient } from '../client/connect.js';
 import { queryInventory } from '../fleet/inventory-client.js';
 import { factAt } from '../fleet/target.js';
 import type { InventoryRecord } from '../store/inventory.js';
+import { withDataDirHint } from './central-client.js';
 import { type Format, renderRows } from './output.js';
 import { addTargetOptions, type TargetFlags, targetFromOptions } from './target.js';
 
@@ -63,6 +64,8 @@ export function registerNodes(program: Command): void {
           cols,
         ),
       );
+    } catch (err) {
+      throw withDataDirHint(err, client, opts.dataDir);
     } finally {
       await client.close();
     }

@@ -479,6 +479,29 @@ for (const broker of (process.env.ADMIRAL_TEST_JOBS_BROKER
         const r = await s.run(['--data-dir', 'ship1', 'run', '--nodes', 'ship2', '--', 'true']);
         assert.equal(r.code, 1);
         assert.match(r.stderr, /Fatal error: .*untrusted key/);
+        assert.doesNotMatch(
+          r.stderr,
+          /found no node identity/,
+          "ship1's own key: no data-dir hint",
+        );
+        // Started where there is no data dir: the key is made for this call, so the fix is the
+        // data dir, and the error says so.
+        const lost = await s.run([
+          '--broker',
+          s.fleet.brokerUrl,
+          '--data-dir',
+          'no-such-dir',
+          'run',
+          '--nodes',
+          'ship2',
+          '--',
+          'true',
+        ]);
+        assert.equal(lost.code, 1);
+        assert.match(
+          lost.stderr,
+          /found no node identity at \S*no-such-dir\/identity\.seed.*--data-dir DIR or ADMIRAL_DATA_DIR/,
+        );
       });
 
       test("the HTTP API takes jobs with a bearer token, answers per node and in amiral's shape", async () => {
