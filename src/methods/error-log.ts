@@ -54,7 +54,9 @@ function oneLine(text: string): string {
   let out = '';
   for (const ch of text.replace(/\r?\n/g, ' ')) {
     const code = ch.charCodeAt(0);
-    out += code < 0x20 || code === 0x7f ? `\\x${code.toString(16).padStart(2, '0')}` : ch;
+    // C0, DEL and C1 (U+009B is a CSI by itself).
+    const control = code < 0x20 || (code >= 0x7f && code <= 0x9f);
+    out += control ? `\\x${code.toString(16).padStart(2, '0')}` : ch;
   }
   return out;
 }
