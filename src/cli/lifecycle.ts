@@ -1,3 +1,5 @@
+import { escapeControl } from '../observability/escape.js';
+
 /** Resolves on the first SIGINT or SIGTERM, so a long-running command can shut down gracefully. */
 export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -12,11 +14,13 @@ export function untilSignal(): Promise<NodeJS.Signals> {
 }
 
 /** Writes one log line to stderr: time, level, message and key=value fields. */
+// The message and the fields may come from the wire: control bytes are escaped (escape.ts).
 export function logLine(level: string, msg: string, fields?: Record<string, unknown>): void {
   const extra = fields
     ? Object.entries(fields)
         .map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
         .join('')
     : '';
-  process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${msg}${extra}\n`);
+  const line = escapeControl(`${level.toUpperCase()} ${msg}${extra}`);
+  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 }

@@ -4,11 +4,11 @@
 //   Tue Sep 21 09:17:55 2021, info: toNode: ship2, fromNode: central, method: REQOpProcessList: max retries reached, …
 // admiral keeps that shape and always names the node, the method and the message id.
 
-import { constants } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { METHOD_ERROR_CODES } from './errors.js';
 import { failure } from './output.js';
+import { openRegularForAppend } from './regular-file.js';
 import { resolveInside } from './safe-path.js';
 import {
   type MethodContext,
@@ -54,7 +54,9 @@ function oneLine(text: string): string {
   let out = '';
   for (const ch of text.replace(/\r?\n/g, ' ')) {
     const code = ch.charCodeAt(0);
-    out += code < 0x20 || code === 0x7f ? `\\x${code.toString(16).padStart(2, '0')}` : ch;
+    // C0, DEL and C1 (U+009B is a CSI by itself).
+    const control = code < 0x20 || (code >= 0x7f && code <= 0x9f);
+    out += control ? `\\x${code.toString(16).padStart(2, '0')}` : ch;
   }
   return out;
 }
@@ -102,11 +104,7 @@ async function appendErrorLog(ctx: MethodContext): Promise<MethodOutput> {
     const first = await resolveInside(ctx.dataDir, dir, ERROR_LOG_FILE_NAME);
     await mkdir(dirname(first), { recursive: true, mode: 0o750 });
     const target = await resolveInside(ctx.dataDir, dir, ERROR_LOG_FILE_NAME);
-    const handle = await open(
-      target,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW,
-      0o640,
-    );
+    const handle = await openRegularForAppend(target, 0o640);
     try {
       await handle.write(line); // one write per line: concurrent appends do not interleave
     } finally {

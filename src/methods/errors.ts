@@ -69,7 +69,7 @@ export class ReadNotAllowedError extends MethodError {
   }
 }
 
-/** A file-reading method was asked for a FIFO, a socket, a device or a directory. */
+/** A method was asked to read (or append to) a FIFO, a socket, a device or a directory. */
 export class NotRegularFileError extends MethodError {
   override readonly name = 'NotRegularFileError';
   readonly code = METHOD_ERROR_CODES.notRegularFile;
@@ -77,9 +77,12 @@ export class NotRegularFileError extends MethodError {
     readonly path: string,
     /** What it is instead: "a FIFO", "a socket", "a character device", … */
     readonly type: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { written?: boolean },
   ) {
-    super(`${path} is ${type}, not a regular file; only regular files are read`, options);
+    super(
+      `${path} is ${type}, not a regular file; only regular files are ${options?.written === true ? 'written' : 'read'}`,
+      options,
+    );
   }
 }
 

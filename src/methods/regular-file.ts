@@ -105,3 +105,40 @@ export async function openRegular(path: string, signal?: AbortSignal): Promise<F
     throw err;
   }
 }
+
+/**
+ * Opens `path` inside the data dir (checked by resolveInside) for appending, creating it with
+ * `mode` when missing, and returns the handle only if it is a regular file: a FIFO found there
+ * would block open() until a reader came (O_NONBLOCK: ENXIO instead), a device would swallow it.
+ */
+export async function openRegularForAppend(path: string, mode: number): Promise<FileHandle> {
+  let handle: FileHandle;
+  try {
+    handle = await open(
+      path,
+      constants.O_WRONLY |
+        constants.O_CREAT |
+        constants.O_APPEND |
+        constants.O_NOFOLLOW |
+        constants.O_NONBLOCK,
+      mode,
+    );
+  } catch (err) {
+    // A FIFO with no reader, or a socket, cannot be opened for writing without blocking (ENXIO).
+    if ((err as NodeJS.ErrnoException).code === 'ENXIO') {
+      const st = await lstat(path).catch(() => undefined);
+      const type = st && fileType(st);
+      if (type !== undefined)
+        throw new NotRegularFileError(path, type, { cause: err, written: true });
+    }
+    throw err;
+  }
+  try {
+    const type = fileType(await handle.stat());
+    if (type !== undefined) throw new NotRegularFileError(path, type, { written: true });
+    return handle;
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -8,6 +8,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { METHOD_ERROR_CODES } from './errors.js';
 import { failure } from './output.js';
+import { openRegularForAppend } from './regular-file.js';
 import { resolveInside } from './safe-path.js';
 import {
   type MethodContext,
@@ -58,11 +59,7 @@ async function writeReplace(ctx: MethodContext): Promise<MethodOutput> {
 async function writeAppend(ctx: MethodContext): Promise<MethodOutput> {
   try {
     const target = await prepareTarget(ctx);
-    const handle = await open(
-      target,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW,
-      0o640,
-    );
+    const handle = await openRegularForAppend(target, 0o640);
     try {
       await handle.write(ctx.request.data ?? '');
     } finally {
