@@ -1,5 +1,6 @@
 import { RequestError, TimeoutError } from '@nats-io/transport-node';
 import type { AdmiralClient } from '../client/connect.js';
+import { reconnectDelay } from '../node/backoff.js';
 import { CentralServiceError, CentralUnavailableError } from './errors.js';
 import type { CentralReply } from './wire.js';
 
@@ -23,16 +24,27 @@ export async function requestCentral(
   timeoutMs: number,
 ): Promise<unknown> {
   const subject = client.subjects.central(service);
+  const deadline = Date.now() + (client.centralWaitMs ?? 0);
   let data: Uint8Array;
-  try {
-    const msg = await client.nc.request(
-      subject,
-      JSON.stringify({ ...body, clientIp: clientAddress(client) }),
-      { timeout: timeoutMs },
-    );
-    data = msg.data;
-  } catch (err) {
-    throw unavailable(err, subject, timeoutMs);
+  for (let failures = 0; ; failures++) {
+    try {
+      const msg = await client.nc.request(
+        subject,
+        JSON.stringify({ ...body, clientIp: clientAddress(client) }),
+        { timeout: timeoutMs },
+      );
+      data = msg.data;
+      break;
+    } catch (err) {
+      // No responders: the request reached nobody, so asking again cannot do anything twice.
+      // A central that is restarting, or reconnecting after its broker did, answers soon.
+      const left = deadline - Date.now();
+      if (!noResponders(err) || left <= 0) {
+        throw unavailable(err, subject, timeoutMs, client.centralWaitMs ?? 0);
+      }
+      const delay = Math.min(left, reconnectDelay(failures, NO_CENTRAL_SCHEDULE));
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
   let reply: CentralReply;
   try {
@@ -46,10 +58,23 @@ export async function requestCentral(
   throw new CentralServiceError(reply.error, reply.code, subject);
 }
 
-function unavailable(err: unknown, subject: string, timeoutMs: number): CentralUnavailableError {
-  if (err instanceof RequestError && err.isNoResponders()) {
+/** Waits between requests while no central is there: 100 ms, growing to 500 ms. */
+const NO_CENTRAL_SCHEDULE = { firstMs: 100, maxMs: 500, factor: 1.5, jitter: 0.2 } as const;
+
+function noResponders(err: unknown): boolean {
+  return err instanceof RequestError && err.isNoResponders();
+}
+
+function unavailable(
+  err: unknown,
+  subject: string,
+  timeoutMs: number,
+  waitedMs: number,
+): CentralUnavailableError {
+  if (noResponders(err)) {
+    const waited = waitedMs > 0 ? ` for ${waitedMs / 1000} s` : '';
     return new CentralUnavailableError(
-      `no central answers on ${subject} (no responders: is a central node connected to this broker?)`,
+      `no central answers on ${subject} (no responders${waited}: is a central node connected to this broker?)`,
       subject,
       { cause: err },
     );

@@ -12,6 +12,8 @@ export interface GlobalFlags {
   readonly broker?: string;
   readonly accessKey?: string;
   readonly dataDir?: string;
+  /** `--central-wait`, in seconds. */
+  readonly centralWait?: number;
   readonly format?: Format;
   readonly cols?: string[];
 }
@@ -25,6 +27,7 @@ export async function withClient<T>(
   const client = await connectClient({
     ...(flags.broker !== undefined && { broker: flags.broker }),
     ...(flags.dataDir !== undefined && { dataDir: flags.dataDir }),
+    ...(flags.centralWait !== undefined && { centralWaitMs: flags.centralWait * 1000 }),
     timeoutMs,
   });
   try {

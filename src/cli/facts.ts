@@ -7,6 +7,7 @@ import { type Format, renderRows } from './output.js';
 
 interface FactsFlags {
   broker?: string;
+  centralWait?: number;
   dataDir?: string;
   format?: Format;
   cols?: string[];
@@ -32,6 +33,7 @@ export function registerFacts(program: Command): void {
       const client = await connectClient({
         ...(opts.broker !== undefined && { broker: opts.broker }),
         ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
+        ...(opts.centralWait !== undefined && { centralWaitMs: opts.centralWait * 1000 }),
       });
       try {
         const [rec] = await queryInventory(client.nc, client.subjects, {

@@ -5,6 +5,7 @@ import { redactArgv } from '../config/redact.js';
 import { withholdSecretEnv } from '../config/secret-env.js';
 import { VERSION } from '../version.js';
 import { CliError, describeError } from './errors.js';
+import { parseDuration } from './duration.js';
 import { parseCols, parseFormat } from './output.js';
 
 type Register = (program: Command) => void;
@@ -58,7 +59,14 @@ const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promis
   ];
 
 /** Global flags that take a value, so the word after them is not the command. */
-const GLOBAL_WITH_VALUE = new Set(['--broker', '--access-key', '--data-dir', '--format', '--cols']);
+const GLOBAL_WITH_VALUE = new Set([
+  '--broker',
+  '--access-key',
+  '--data-dir',
+  '--central-wait',
+  '--format',
+  '--cols',
+]);
 
 /** The command word in argv (`admiral --format json nodes` → `nodes`), if any. */
 function commandWord(args: readonly string[]): string | undefined {
@@ -101,6 +109,11 @@ program
   .option(
     '--data-dir <dir>',
     'data dir of the local node (default ADMIRAL_DATA_DIR or ./admiral-data)',
+  )
+  .option(
+    '--central-wait <duration>',
+    'how long to wait for a restarting broker or central before failing (default 5s, ADMIRAL_CENTRAL_WAIT)',
+    parseDuration,
   )
   .option('--format <format>', 'output: text, json, jsonl, csv or csv-noheader', parseFormat)
   .option('--cols <cols>', 'columns to show, comma separated (repeatable)', parseCols)

@@ -11,6 +11,7 @@ const DEFAULT_COLS = ['node', 'state', 'lastSeen', 'hostname', 'os', 'arch', 'cp
 
 interface NodesFlags extends TargetFlags {
   broker?: string;
+  centralWait?: number;
   dataDir?: string;
   format?: Format;
   cols?: string[];
@@ -49,6 +50,7 @@ export function registerNodes(program: Command): void {
     const client = await connectClient({
       ...(opts.broker !== undefined && { broker: opts.broker }),
       ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
+      ...(opts.centralWait !== undefined && { centralWaitMs: opts.centralWait * 1000 }),
     });
     try {
       const records = await queryInventory(client.nc, client.subjects, {

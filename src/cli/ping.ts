@@ -14,6 +14,7 @@ export const PING_EXIT = { ok: 0, error: 1, someNoAnswer: 3, noNodes: 5 } as con
 
 interface PingFlags extends TargetFlags {
   broker?: string;
+  centralWait?: number;
   dataDir?: string;
   format?: Format;
   cols?: string[];
@@ -84,6 +85,7 @@ export function registerPing(program: Command): void {
     const client = await connectClient({
       ...(opts.broker !== undefined && { broker: opts.broker }),
       ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
+      ...(opts.centralWait !== undefined && { centralWaitMs: opts.centralWait * 1000 }),
     });
     let report: PingReport;
     try {

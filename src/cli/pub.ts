@@ -10,6 +10,7 @@ import { dataText } from './sub.js';
 
 interface PubFlags {
   broker?: string;
+  centralWait?: number;
   dataDir?: string;
   count: number;
   request?: boolean;
@@ -36,6 +37,7 @@ export function registerPub(program: Command): void {
       const client = await connectClient({
         ...(opts.broker !== undefined && { broker: opts.broker }),
         ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
+        ...(opts.centralWait !== undefined && { centralWaitMs: opts.centralWait * 1000 }),
       });
       try {
         for (let i = 0; i < opts.count; i++) {

@@ -30,7 +30,13 @@ export function dataText(data: Uint8Array): string {
  * SIGINT/SIGTERM. Returns how many were counted.
  */
 export async function subscribeUntil(
-  opts: { broker?: string; dataDir?: string; count?: number; timeout?: number },
+  opts: {
+    broker?: string;
+    dataDir?: string;
+    centralWait?: number;
+    count?: number;
+    timeout?: number;
+  },
   subjects: (s: Subjects) => readonly string[],
   handle: (subject: string, data: Uint8Array, reply: string | undefined) => boolean,
   ready?: () => void,
@@ -38,6 +44,7 @@ export async function subscribeUntil(
   const client = await connectClient({
     ...(opts.broker !== undefined && { broker: opts.broker }),
     ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
+    ...(opts.centralWait !== undefined && { centralWaitMs: opts.centralWait * 1000 }),
   });
   let counted = 0;
   let stop: () => void = () => {};

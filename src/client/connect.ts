@@ -3,7 +3,13 @@ import { join, resolve } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { type BrokerCredentials, connectToBroker } from '../node/broker-connection.js';
+import { reconnectDelay } from '../node/backoff.js';
+import {
+  BrokerConnectError,
+  type BrokerCredentials,
+  type ConnectOptions,
+  connectToBroker,
+} from '../node/broker-connection.js';
 import { nodeInboxPrefix } from '../protocol/enrolment.js';
 import { generateIdentity, type Identity, identityFromSeed, Subjects } from '../protocol/index.js';
 
@@ -17,6 +23,11 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
   /** Client name shown by the broker. */
   readonly name?: string;
+  /**
+   * `--central-wait`: ms to wait for a broker that refuses connections and, per request, for a
+   * central that is not there (both restarting); default config `centralWait` (5 s).
+   */
+  readonly centralWaitMs?: number;
 }
 
 /** A client's connection: the broker, the subjects, and who it speaks as. */
@@ -32,6 +43,8 @@ export interface AdmiralClient {
   /** The data dir used for defaults, when one exists. */
   readonly dataDir: string | undefined;
   readonly brokerUrl: string;
+  /** ms each request to central waits for one to answer when none is there; default 0. */
+  readonly centralWaitMs?: number;
   close(): Promise<void>;
 }
 
@@ -88,6 +101,33 @@ function credentialsOf(config: Config, url: string): BrokerCredentials {
   };
 }
 
+/** Waits between connection attempts to a broker that refuses: 100 ms, growing to 1 s. */
+const REFUSED_SCHEDULE = { firstMs: 100, maxMs: 1000, factor: 1.5, jitter: 0.2 } as const;
+
+/**
+ * Connects; a broker that refuses the connection (restarting: nothing listens on its port yet)
+ * is tried again until `waitMs` have passed. Any other failure (credentials, unknown host, a
+ * timeout) is reported at once.
+ */
+async function connectWaiting(
+  creds: BrokerCredentials,
+  opts: ConnectOptions,
+  waitMs: number,
+): Promise<NatsConnection> {
+  const deadline = Date.now() + waitMs;
+  for (let failures = 0; ; failures++) {
+    try {
+      return await connectToBroker(creds, opts);
+    } catch (err) {
+      const left = deadline - Date.now();
+      if (!(err instanceof BrokerConnectError) || !err.refused || left <= 0) throw err;
+      await new Promise((r) =>
+        setTimeout(r, Math.min(left, reconnectDelay(failures, REFUSED_SCHEDULE))),
+      );
+    }
+  }
+}
+
 /**
  * Connects a client command: with `--broker`, to that broker (credentials from ADMIRAL_BROKER_*
  * and the local config if any); otherwise to the broker the local node (`admiral up` or
@@ -117,13 +157,18 @@ export async function connectClient(options: ClientOptions = {}): Promise<Admira
   // Without --broker, a broker secured by `admiral up --listen` is reached as its central.
   const local = options.broker === undefined ? readLocalBroker(dataDir) : undefined;
   if (local !== undefined) url = local.url;
-  const nc = await connectToBroker(local ?? credentialsOf(config, url), {
-    name: options.name ?? 'admiral-cli',
-    timeout: options.timeoutMs ?? 5000,
-    // Speaking as a node: its reply inboxes, the only ones a broker confining it lets it read.
-    ...(localIdentity &&
-      config.nodeName !== undefined && { inboxPrefix: nodeInboxPrefix(config.nodeName) }),
-  });
+  const centralWaitMs = options.centralWaitMs ?? config.centralWait * 1000;
+  const nc = await connectWaiting(
+    local ?? credentialsOf(config, url),
+    {
+      name: options.name ?? 'admiral-cli',
+      timeout: options.timeoutMs ?? 5000,
+      // Speaking as a node: its reply inboxes, the only ones a broker confining it lets it read.
+      ...(localIdentity &&
+        config.nodeName !== undefined && { inboxPrefix: nodeInboxPrefix(config.nodeName) }),
+    },
+    centralWaitMs,
+  );
   return {
     nc,
     subjects: new Subjects(config.subjectPrefix),
@@ -132,6 +177,7 @@ export async function connectClient(options: ClientOptions = {}): Promise<Admira
     localIdentity,
     dataDir: hasLocal ? dataDir : undefined,
     brokerUrl: url,
+    centralWaitMs,
     close: async () => {
       await nc.close();
     },

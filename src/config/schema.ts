@@ -45,9 +45,9 @@ export const BrokerConfigSchema = z
     clientKey: path().optional(),
     /** Seconds to wait for the broker connection (Steward's natsConnOptTimeout); default 20 s. */
     connectTimeout: positiveSeconds().default(20),
-    /** Seconds between reconnect attempts (Steward's natsConnectRetryInterval); default 10 s. */
-    reconnectWait: positiveSeconds().default(10),
-    /** Random extra wait per reconnect, in ms (Steward's natsReconnectJitter); default 100 ms. */
+    /** Longest wait between reconnect attempts, which start 0.25 s apart and grow 1.5× (Steward's natsConnectRetryInterval, 10 s there); default 2 s. */
+    reconnectWait: positiveSeconds().default(2),
+    /** Random extra wait per reconnect, at most the wait itself, in ms (Steward's natsReconnectJitter); default 100 ms. */
     reconnectJitterMs: count().default(100),
     /** Same, over TLS, in ms (Steward's natsReconnectJitterTLS, 5 s); default 5000 ms. */
     reconnectJitterTlsMs: count().default(5000),
@@ -291,6 +291,8 @@ export const ConfigSchema = z
     dataDir: path().default('./admiral-data'),
     /** Name of the central node that receives hello and error log messages; default central. */
     centralNode: nodeName.default('central'),
+    /** Seconds a client command waits for the broker and for a central to answer (a broker or central restarting) before it fails; default 5 s. */
+    centralWait: seconds().default(5),
     /** This node takes the central role (inventory, error log, registry, jobs); default false. */
     isCentral: z.boolean().default(false),
     /** First token of every subject admiral uses; default adm. */

@@ -5,6 +5,7 @@ import {
   type NatsConnection,
   nkeyAuthenticator,
 } from '@nats-io/transport-node';
+import { type ReconnectSchedule, reconnectDelay } from './backoff.js';
 
 /** How a node or client reaches the broker; secrets never leave this object in logs. */
 export interface BrokerCredentials {
@@ -28,10 +29,14 @@ export class BrokerConnectError extends Error {
   constructor(
     message: string,
     readonly url: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; refused?: boolean },
   ) {
     super(message, options);
+    this.refused = options?.refused ?? false;
   }
+
+  /** Nothing listened at the address (ECONNREFUSED): a broker that may be restarting. */
+  readonly refused: boolean;
 }
 
 /** Maps low-level connect failures to what an operator understands, keeping the cause. */
@@ -42,7 +47,7 @@ function describeConnectFailure(err: unknown, url: string): BrokerConnectError {
     '') as string;
   const all = `${code} ${causeCode} ${text}`;
   if (/ECONNREFUSED/.test(all))
-    return new BrokerConnectError(`connection refused: ${url}`, url, { cause: err });
+    return new BrokerConnectError(`connection refused: ${url}`, url, { cause: err, refused: true });
   if (/ENOTFOUND|EAI_AGAIN/.test(all))
     return new BrokerConnectError(`unknown host: ${url}`, url, { cause: err });
   if (/timeout|TIMEOUT/.test(all))
@@ -139,11 +144,44 @@ export interface ConnectOptions {
   readonly timeout?: number;
   /** Prefix of this connection's reply inboxes; default `_INBOX` (a node's: `_INBOX_<node>`). */
   readonly inboxPrefix?: string;
-  /** Persistent connections: ms between reconnect attempts; default 1 s. */
+  /** Persistent connections: longest wait between reconnect attempts, ms; default 2 s. */
   readonly reconnectWaitMs?: number;
-  /** Persistent connections: random extra wait per attempt, ms; default 500 (TLS: the same). */
+  /** Persistent connections: random extra wait per attempt (at most the wait), ms; default 100 (TLS: 5000). */
   readonly reconnectJitterMs?: number;
   readonly reconnectJitterTlsMs?: number;
+}
+
+/** What nats.js tells of the server it is about to dial (its `Server`). */
+interface DialTarget {
+  readonly reconnects: number;
+  readonly didConnect: boolean;
+}
+
+/**
+ * nats.js's reconnect hooks for a backoff that starts short and grows (reconnectDelay): its
+ * default waits `reconnectTimeWait` after every failed attempt, so a broker back after one second
+ * is found only at the next 10 s tick. `reconnectToServer` runs once per dial (before it, with
+ * the server's failed attempts in a row, reset by a connection) and fixes the wait that follows;
+ * `reconnectDelayHandler` is asked on every turn of the dial loop and so must give the same wait
+ * until the next dial.
+ */
+export function reconnectHooks(
+  schedule: ReconnectSchedule,
+  random = Math.random,
+): Required<Pick<ConnectionOptions, 'reconnectDelayHandler' | 'reconnectToServer'>> {
+  let next = reconnectDelay(0, schedule, random);
+  // Before a first connection nats.js does not count failures (waitOnFirstConnect): count here.
+  let firstDials = 0;
+  const dialing = (pool: readonly DialTarget[]): null => {
+    const target = pool[0];
+    const failures =
+      target === undefined || (!target.didConnect && target.reconnects === 0)
+        ? firstDials++
+        : target.reconnects;
+    next = reconnectDelay(failures, schedule, random);
+    return null; // dial the server nats.js picked
+  };
+  return { reconnectDelayHandler: () => next, reconnectToServer: dialing };
 }
 
 export function connectionOptions(
@@ -157,14 +195,14 @@ export function connectionOptions(
     timeout: opts.timeout ?? 5000,
     ...(opts.inboxPrefix !== undefined && { inboxPrefix: opts.inboxPrefix }),
   };
+  const tls = Boolean(creds.rootCa || creds.clientCert || /^tls:/i.test(creds.url));
   if (opts.persistent) {
+    const extraMs = tls ? (opts.reconnectJitterTlsMs ?? 5000) : (opts.reconnectJitterMs ?? 100);
     Object.assign(options, {
       reconnect: true,
       maxReconnectAttempts: -1,
       waitOnFirstConnect: true,
-      reconnectTimeWait: opts.reconnectWaitMs ?? 1000,
-      reconnectJitter: opts.reconnectJitterMs ?? 500,
-      reconnectJitterTLS: opts.reconnectJitterTlsMs ?? opts.reconnectJitterMs ?? 500,
+      ...reconnectHooks({ maxMs: opts.reconnectWaitMs ?? 2000, extraMs }),
       pingInterval: 20_000,
     });
   } else {

@@ -79,13 +79,13 @@ test('bpclient transcripts: ping, service, access keys, execute, discover', asyn
   });
 
   await t.test(
-    'ping against a broker without a central: no responders, non-zero exit',
+    'ping against a broker without a central: no responders within --central-wait, non-zero exit',
     async (tt) => {
       const lone = await Broker.start({ host: '127.0.0.1', port: 0 });
       tt.after(() => lone.close());
-      await run(['--broker', lone.url, 'ping', '--data', 'foo'], {
+      await run(['--broker', lone.url, '--central-wait', '1s', 'ping', '--data', 'foo'], {
         stderr:
-          'Fatal error: no central answers on adm.central.ping (no responders: is a central node connected to this broker?)\n',
+          'Fatal error: no central answers on adm.central.ping (no responders for 1 s: is a central node connected to this broker?)\n',
         code: 1,
       });
     },
