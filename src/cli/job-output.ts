@@ -36,8 +36,10 @@ export function renderNodes(nodes: readonly JobNodeView[]): string {
     out.push(`${n.node}: ${describe(n)}`);
     if (n.output) out.push(indent(n.output));
     if (n.stderr) out.push(indent(`stderr: ${n.stderr}`));
-    // A non-zero exit code says it already; other failures say why.
-    if (n.error && n.exitCode === undefined) out.push(indent(`error: ${n.error}`));
+    // "exited with code N" repeats the header; any other error says why (a program not found).
+    if (n.error && !(n.exitCode !== undefined && /^command exited with code \d+$/.test(n.error))) {
+      out.push(indent(`error: ${n.error}`));
+    }
   }
   return out.length > 0 ? `${out.join('\n')}\n` : '';
 }

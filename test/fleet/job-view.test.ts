@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { renderSummary } from '../../src/cli/job-output.js';
+import { renderNodes, renderSummary } from '../../src/cli/job-output.js';
 import { countNodes, EXIT_CODES, exitCodeOf, outcomeOf } from '../../src/fleet/job-view.js';
 import { parseRateLimit, RateLimitSyntaxError, resolveRateLimit } from '../../src/fleet/rate.js';
 import { generateIdentity } from '../../src/protocol/index.js';
@@ -72,6 +72,21 @@ test('the summary line gives a job time under a second in ms, longer ones in s',
   );
   assert.match(first(2_140), / completed in 2\.1 s: /);
   assert.match(renderSummary(job), /^job \S+ completed: 2 nodes/);
+});
+
+test("a node's text shows why it failed unless the exit code already says it", () => {
+  const text = renderNodes([
+    {
+      node: 'web1',
+      state: 'failed',
+      exitCode: 127,
+      error:
+        'Expected methodArgs[0] to name an executable program, got "nosuchcmd": not found in PATH',
+    },
+    { node: 'web2', state: 'failed', exitCode: 3, error: 'command exited with code 3' },
+  ]);
+  assert.match(text, /web1: failed, exit 127\n {2}error: .*not found in PATH/);
+  assert.match(text, /web2: failed, exit 3\n?$/);
 });
 
 test('rate limits are counts or percentages of the targeted nodes, rounded up', () => {
