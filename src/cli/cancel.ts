@@ -16,6 +16,22 @@ function outputOf(result: unknown): string {
   return '';
 }
 
+/** Where this node sent message `id`, from its outbox; the --node flag when it did not send it. */
+function targetOf(dataDir: string, id: string): string {
+  const { outbox, close } = openLocalOutbox(dataDir);
+  try {
+    const rec = outbox.get(id);
+    if (rec === undefined) {
+      throw new CliError(
+        `message ${id} is not in the outbox of ${dataDir}: give the node it runs on with --node NODE`,
+      );
+    }
+    return rec.toNode;
+  } finally {
+    close();
+  }
+}
+
 export function registerCancel(program: Command): void {
   program
     .command('cancel')
@@ -23,14 +39,18 @@ export function registerCancel(program: Command): void {
       'cancel a running message by its id (REQCancel): its process group is killed and it ends cancelled',
     )
     .argument('<id>', 'id of the message to cancel')
-    .requiredOption('--node <node>', 'the node the message runs on')
+    .option(
+      '--node <node>',
+      "the node the message runs on (default: its target in this node's outbox)",
+    )
     .option('--wait <duration>', 'how long to wait for the answer (e.g. 30s)', '30s')
     .action(async (id: string, _opts: unknown, command: Command) => {
-      const opts = command.optsWithGlobals<{ dataDir?: string; node: string; wait: string }>();
+      const opts = command.optsWithGlobals<{ dataDir?: string; node?: string; wait: string }>();
       const dataDir = localDataDir(opts.dataDir);
       const waitMs = parseDuration(opts.wait) * 1000;
+      const node = opts.node ?? targetOf(dataDir, id);
       const message = {
-        toNode: opts.node,
+        toNode: node,
         method: 'REQCancel',
         methodArgs: [id],
         replyMethod: 'REQNone',
@@ -49,16 +69,16 @@ export function registerCancel(program: Command): void {
           const rec = outbox.get(cancelId);
           if (rec && !LIVE.has(rec.state)) {
             if (rec.state === 'completed') {
-              process.stdout.write(outputOf(rec.result) || `cancelled ${id} on ${opts.node}\n`);
+              process.stdout.write(outputOf(rec.result) || `cancelled ${id} on ${node}\n`);
               return;
             }
             throw new CliError(
-              `cancel of ${id} on ${opts.node} ${rec.state}: ${rec.error ?? 'no error given'}`,
+              `cancel of ${id} on ${node} ${rec.state}: ${rec.error ?? 'no error given'}`,
             );
           }
           if (Date.now() > deadline) {
             throw new CliError(
-              `no answer from ${opts.node} within ${opts.wait}; the cancel (${cancelId}) stays queued until it expires`,
+              `no answer from ${node} within ${opts.wait}; the cancel (${cancelId}) stays queued until it expires`,
               2,
             );
           }

@@ -34,6 +34,10 @@ test('the status file and `admiral status` report a healthy node with exit 0 and
   const ok = await fleet.cli(['status', '--status-file', statusFile]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /OK/);
+  // Without --status-file: the data dir's own status.json (central's, here).
+  const central = await fleet.cli(['status', '--data-dir', 'admiral-data']);
+  assert.equal(central.code, 0, central.stderr);
+  assert.match(central.stdout, /admiral-data\/status\.json OK/);
   // ship1 has received nothing yet.
   const quiet = await fleet.cli(['status', '--status-file', statusFile, '--message-since', '10m']);
   assert.equal(quiet.code, 1);
