@@ -117,7 +117,8 @@ program
   )
   .option('--format <format>', 'output: text, json, jsonl, csv or csv-noheader', parseFormat)
   .option('--cols <cols>', 'columns to show, comma separated (repeatable)', parseCols)
-  .showHelpAfterError()
+  // An option error prints the error and a pointer to the help, not the whole help page.
+  .showHelpAfterError("(run 'admiral help' or add --help to the command for its usage)")
   .exitOverride();
 
 const args = process.argv.slice(2);
