@@ -43,6 +43,8 @@ export interface InventoryQuery {
   readonly namesOnly?: boolean;
   /** Skip this many matching nodes (paging; see `next` in the reply). */
   readonly offset?: number;
+  /** Forget this node (`admiral nodes forget`): its record is removed; refused while it is online. */
+  readonly forget?: string;
 }
 
 /** The reply on `adm.central.inventory`. */
@@ -183,8 +185,30 @@ export class Inventory {
     return onlineOnly ? chosen.filter((r) => r.online) : chosen;
   }
 
+  /**
+   * Removes `node`'s record (a node retired for good); refused while it is online, since its next
+   * hello would bring it back. Returns why it was refused, or undefined.
+   */
+  forget(node: string): string | undefined {
+    const rec = this.#nodes.get(node);
+    if (rec === undefined) return `node ${JSON.stringify(node)} is not in the inventory`;
+    if (rec.online) {
+      return `node ${node} is online (last seen ${new Date(rec.lastSeen).toISOString()}); stop it first, or it says hello again`;
+    }
+    this.#nodes.delete(node);
+    this.#dirty.delete(node);
+    this.#store.delete(node);
+    return undefined;
+  }
+
   /** Answers one query (see InventoryQuery). */
   query(q: InventoryQuery): InventoryReply {
+    if (q.forget !== undefined) {
+      const refused = this.forget(String(q.forget));
+      return refused === undefined
+        ? { ok: true, total: 0, names: [String(q.forget)] }
+        : { ok: false, error: refused };
+    }
     let selected: InventoryRecord[];
     try {
       const target = q.target === undefined ? undefined : checkTarget(q.target);

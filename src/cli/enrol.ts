@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { forgetNode } from '../fleet/inventory-client.js';
 import type { EnrolAdminBody, EnrolAdminReply } from '../central/enrolment.js';
 import type { AdmiralClient } from '../client/connect.js';
 import { ENROL_ADMIN_SERVICE } from '../protocol/enrolment.js';
@@ -56,7 +57,7 @@ function run(
   return withClient(flags, TIMEOUT_MS, (client) => body(client, flags));
 }
 
-/** Adds `pending`, `accept`, `reject` and `revoke` to `admiral nodes`. */
+/** Adds `pending`, `accept`, `reject`, `forget` and `revoke` to `admiral nodes`. */
 export function registerNodeEnrolment(program: Command): void {
   const nodes = program.commands.find((c) => c.name() === 'nodes');
   if (!nodes) throw new Error('register `admiral nodes` before its enrolment subcommands');
@@ -103,6 +104,18 @@ export function registerNodeEnrolment(program: Command): void {
         const reason = command.opts<{ reason?: string }>().reason;
         await ask(client, { op: 'nodes.reject', name, ...(reason !== undefined && { reason }) });
         process.stdout.write(`node ${name} rejected\n`);
+      }),
+    );
+  nodes
+    .command('forget')
+    .argument('<name>', 'the node to forget')
+    .description(
+      "remove a node that is gone for good from central's inventory (refused while it is online)",
+    )
+    .action((name: string, _opts: unknown, command: Command) =>
+      run(command, async (client) => {
+        await forgetNode(client.nc, client.subjects, client.identity, name);
+        process.stdout.write(`node ${name} forgotten: it is no longer in the inventory\n`);
       }),
     );
   nodes

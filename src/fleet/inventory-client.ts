@@ -53,6 +53,17 @@ async function ask(
   return reply;
 }
 
+/** Removes a node that is offline for good from central's inventory (`admiral nodes forget`). */
+export async function forgetNode(
+  nc: NatsConnection,
+  subjects: Subjects,
+  identity: Identity,
+  node: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  await ask(nc, subjects, identity, { forget: node }, timeoutMs);
+}
+
 /** Every inventory record the target selects (all pages), sorted by node name. */
 export async function queryInventory(
   nc: NatsConnection,

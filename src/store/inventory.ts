@@ -86,9 +86,11 @@ const toRecord = (r: Row): InventoryRecord => ({
 export class InventoryStore {
   readonly #list: Statement<[], Row>;
   readonly #upsert: Statement<Row>;
+  readonly #delete: Statement<[string]>;
 
   constructor(readonly db: Database) {
     this.#list = db.prepare('SELECT * FROM inventory ORDER BY node');
+    this.#delete = db.prepare('DELETE FROM inventory WHERE node = ?');
     this.#upsert = db.prepare(`
       INSERT INTO inventory (node, public_key, central, version, online, first_seen, last_seen,
                              last_event, hello_ms, facts)
@@ -103,6 +105,10 @@ export class InventoryStore {
 
   list(): InventoryRecord[] {
     return this.#list.all().map(toRecord);
+  }
+
+  delete(node: string): boolean {
+    return this.#delete.run(node).changes > 0;
   }
 
   /** Writes several records in one transaction. */
