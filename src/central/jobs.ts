@@ -75,6 +75,22 @@ export function jobsExtension(options: JobsExtensionOptions): JobsExtension {
 
   let trust: TrustLookup = { has: () => false };
 
+  /** A job id, or a unique prefix or suffix of one (4 characters or more, as git takes commits). */
+  const jobIdOf = (r: JobRunner, id: unknown): string => {
+    if (isMessageId(id)) return id;
+    if (typeof id !== 'string' || !/^[0-9a-f-]{4,35}$/.test(id)) {
+      throw new JobRequestError(
+        `Expected \`id\` to be a job id or a unique start or end of it (4 characters or more), got ${JSON.stringify(id)}`,
+      );
+    }
+    const found = r.store.idsMatching(id);
+    if (found.length === 1) return found[0] as string;
+    if (found.length === 0) throw new JobError(`no job ${id}`, 'ADMIRAL_JOB_NOT_FOUND');
+    throw new JobRequestError(
+      `job id part ${id} is ambiguous: ${found.join(', ')}, …; give more of it`,
+    );
+  };
+
   const handle = async (msg: Msg): Promise<CentralReply> => {
     const r = runner;
     if (!r) return { ok: false, code: 'ADMIRAL_JOB', error: 'the job service is not running' };
@@ -84,17 +100,16 @@ export function jobsExtension(options: JobsExtensionOptions): JobsExtension {
       case 'submit':
         return { ok: true, result: r.submit(parseJobSubmit(body.job), req.signer, req.id) };
       case 'get': {
-        if (!isMessageId(body.id)) throw new JobRequestError('Expected `id` to be a job id');
+        const id = jobIdOf(r, body.id);
         const waitS = Math.min(MAX_WAIT_S, Math.max(0, Number(body.wait ?? 0)));
-        const view = await r.wait(body.id, waitS * 1000, body.nodes !== false);
+        const view = await r.wait(id, waitS * 1000, body.nodes !== false);
         if (!view) throw new JobError(`no job ${body.id}`, 'ADMIRAL_JOB_NOT_FOUND');
         return { ok: true, result: view };
       }
       case 'list':
         return { ok: true, result: r.list(Math.min(1000, Math.max(1, body.limit ?? 50))) };
       case 'cancel':
-        if (!isMessageId(body.id)) throw new JobRequestError('Expected `id` to be a job id');
-        return { ok: true, result: r.cancel(body.id) };
+        return { ok: true, result: r.cancel(jobIdOf(r, body.id)) };
       default:
         throw new JobRequestError(
           `Expected \`op\` to be one of submit, get, list, cancel, got ${JSON.stringify((body as { op?: unknown })?.op)}`,

@@ -9,9 +9,13 @@ import { renderRows } from './output.js';
 // `admiral jobs`, `admiral jobs show ID`, `admiral jobs cancel ID`: central's job store
 // (docs/jobs.md).
 
+/** A job id, or a unique start or end of one (central resolves it, as git does commits). */
 function jobId(value: string): string {
-  if (!isMessageId(value))
-    throw new InvalidArgumentError(`expected a job id (a UUID), got "${value}"`);
+  if (!isMessageId(value) && !/^[0-9a-f-]{4,35}$/.test(value)) {
+    throw new InvalidArgumentError(
+      `expected a job id (a UUID) or 4 or more of its first or last characters, got "${value}"`,
+    );
+  }
   return value;
 }
 

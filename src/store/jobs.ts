@@ -315,6 +315,21 @@ export class JobStore {
     return row === undefined ? undefined : jobOf(row);
   }
 
+  /**
+   * Up to `limit` job ids that start with `part`, or else end with it: a UUIDv7 begins with its
+   * time, so jobs made together share a prefix and differ in their random tail.
+   */
+  idsMatching(part: string, limit = 2): string[] {
+    const prefix = this.#db
+      .prepare('SELECT id FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?')
+      .all(part, `${part}\u{10ffff}`, limit) as { id: string }[];
+    if (prefix.length > 0) return prefix.map((r) => r.id);
+    const suffix = this.#db
+      .prepare("SELECT id FROM jobs WHERE id LIKE '%' || ? ORDER BY id LIMIT ?")
+      .all(part, limit) as { id: string }[];
+    return suffix.map((r) => r.id);
+  }
+
   /** Newest first. */
   list(limit = 50): JobRecord[] {
     return this.#listJobs.all(limit).map(jobOf);

@@ -466,6 +466,12 @@ for (const broker of (process.env.ADMIRAL_TEST_JOBS_BROKER
         assert.match(id, /^[0-9a-f-]{36}$/);
         const shown = await s.run(['jobs', 'show', id, '--wait']);
         assert.equal(shown.code, 0);
+        // As git takes commits: a unique end (or start) of the id.
+        const short = await s.run(['--format', 'json', 'jobs', 'show', id.slice(-8)]);
+        assert.equal(short.code, 0, short.stderr);
+        assert.equal(jobOf(short).id, id);
+        const vague = await s.run(['jobs', 'show', id.slice(0, 4)]);
+        assert.match(vague.stderr, /ambiguous|no job/);
         const list = await s.run(['--format', 'csv', '--cols', 'id,state', 'jobs']);
         assert.ok(list.stdout.includes(`${id},completed`), list.stdout);
         await waitUntil(async () => events.length >= 2, 'job events');
