@@ -44,7 +44,7 @@ const RANK: Readonly<Record<string, number>> = {
   succeeded: 3,
 };
 
-/** One line per node (at most `linesPerNode` each, `maxLines` in all), failures first. */
+/** Lines per node (at most `linesPerNode` each, `maxLines` in all, one more for the rest), failures first. */
 export function nodeLines(nodes: readonly JobNodeView[], options: JobLinesOptions): string[] {
   const sorted = [...nodes].sort(
     (a, b) => (RANK[outcomeOf(a)] ?? 9) - (RANK[outcomeOf(b)] ?? 9) || a.node.localeCompare(b.node),
@@ -58,11 +58,12 @@ export function nodeLines(nodes: readonly JobNodeView[], options: JobLinesOption
   for (const n of shown) {
     const { head, lines: body } = nodeHeadline(n);
     const prefix = `${n.node}:${head === '' ? '' : ` [${head}]`}`;
-    const take = body.slice(0, perNode);
-    if (take.length === 0) lines.push(prefix);
-    for (const l of take) lines.push(`${prefix} ${l}`);
-    if (body.length > take.length)
-      lines.push(`${n.node}: … ${body.length - take.length} more lines`);
+    const take = body.slice(0, perNode).map((l) => `${prefix} ${l}`);
+    if (take.length === 0) take.push(prefix);
+    // What is left is counted on the node's last line, so lines stay within maxLines.
+    const more = body.length - Math.min(body.length, perNode);
+    if (more > 0) take[take.length - 1] += ` (+${more} more line${more === 1 ? '' : 's'})`;
+    lines.push(...take);
   }
   const hidden = sorted.length - shown.length;
   if (hidden > 0) lines.push(`… and ${hidden} more nodes`);
