@@ -25,6 +25,7 @@ test("a node's output cannot add a line or an IRC command to what the bridge say
   t.after(() => conn.close());
   conn.start();
   await watcher.waitForJoin('admiral');
+  await joined(conn);
   const since = watcher.heard.length;
   conn.say('ship1: up\r\nPRIVMSG #ops :forged line\r\nQUIT :gone\nNOTICE watcher :hi\u0000x');
   conn.say('after');
@@ -51,6 +52,7 @@ test('a line longer than an IRC message is cut, not split into more lines', asyn
   t.after(() => conn.close());
   conn.start();
   await watcher.waitForJoin('admiral');
+  await joined(conn);
   const since = watcher.heard.length;
   conn.say(`ship1: ${'é'.repeat(2000)}`);
   conn.say('after');
@@ -60,6 +62,15 @@ test('a line longer than an IRC message is cut, not split into more lines', asyn
   assert.ok(Buffer.byteLength(said[0]!.text) <= 380, `${Buffer.byteLength(said[0]!.text)} bytes`);
   assert.ok(said[0]!.text.endsWith('é…'));
 });
+
+/** Until the connection saw its own JOIN (lines for the channel before that are not sent). */
+async function joined(conn: IrcConnection): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!conn.joined) {
+    if (Date.now() > deadline) throw new Error('the bridge did not join within 10 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 /** A minimal IRC server that registers one client and records when each PRIVMSG arrives. */
 async function recordingServer(t: test.TestContext) {
@@ -120,9 +131,7 @@ test('a flood of commands never makes the bridge send faster than flood control 
     log: (_level, msg) => logged.push(msg),
   });
   t.after(() => bridge.close());
-  const deadline = Date.now() + 5000;
-  while (!bridge.irc.joined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(bridge.irc.joined, 'the bridge joined');
+  await joined(bridge.irc);
   // 40 commands at once, each answered with 6 lines of help.
   const flood = Array.from({ length: 40 }, () => ':mallory!m@h PRIVMSG #ops :admiral: help');
   srv.send(flood.join('\r\n'));
