@@ -225,6 +225,11 @@ test('a nick not on the allowlist is refused with a short reason, and nothing ru
     'admiral',
     /^bob: refused: bob!~tester@127.0.0.1 may not use run commands here$/,
   );
+  // A private message runs nothing, whoever sends it: the answer points to the channel.
+  mallory.say('admiral', 'run --all -- touch /tmp/pwned-by-chat');
+  const pm = await mallory.waitFor('admiral', /^I answer in /);
+  assert.equal(pm.target, 'mallory');
+  assert.equal(pm.text, 'I answer in #ops: admiral: help');
   const jobs = await s.fleet.cli(['--format', 'json', 'jobs']);
   assert.deepEqual(JSON.parse(jobs.stdout), [], 'no job was made');
 });
