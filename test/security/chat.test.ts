@@ -5,6 +5,7 @@ import { ChatBridge } from '../../src/chat/bridge.js';
 import { IrcConnection } from '../../src/chat/irc-connection.js';
 import type { AdmiralClient } from '../../src/client/connect.js';
 import { ConfigSchema } from '../../src/config/schema.js';
+import { generateIdentity, Subjects } from '../../src/protocol/index.js';
 import { ircTestClient, startIrcServer } from '../helpers/irc-server.js';
 
 // The chat bridge's edges: what a node prints goes into the channel, and anyone in the channel
@@ -148,4 +149,47 @@ test('a flood of commands never makes the bridge send faster than flood control 
   // What is over the queue's 20 lines is dropped, not kept for ever.
   assert.ok(bridge.irc.dropped >= 20, `${bridge.irc.dropped} lines dropped`);
   assert.ok(logged.includes('chat: flood control dropped lines (send queue full)'));
+});
+
+test('an account entry admits the account the server vouches for, not a nick that looks like it', async (t) => {
+  const srv = await recordingServer(t);
+  const config = ConfigSchema.parse({
+    chat: {
+      irc: {
+        server: `127.0.0.1:${srv.port}`,
+        allowRead: ['account:bob'],
+        flood: { burst: 20, perSecond: 20 },
+      },
+    },
+  }).chat.irc;
+  // Central's job service as far as `jobs` needs it: an empty list.
+  const asked: string[] = [];
+  const client = {
+    nc: {
+      info: undefined,
+      request: async (subject: string) => {
+        asked.push(subject);
+        return { data: Buffer.from(JSON.stringify({ ok: true, result: [] })) };
+      },
+    },
+    subjects: new Subjects('adm'),
+    identity: generateIdentity(),
+  } as unknown as AdmiralClient;
+  const bridge = ChatBridge.start({ config, client, log: () => undefined });
+  t.after(() => bridge.close());
+  await joined(bridge.irc);
+  srv.send(':bob!b@h PRIVMSG #ops :admiral: jobs');
+  srv.send('@account=mallory :bob!b@h PRIVMSG #ops :admiral: jobs');
+  srv.send('@account=bob :robert!r@elsewhere PRIVMSG #ops :admiral: jobs');
+  const deadline = Date.now() + 5000;
+  while (srv.got.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(
+    srv.got.map((g) => g.line),
+    [
+      'PRIVMSG #ops :bob: refused: bob!b@h may not use read-only commands here',
+      'PRIVMSG #ops :bob: refused: bob!b@h (account mallory) may not use read-only commands here',
+      'PRIVMSG #ops :no jobs',
+    ],
+  );
+  assert.equal(asked.length, 1, 'central was asked once, for the vouched-for account');
 });
