@@ -183,7 +183,7 @@ export class ChatBridge {
     }
     this.options.log('info', 'chat: command', { from: who, command: text });
     this.running++;
-    const p = handleCommand(cmd, this.handlerOptions, say, { nick: m.nick })
+    const p = handleCommand(cmd, this.handlerOptions, say, { nick: m.nick, who })
       .catch((err: unknown) => {
         const msg = err instanceof Error ? err.message : String(err);
         this.options.log('warn', 'chat: command failed', { from: who, command: text, error: msg });

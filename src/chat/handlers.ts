@@ -28,6 +28,8 @@ export interface HandlerOptions extends JobLinesOptions {
 /** Who asked, for the job's first line and the bridge's log. */
 export interface Asker {
   readonly nick: string;
+  /** `nick!user@host`, and the account when the server says: recorded with the job. */
+  readonly who: string;
 }
 
 export type Reply = (line: string) => void;
@@ -98,6 +100,7 @@ async function run(
     ...(t.all === true && { all: true }),
     ...(t.where !== undefined && { where: whereToRecord(t.where) }),
     ...(cmd.timeout !== undefined && { methodTimeout: cmd.timeout }),
+    requestedBy: `irc:${asker.who}`,
   };
   const submitted = await submitJob(o.client, submit);
   const total = submitted.counts.total;

@@ -252,8 +252,12 @@ test('a bridge central does not trust says so, with the command that fixes it', 
   assert.match(done.text, /3 succeeded of 3/);
   const id = ID.exec(done.text)?.[1] ?? '';
   const shown = await s.fleet.cli(['--format', 'json', 'jobs', 'show', id]);
-  const job = JSON.parse(shown.stdout) as { submittedBy: string };
-  assert.equal(job.submittedBy, s.key, 'the job shows the bridge as who asked');
+  const job = JSON.parse(shown.stdout) as {
+    submittedBy: string;
+    options: { requestedBy?: string };
+  };
+  assert.equal(job.submittedBy, s.key, 'the job shows the bridge as its submitter');
+  assert.equal(job.options.requestedBy, 'irc:alice!~tester@127.0.0.1', 'and who asked it');
 });
 
 test('after the IRC server restarts the bridge reconnects, rejoins and answers again', async (t) => {
