@@ -1,6 +1,13 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ChatBridge, ChatConfigError, describeIrc, loadChatIdentity } from '../chat/bridge.js';
+import {
+  allowlistOf,
+  ChatBridge,
+  ChatConfigError,
+  describeIrc,
+  ircServerOf,
+  loadChatIdentity,
+} from '../chat/bridge.js';
 import { connectClient } from '../client/connect.js';
 import { loadConfig } from '../config/load.js';
 import { CliError } from './errors.js';
@@ -78,6 +85,13 @@ export function registerChat(program: Command): void {
         flags,
         ...(opts.config !== undefined && { configFile: opts.config }),
       });
+      try {
+        ircServerOf(config.chat.irc);
+        allowlistOf(config.chat.irc);
+      } catch (err) {
+        if (err instanceof ChatConfigError) throw new CliError(err.message, 1, { cause: err });
+        throw err;
+      }
       const dataDir = resolve(config.dataDir);
       const log = stderrLogger(config.logLevel);
       const identity = await loadChatIdentity(dataDir);
@@ -85,6 +99,8 @@ export function registerChat(program: Command): void {
         ...(opts.broker !== undefined && { broker: opts.broker }),
         dataDir,
         name: 'admiral-chat-irc',
+        // A service: the broker restarting must not leave it deaf for good.
+        persistent: true,
       });
       let bridge: ChatBridge;
       try {

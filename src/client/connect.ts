@@ -17,6 +17,8 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
   /** Client name shown by the broker. */
   readonly name?: string;
+  /** Reconnect for ever when the broker goes away (long-running clients: the chat bridge); default false. */
+  readonly persistent?: boolean;
 }
 
 /** A client's connection: the broker, the subjects, and who it speaks as. */
@@ -120,6 +122,7 @@ export async function connectClient(options: ClientOptions = {}): Promise<Admira
   const nc = await connectToBroker(local ?? credentialsOf(config, url), {
     name: options.name ?? 'admiral-cli',
     timeout: options.timeoutMs ?? 5000,
+    ...(options.persistent === true && { persistent: true }),
     // Speaking as a node: its reply inboxes, the only ones a broker confining it lets it read.
     ...(localIdentity &&
       config.nodeName !== undefined && { inboxPrefix: nodeInboxPrefix(config.nodeName) }),
