@@ -67,7 +67,8 @@ async function nodes(cmd: ChatCommand & { name: 'nodes' }, o: HandlerOptions, re
 function jobLine(j: JobView): string {
   const c = j.counts;
   const age = Math.round((Date.now() - j.createdAt) / 1000);
-  return `${j.id} ${j.state} ${c.succeeded}/${c.total} ok, ${c.failed} failed: ${j.args.join(' ')} (${age} s ago)`;
+  const by = typeof j.options.requestedBy === 'string' ? `, ${j.options.requestedBy}` : '';
+  return `${j.id} ${j.state} ${c.succeeded}/${c.total} ok, ${c.failed} failed: ${j.args.join(' ')} (${age} s ago${by})`;
 }
 
 async function jobs(o: HandlerOptions, reply: Reply) {

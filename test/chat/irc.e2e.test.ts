@@ -166,7 +166,10 @@ test('every chat command answers in the channel, a job in three steps', async (t
     const since = alice.heard.length;
     alice.say('#ops', 'admiral: jobs');
     const line = await alice.waitFor('admiral', new RegExp(`^${jobId} completed`), { since });
-    assert.match(line.text, /1\/1 ok, 0 failed: echo hello from chat/);
+    assert.match(
+      line.text,
+      /1\/1 ok, 0 failed: echo hello from chat \(\d+ s ago, irc:alice!~tester@127\.0\.0\.1\)$/,
+    );
   });
 
   await t.test('job ID shows one job and its nodes', async () => {
