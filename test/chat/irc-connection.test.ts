@@ -30,3 +30,35 @@ test('a bridge started before its IRC server keeps trying, then joins once the s
   const watcher = await ircTestClient(t, irc, 'watcher');
   await watcher.waitForJoin('admiral');
 });
+
+test('a bridge kicked from its channel joins it again', async (t) => {
+  const irc = await startIrcServer(t);
+  if (irc === undefined) return;
+  // #kick is not predefined: its first member, the watcher, is its operator.
+  const watcher = await ircTestClient(t, irc, 'watcher', '#kick');
+  const joins: string[] = [];
+  const conn = new IrcConnection({
+    host: irc.host,
+    port: irc.port,
+    tls: false,
+    nick: 'admiral',
+    channel: '#kick',
+    onEvent: (e) => {
+      if (e.type === 'joined') joins.push(e.channel);
+    },
+  });
+  t.after(() => conn.close());
+  conn.start();
+  await watcher.waitForJoin('admiral');
+  watcher.raw.length = 0;
+  const deadline = Date.now() + 10_000;
+  while (joins.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  watcher.send('KICK #kick admiral :out');
+  while (joins.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(joins, ['#kick', '#kick'], 'joined, kicked, joined again');
+  assert.ok(
+    watcher.raw.some((l) => / KICK #kick admiral /.test(l)),
+    'the kick happened',
+  );
+  assert.equal(conn.joined, true);
+});

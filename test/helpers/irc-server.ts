@@ -164,6 +164,8 @@ export interface IrcTestClient {
   /** Every raw line from the server. */
   readonly raw: string[];
   say(target: string, text: string): void;
+  /** Sends a raw IRC line. */
+  send(line: string): void;
   /** Waits for a message from `from` whose text matches, heard after index `since`. */
   waitFor(
     from: string,
@@ -261,6 +263,7 @@ export async function ircTestClient(
     heard,
     raw,
     say: (target, text) => send(`PRIVMSG ${target} :${text}`),
+    send,
     waitFor: (from, pattern, o = {}) =>
       until(
         () =>
