@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -34,6 +34,8 @@ test('admiral up runs the chat bridge when chat.irc.server is configured', async
   const key = m[1]!;
   const chatKey = await fleet.cli(['chat', 'key']);
   assert.equal(chatKey.stdout.trim(), key, '`admiral chat key` prints the same key');
+  const seed = await stat(join(dir, 'admiral-data', 'chat-irc.seed'));
+  assert.equal(seed.mode & 0o777, 0o600, 'the seed is readable by its owner only');
   assert.equal((await fleet.cli(['trust', 'add', key, '--label', 'chat-irc'])).code, 0);
   const alice = await ircTestClient(t, irc, 'alice');
   await alice.waitForJoin('admiral');
