@@ -171,11 +171,16 @@ export class ChatBridge {
     try {
       cmd = parseCommand(text);
     } catch (err) {
-      if (err instanceof ChatCommandError) {
-        say(`${m.nick}: ${err.message}`);
-        return;
+      // Whatever the line was, it must not reach irc-framework's event loop as a throw.
+      if (!(err instanceof ChatCommandError)) {
+        this.options.log('warn', 'chat: command not understood', {
+          from: who,
+          command: text,
+          error: String(err),
+        });
       }
-      throw err;
+      say(`${m.nick}: ${err instanceof Error ? err.message : String(err)}`);
+      return;
     }
     if (this.running >= cfg.maxConcurrent) {
       say(`${m.nick}: busy: ${this.running} commands are running; try again shortly`);
