@@ -255,6 +255,7 @@ export class JobRunner {
       methodTimeout: req.methodTimeout ?? settings.methodTimeout,
       ttl: req.ttl ?? settings.ttl,
       replyGrace: settings.replyGrace,
+      ...(req.requestedBy !== undefined && { requestedBy: req.requestedBy }),
     };
     this.store.create({ id, spec, submittedBy, nodes });
     const job = this.store.get(id);

@@ -47,6 +47,7 @@ const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promis
     [['service'], async () => [(await import('./service.js')).registerService]],
     [['execute'], async () => [(await import('./execute.js')).registerExecute]],
     [['discover'], async () => [(await import('./discover.js')).registerDiscover]],
+    [['chat'], async () => [(await import('./chat.js')).registerChat]],
     [
       ['install-extension'],
       async () => [(await import('./install-extension.js')).registerInstallExtension],

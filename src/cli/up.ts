@@ -6,6 +6,7 @@ import { Broker, isLoopbackHost, type PermissionsInput } from '../broker/index.j
 import { EnrolmentExtension, enrolmentBrokerUsers } from '../central/enrolment.js';
 import { EnrolmentStore } from '../central/enrolment-store.js';
 import { centralExtensions } from '../central/index.js';
+import { type ChatExtension, chatExtension } from '../chat/bridge.js';
 import { ensureServerPki, type ServerPki, serverNames } from '../central/pki.js';
 import { LOCAL_BROKER_FILE } from '../client/connect.js';
 import { flagsFromOptions } from '../config/flags.js';
@@ -127,6 +128,7 @@ export function registerUp(program: Command): void {
       };
       let node: AdmiralNode;
       let enrolment: EnrolmentExtension | undefined;
+      let chat: ChatExtension | undefined;
       let log: Logger;
       try {
         writeLocalBroker(
@@ -147,12 +149,18 @@ export function registerUp(program: Command): void {
               requestsPerSecond: loaded.config.central.enrol.requestsPerSecond,
             })
           : undefined;
+        // The chat bridge (docs/chat.md) when chat.irc.server is configured.
+        chat =
+          loaded.config.chat.irc.server !== undefined
+            ? chatExtension(loaded.config, log)
+            : undefined;
         node = await AdmiralNode.start({
           ...nodeOptionsFromConfig(loaded.config, log),
           extensions: [
             ...fleetExtensions(loaded.config),
             ...centralExtensions(loaded.config),
             ...(enrolment ? [enrolment] : []),
+            ...(chat ? [chat] : []),
           ],
         });
       } catch (err) {
@@ -179,6 +187,11 @@ export function registerUp(program: Command): void {
         `  socket:   ${socket}`,
         `  http:     ${node.httpServer?.url ?? '(off)'}`,
         `  data dir: ${node.options.dataDir}`,
+        ...(chat?.publicKey !== undefined
+          ? [
+              `  chat:     ${chat.describe()}; its key ${chat.publicKey} (central must trust it: admiral trust add ${chat.publicKey} --label chat-irc)`,
+            ]
+          : []),
         '',
       ];
       if (fleet && enrolment) {

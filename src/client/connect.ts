@@ -28,6 +28,8 @@ export interface ClientOptions {
    * central that is not there (both restarting); default config `centralWait` (5 s).
    */
   readonly centralWaitMs?: number;
+  /** Reconnect for ever when the broker goes away (long-running clients: the chat bridge); default false. */
+  readonly persistent?: boolean;
 }
 
 /** A client's connection: the broker, the subjects, and who it speaks as. */
@@ -163,6 +165,7 @@ export async function connectClient(options: ClientOptions = {}): Promise<Admira
     {
       name: options.name ?? 'admiral-cli',
       timeout: options.timeoutMs ?? 5000,
+      ...(options.persistent === true && { persistent: true }),
       // Speaking as a node: its reply inboxes, the only ones a broker confining it lets it read.
       ...(localIdentity &&
         config.nodeName !== undefined && { inboxPrefix: nodeInboxPrefix(config.nodeName) }),

@@ -280,6 +280,71 @@ export const CentralConfigSchema = z
   })
   .strict();
 
+/** Flood control of the chat bridge's lines (src/chat/rate-limiter.ts). */
+export const ChatFloodConfigSchema = z
+  .object({
+    /** Lines the bridge may send at once after a quiet spell; default 4. */
+    burst: z.number().int().positive().default(4),
+    /** Lines per second after the burst (stay under the server's limit); default 1. */
+    perSecond: z.number().positive().default(1),
+    /** Lines waiting at most; more are dropped; default 50. */
+    maxQueued: z.number().int().positive().default(50),
+  })
+  .strict();
+
+/** The IRC chat bridge (`admiral chat irc`, or inside `admiral up` when `server` is set). */
+export const ChatIrcConfigSchema = z
+  .object({
+    /** IRC server, `host:port`; setting it runs the bridge inside `admiral up`; default none. */
+    server: hostPort.optional(),
+    /** TLS to the IRC server (certificate checked); default false. */
+    tls: z.boolean().default(false),
+    /** The bridge's nick, also the name it answers to (`admiral: ping`); default admiral. */
+    nick: z
+      .string()
+      .regex(/^[A-Za-z[\]\\^_`{|}][A-Za-z0-9[\]\\^_`{|}-]{0,29}$/, {
+        message: 'an IRC nick: a letter or one of [ ] \\ ^ _ ` { | } first, up to 30 characters',
+      })
+      .default('admiral'),
+    /** The channel it joins and answers in, e.g. `#ops`; default #ops. */
+    channel: z
+      .string()
+      // Channel names exclude space, comma and BEL (RFC 2812 section 1.3).
+      // eslint-disable-next-line no-control-regex
+      .regex(/^[#&][^\s,\u0007\u0000]{1,49}$/, { message: 'a channel name like #ops' })
+      .default('#ops'),
+    /** Key of the channel, if it has one; default none. Redacted when printed. */
+    channelPassword: z.string().min(1).optional(),
+    /** Server password (PASS); default none. Redacted when printed. */
+    password: z.string().min(1).optional(),
+    /** Who may use every command (run, fleet, cancel and the read-only ones): `nick!user@host` masks with `*` and `?`, or `account:NAME`; default none. */
+    allow: z.array(z.string().min(1)).default([]),
+    /** Who may use the read-only commands (ping, nodes, jobs, job); same forms as `allow`; default none. */
+    allowRead: z.array(z.string().min(1)).default([]),
+    /** Seconds a job waits for its nodes' acknowledgements before the bridge says how many came; default 5 s. */
+    ackWait: positiveSeconds().default(5),
+    /** Most output lines shown per node of a job; default 3. */
+    linesPerNode: z.number().int().positive().default(3),
+    /** Most lines for a job's nodes together; the rest are counted in the summary; default 12. */
+    maxLines: z.number().int().positive().default(12),
+    /** Link to a job shown with its summary, `{id}` replaced by the job id (the dashboard's); default none. */
+    jobUrl: z.string().min(1).optional(),
+    /** Commands carried out at once; more are refused as busy; default 4. */
+    maxConcurrent: z.number().int().positive().default(4),
+    /** First wait before reconnecting to the IRC server, doubled up to `reconnectMax`; default 1 s. */
+    reconnectMin: positiveSeconds().default(1),
+    /** Longest wait between reconnects; default 60 s. */
+    reconnectMax: positiveSeconds().default(60),
+    flood: ChatFloodConfigSchema.prefault({}),
+  })
+  .strict();
+
+export const ChatConfigSchema = z
+  .object({
+    irc: ChatIrcConfigSchema.prefault({}),
+  })
+  .strict();
+
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export const COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
 
@@ -323,6 +388,7 @@ export const ConfigSchema = z
     trust: TrustConfigSchema.prefault({}),
     store: StoreConfigSchema.prefault({}),
     central: CentralConfigSchema.prefault({}),
+    chat: ChatConfigSchema.prefault({}),
   })
   .strict();
 

@@ -30,6 +30,8 @@ export const JobSubmitSchema = z.strictObject({
   methodTimeout: z.number().positive().optional(),
   /** Seconds each node's message may wait for delivery. */
   ttl: z.number().positive().optional(),
+  /** Who asked, as the (trusted) submitter names them, e.g. the chat bridge's `irc:nick!user@host`; shown with the job, never checked. */
+  requestedBy: z.string().min(1).max(256).optional(),
 });
 export type JobSubmit = z.infer<typeof JobSubmitSchema>;
 
@@ -47,6 +49,7 @@ export interface ParsedJobSubmit {
   readonly batchSleepMs: number;
   readonly methodTimeout?: number;
   readonly ttl?: number;
+  readonly requestedBy?: string;
 }
 
 function durationMs(value: string | number): number {
@@ -92,6 +95,7 @@ export function parseJobSubmit(body: unknown): ParsedJobSubmit {
       batchSleepMs: v.batchSleep === undefined ? 0 : durationMs(v.batchSleep),
       ...(v.methodTimeout !== undefined && { methodTimeout: v.methodTimeout }),
       ...(v.ttl !== undefined && { ttl: v.ttl }),
+      ...(v.requestedBy !== undefined && { requestedBy: v.requestedBy }),
     };
   } catch (err) {
     throw new JobRequestError((err as Error).message, { cause: err });

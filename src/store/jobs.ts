@@ -103,6 +103,8 @@ export interface JobSpec {
   readonly ttl: number;
   /** Seconds after its method timeout that an ACKed node has to answer. */
   readonly replyGrace: number;
+  /** Who asked, as the submitter named them (the chat bridge: `irc:nick!user@host`). */
+  readonly requestedBy?: string;
 }
 
 export interface JobRecord {
