@@ -31,6 +31,15 @@ test('every admiral command and subcommand is documented in docs/cli.md', () => 
   assert.deepEqual(missing, [], `commands missing from docs/cli.md: ${missing.join(', ')}`);
 });
 
+test("every configuration flag of node start is in docs/cli.md's list", async () => {
+  const { CONFIG_FLAGS } = await import('../../src/config/flags.js');
+  const doc = readFileSync(new URL('../../../docs/cli.md', import.meta.url), 'utf8');
+  const missing = CONFIG_FLAGS.map((f) => f.flags.split(' ')[0] as string).filter(
+    (name) => !doc.includes(`\`${name}`),
+  );
+  assert.deepEqual(missing, [], `flags missing from docs/cli.md: ${missing.join(', ')}`);
+});
+
 test('admiral --help lists every command with a one-line description', () => {
   const help = execFileSync(process.execPath, [CLI, '--help'], {
     encoding: 'utf8',
