@@ -35,6 +35,8 @@ export interface ConnectionMeta {
   remoteAddress?: string;
   remotePort?: number;
   tls?: boolean;
+  /** How the client reached the broker, as /connz's `type` says it; default `nats`. */
+  transport?: 'nats' | 'websocket';
 }
 
 const PING_LINE = 'PING\r\n';
@@ -93,6 +95,8 @@ type ConnectFields = ConnectCredentials & {
   no_responders?: boolean;
   protocol?: number;
   name?: string;
+  lang?: string;
+  version?: string;
 };
 
 function parseConnect(json: string): ConnectFields | null {
@@ -127,6 +131,20 @@ export class Connection implements ParserSink {
   /** Client name from CONNECT, for logs. */
   name = '';
   user = '';
+  /** `lang` and `version` from CONNECT, for /connz. */
+  lang = '';
+  version = '';
+  readonly transport: 'nats' | 'websocket';
+  /** When the connection was accepted and when it last published, subscribed or connected (ms). */
+  readonly start = Date.now();
+  lastActivity = this.start;
+  /** Round trip estimated as nats-server does: from accept to CONNECT, in ms; 0 before CONNECT. */
+  rttMs = 0;
+  // Per-connection counters for /connz (client.go inMsgs/outMsgs/inBytes/outBytes).
+  inMsgs = 0;
+  inBytes = 0;
+  outMsgs = 0;
+  outBytes = 0;
 
   // CONNECT options: nats-server starts with verbose, pedantic and echo on (client.go clientOpts).
   private verbose = true;
@@ -135,6 +153,10 @@ export class Connection implements ParserSink {
   private headers = false;
   private noResponders = false;
   private connected = false;
+  /** CONNECT's `protocol`; 1 means the client takes INFO updates (client.go ClientProtoInfo). */
+  private protocol = 0;
+  /** client.go firstPongSent: a PING answered after CONNECT; INFO updates go only to these. */
+  private firstPongSent = false;
   private perms: ClientPermissions | null = null;
   private readonly nonce: string | undefined;
 
@@ -143,7 +165,7 @@ export class Connection implements ParserSink {
   private outPos = 0;
   private pingsOut = 0;
   private lastTail = '';
-  private lastIn = Date.now();
+  private lastIn = this.start;
   private pingTimer: NodeJS.Timeout | null = null;
   private authTimer: NodeJS.Timeout | null = null;
   private writeTimer: NodeJS.Timeout | null = null;
@@ -161,6 +183,7 @@ export class Connection implements ParserSink {
     this.cid = cid;
     this.remoteAddress = meta.remoteAddress ?? '';
     this.remotePort = meta.remotePort ?? 0;
+    this.transport = meta.transport ?? 'nats';
     const opts = host.options;
     this.parser = new Parser(this, {
       maxControlLine: opts.maxControlLine,
@@ -193,6 +216,11 @@ export class Connection implements ParserSink {
     this.pingTimer.unref();
     // A stream that died before it was handed over will never emit 'close' again.
     if (stream.destroyed) queueMicrotask(() => this.onStreamClose());
+  }
+
+  /** Bytes queued for this client and not yet written to the socket, for /connz. */
+  get pendingBytes(): number {
+    return this.outPos + this.stream.writableLength;
   }
 
   /** Resolves once the underlying stream has closed. */
@@ -310,17 +338,33 @@ export class Connection implements ParserSink {
     if (typeof c.headers === 'boolean') this.headers = c.headers;
     if (typeof c.no_responders === 'boolean') this.noResponders = c.no_responders;
     if (typeof c.name === 'string') this.name = c.name;
+    if (typeof c.protocol === 'number') this.protocol = c.protocol;
+    if (typeof c.lang === 'string') this.lang = c.lang;
+    if (typeof c.version === 'string') this.version = c.version;
     this.parser.headers = this.headers;
     if (this.noResponders && !this.headers) {
       this.closeWithError(ServerErrorText.NoRespondersNeedHeaders);
       return;
     }
+    if (!this.connected) this.rttMs = Math.max(Date.now() - this.start, 0.000001);
+    this.lastActivity = this.lastIn;
     this.connected = true;
     if (this.verbose) this.queueString(OK_LINE);
   }
 
   private handlePing(): void {
     this.queueString(PONG_LINE);
+    if (this.connected) this.firstPongSent = true;
+  }
+
+  /** Whether an asynchronous INFO may be sent (route.go sendAsyncInfoToClients). */
+  get takesInfoUpdates(): boolean {
+    return !this.closed && this.connected && this.firstPongSent && this.protocol >= 1;
+  }
+
+  /** Queues an INFO line the broker built for this connection. */
+  sendInfo(line: string): void {
+    if (!this.closed) this.queueString(line, 'utf8');
   }
 
   private handlePong(): void {
@@ -336,6 +380,7 @@ export class Connection implements ParserSink {
   private handleSub(op: ParsedOp): void {
     const { subject, queue, sid } = op;
     const perms = this.perms;
+    this.lastActivity = this.lastIn;
     if (perms && !perms.set.canSubscribe(subject, queue)) {
       this.sendErr(
         queue === ''
@@ -380,6 +425,9 @@ export class Connection implements ParserSink {
     const stats = host.stats;
     stats.inMsgs++;
     stats.inBytes += op.size;
+    this.inMsgs++;
+    this.inBytes += op.size;
+    this.lastActivity = this.lastIn;
     const subject = op.subject;
     const reply = op.reply;
     // The cached MSG tail is valid only across a run of identical control lines.
@@ -493,6 +541,8 @@ export class Connection implements ParserSink {
     const stats = this.host.stats;
     stats.outMsgs++;
     stats.outBytes += payload.length;
+    this.outMsgs++;
+    this.outBytes += payload.length;
     if (sub.max > 0 && sub.delivered >= sub.max) this.removeSub(sub);
     return true;
   }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { goDuration } from './duration.js';
 import { type BrokerOptionsInput, BrokerOptionsSchema } from './options.js';
 
 // Reads a nats-server configuration file and maps it onto the embedded broker's options, so one
@@ -546,27 +547,18 @@ const UNSUPPORTED_TOP_LEVEL = new Set([
   'connect_error_reports',
   'debug',
   'gateway',
-  'http',
-  'http_base_path',
-  'http_port',
-  'https',
-  'https_port',
   'jetstream',
-  'lame_duck_duration',
-  'lame_duck_grace_period',
   'leafnodes',
   'log_file',
   'logfile_size_limit',
   'logtime',
   'max_traced_msg_len',
-  'monitor_port',
   'mqtt',
   'no_auth_user',
   'no_header_support',
   'operator',
   'operators',
   'pid_file',
-  'ports_file_dir',
   'reconnect_error_reports',
   'resolver',
   'resolver_preload',
@@ -778,6 +770,58 @@ class Mapper {
         case 'write_deadline':
           out.writeDeadline = this.durationMs(root, key, key);
           break;
+        case 'http':
+        case 'https': {
+          // opts.go parseListen: `host:port` or a bare port.
+          const v = root[key];
+          let port: number | undefined;
+          if (typeof v === 'number') {
+            port = this.monitorPort(v, root, key);
+          } else {
+            const hp = typeof v === 'string' ? splitHostPort(v) : undefined;
+            if (!hp) return this.expected('`host:port` or a port number', root, key, key);
+            out.httpHost = hp.host;
+            port = this.monitorPort(hp.port, root, key);
+          }
+          if (k === 'http') out.httpPort = port;
+          else out.httpsPort = port;
+          break;
+        }
+        case 'http_port':
+        case 'monitor_port':
+          out.httpPort = this.monitorPort(root[key], root, key);
+          break;
+        case 'https_port':
+          out.httpsPort = this.monitorPort(root[key], root, key);
+          break;
+        case 'lame_duck_duration': {
+          const ms = this.durationMs(root, key, key);
+          if (ms < 30_000) {
+            // opts.go: nats-server's own text.
+            this.fail(
+              `invalid lame_duck_duration of ${goDuration(ms * 1e6)}, minimum is 30 seconds`,
+              root,
+              key,
+              key,
+            );
+          }
+          out.lameDuckDuration = ms;
+          break;
+        }
+        case 'lame_duck_grace_period': {
+          const ms = this.durationMs(root, key, key);
+          if (ms < 0)
+            this.fail('invalid lame_duck_grace_period, needs to be positive', root, key, key);
+          // opts.go setBaselineOptions: 0 means the default.
+          if (ms > 0) out.lameDuckGracePeriod = ms;
+          break;
+        }
+        case 'ports_file_dir':
+          out.portsFileDir = resolve(this.dir, this.str(root, key, key));
+          break;
+        case 'http_base_path':
+          out.httpBasePath = this.str(root, key, key);
+          break;
         case 'authorization': {
           const m = this.asMap(root[key]);
           if (!m) return this.expected('a map', root, key, key);
@@ -795,6 +839,12 @@ class Mapper {
       }
     }
     return out;
+  }
+
+  /** A monitoring port: nats-server's 0 means no monitoring, -1 any free port. */
+  private monitorPort(v: unknown, map: Json, key: string): number | undefined {
+    if (typeof v !== 'number') return this.expected('a port number', map, key, key);
+    return v === 0 ? undefined : this.port(v, map, key);
   }
 
   private port(v: number, map: Json, key: string): number {

@@ -105,6 +105,20 @@ export const BrokerOptionsSchema = z
     maxPingsOut: z.number().int().positive().default(2),
     /** How long, in ms, a blocked write may last before the client is a slow consumer; default 10 s. */
     writeDeadline: z.number().int().positive().default(10_000),
+    /** Monitoring HTTP address; default the client `host`. */
+    httpHost: z.string().optional(),
+    /** Monitoring HTTP port (`/varz`, `/connz`, …); unset = no monitoring (default), 0 = any free port. */
+    httpPort: z.number().int().min(0).max(65535).optional(),
+    /** Monitoring over HTTPS with the `tls` certificate; unset = none (default), 0 = any free port. */
+    httpsPort: z.number().int().min(0).max(65535).optional(),
+    /** Path prefix of the monitoring endpoints; default none. */
+    httpBasePath: z.string().default(''),
+    /** Lame duck mode: time over which the clients are closed, in ms; default 2 min. */
+    lameDuckDuration: z.number().int().positive().default(120_000),
+    /** Lame duck mode: wait after the INFO `ldm` before the first client is closed, in ms; default 10 s. */
+    lameDuckGracePeriod: z.number().int().nonnegative().default(10_000),
+    /** Folder for the `<exe>_<pid>.ports` file listing the bound URLs; default none. */
+    portsFileDir: z.string().min(1).optional(),
     authorization: AuthorizationSchema.optional(),
     tls: TlsSchema.optional(),
     /** Allow a non-loopback listener without TLS and auth; default false. */
