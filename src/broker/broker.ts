@@ -28,13 +28,7 @@ import {
   type PermissionsInput,
   PermissionsSchema,
 } from './options.js';
-import {
-  type Greeting,
-  type Listener,
-  listen,
-  secureContext,
-  type StreamAcceptor,
-} from './server.js';
+import { type Greeting, type Listener, listen, type StreamAcceptor } from './server.js';
 import { Sublist } from './sublist.js';
 import type { Subscription } from './subscription.js';
 
@@ -467,7 +461,8 @@ async function startMonitors(core: BrokerCore): Promise<MonitorListener[]> {
       core.log('info', 'http monitor listening', { host, port: m.port });
     }
     if (o.httpsPort !== undefined) {
-      const m = await listenMonitor(monitor, host, o.httpsPort, secureContext(o), onError);
+      // resolveOptions made sure `tls` is set; HTTPS asks for no client certificate (server.go).
+      const m = await listenMonitor(monitor, host, o.httpsPort, o.tls!, onError);
       out.push(m);
       core.log('info', 'https monitor listening', { host, port: m.port });
     }

@@ -7,7 +7,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import { availableParallelism, cpus } from 'node:os';
-import type { SecureContext } from 'node:tls';
 import type { Connection } from './client.js';
 import { goDuration } from './duration.js';
 import { BrokerListenError } from './errors.js';
@@ -466,7 +465,7 @@ export async function listenMonitor(
   monitor: Monitor,
   host: string,
   port: number,
-  secure: SecureContext | null,
+  secure: { cert: string; key: string } | null,
   onError: (err: Error) => void,
 ): Promise<MonitorListener> {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -479,7 +478,7 @@ export async function listenMonitor(
     }
   };
   const server = secure
-    ? https.createServer({ secureContext: secure }, handler)
+    ? https.createServer({ cert: secure.cert, key: secure.key }, handler)
     : http.createServer(handler);
   await new Promise<void>((resolve, reject) => {
     const fail = (err: Error): void => reject(new BrokerListenError(host, port, err));

@@ -37,7 +37,7 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-export function secureContext(options: BrokerOptions): tls.SecureContext | null {
+function secureContext(options: BrokerOptions): tls.SecureContext | null {
   const t = options.tls;
   if (!t) return null;
   try {

@@ -88,7 +88,9 @@ export async function startBroker(
     url: broker.url,
     host: broker.host,
     port: broker.port,
-    ...(broker.monitorUrl !== undefined && { monitorUrl: broker.monitorUrl }),
+    ...((broker.monitorUrl ?? broker.monitorsUrl) !== undefined && {
+      monitorUrl: (broker.monitorUrl ?? broker.monitorsUrl)!.replace(/^https:/, 'http:'),
+    }),
     lameDuck: () => {
       void broker.lameDuck();
     },
