@@ -29,6 +29,7 @@ import {
   PermissionsSchema,
 } from './options.js';
 import { type Greeting, type Listener, listen, type StreamAcceptor } from './server.js';
+import { listenWebSocket, type WebSocketListener } from './websocket.js';
 import { Sublist } from './sublist.js';
 import type { Subscription } from './subscription.js';
 
@@ -75,6 +76,17 @@ export function resolveOptions(input: BrokerOptionsInput | undefined): BrokerOpt
       `Expected the monitoring endpoint to listen on loopback, got \`${monitorHost}\`; it has no authentication, so a non-loopback monitor needs \`insecure: true\``,
       'httpHost',
     );
+  }
+  if (o.websocket && !o.websocket.noTls) {
+    // websocket.go validateWebsocketOptions: nats-server's text. admiral has no wss:// listener.
+    throw new BrokerConfigError(
+      'websocket requires TLS configuration; the embedded broker serves ws:// only, so set `no_tls: true` (or use nats-server for wss://)',
+      'websocket.noTls',
+    );
+  }
+  const wsHost = o.websocket?.host ?? o.host;
+  if (o.websocket && !isLoopbackHost(wsHost) && !o.insecure) {
+    throw new InsecureListenError(wsHost);
   }
   if (o.tls?.verify && !o.tls.ca) {
     throw new BrokerConfigError('Expected `tls.ca` when `tls.verify` is true, got none', 'tls.ca');
@@ -230,6 +242,9 @@ export class Broker {
   /** Monitoring endpoint URLs (`http://host:port`), when `httpPort` / `httpsPort` are set. */
   readonly monitorUrl: string | undefined;
   readonly monitorsUrl: string | undefined;
+  /** The WebSocket listener (`ws://host:port`), when `websocket` is set. */
+  readonly wsUrl: string | undefined;
+  readonly wsPort: number | undefined;
   private closePromise: Promise<void> | null = null;
   private lameDuckPromise: Promise<void> | null = null;
   private portsFile: string | undefined;
@@ -240,6 +255,7 @@ export class Broker {
     private readonly core: BrokerCore,
     private readonly listener: Listener,
     private readonly monitors: MonitorListener[],
+    private readonly ws: WebSocketListener | undefined,
   ) {
     this.host = core.options.host;
     this.port = listener.port;
@@ -254,6 +270,11 @@ export class Broker {
     const secure = monitors.find((m) => m.secure);
     this.monitorUrl = plain && url(plain);
     this.monitorsUrl = secure && url(secure);
+    this.wsPort = ws?.port;
+    if (ws) {
+      const wh = ws.host.includes(':') ? `[${ws.host}]` : ws.host;
+      this.wsUrl = `ws://${wh}:${ws.port}`;
+    }
   }
 
   /** Validates options, listens, and resolves once the port is bound. */
@@ -262,15 +283,21 @@ export class Broker {
     const core = new BrokerCore(resolved, logger ?? noopLogger);
     const monitors = await startMonitors(core);
     let listener: Listener;
+    let ws: WebSocketListener | undefined;
     try {
+      if (resolved.websocket) {
+        ws = await listenWebSocket(resolved, core);
+        core.wsPort = ws.port;
+        core.log('info', 'websocket listening', { host: ws.host, port: ws.port });
+      }
       listener = await listen(resolved, core);
     } catch (err) {
-      await Promise.all(monitors.map((m) => m.close()));
+      await Promise.all([...monitors.map((m) => m.close()), ws?.close()]);
       throw err;
     }
     core.port = listener.port;
     core.log('info', 'broker listening', { host: resolved.host, port: listener.port });
-    const broker = new Broker(core, listener, monitors);
+    const broker = new Broker(core, listener, monitors, ws);
     if (resolved.portsFileDir !== undefined) {
       try {
         await broker.writePortsFile(resolved.portsFileDir);
@@ -294,6 +321,7 @@ export class Broker {
       const ms = this.monitors.some((m) => m.secure) ? 'https' : 'http';
       out.monitoring = hostPorts(mon.host, mon.port).map((hp) => `${ms}://${hp}`);
     }
+    if (this.ws) out.websocket = hostPorts(this.ws.host, this.ws.port).map((hp) => `ws://${hp}`);
     return out;
   }
 
@@ -335,6 +363,7 @@ export class Broker {
     core.log('info', 'entering lame duck mode, no new clients accepted');
     // Stops accepting at once; the promise settles only when the last socket is gone.
     void this.listener.close();
+    void this.ws?.close();
     const clients = [...core.connections].sort((a, b) => a.cid - b.cid);
     if (clients.length === 0 || this.closePromise) {
       await this.close();
@@ -434,7 +463,11 @@ export class Broker {
   private async shutdown(): Promise<void> {
     const core = this.core;
     core.closing = true;
-    const stopped = Promise.all([this.listener.close(), ...this.monitors.map((m) => m.close())]);
+    const stopped = Promise.all([
+      this.listener.close(),
+      this.ws?.close(),
+      ...this.monitors.map((m) => m.close()),
+    ]);
     const conns = [...core.connections];
     for (const c of conns) c.close('server shutdown');
     await Promise.all(conns.map((c) => c.done));

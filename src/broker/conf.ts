@@ -570,7 +570,6 @@ const UNSUPPORTED_TOP_LEVEL = new Set([
   'trace_verbose',
   'trusted',
   'trusted_keys',
-  'websocket',
   'authentication',
   'max_closed_clients',
   'disable_sublist_cache',
@@ -819,6 +818,14 @@ class Mapper {
         case 'ports_file_dir':
           out.portsFileDir = resolve(this.dir, this.str(root, key, key));
           break;
+        case 'websocket':
+        case 'ws': {
+          const m = this.asMap(root[key]);
+          if (!m) return this.expected('a map', root, key, key);
+          const ws = this.websocket(m, key);
+          if (ws) out.websocket = ws;
+          break;
+        }
         case 'http_base_path':
           out.httpBasePath = this.str(root, key, key);
           break;
@@ -845,6 +852,71 @@ class Mapper {
   private monitorPort(v: unknown, map: Json, key: string): number | undefined {
     if (typeof v !== 'number') return this.expected('a port number', map, key, key);
     return v === 0 ? undefined : this.port(v, map, key);
+  }
+
+  /** opts.go parseWebsocket; a port of 0 (or none) means no WebSocket listener. */
+  private websocket(m: Json, path: string): BrokerOptionsInput['websocket'] {
+    const out: Partial<NonNullable<BrokerOptionsInput['websocket']>> = {};
+    let port = 0;
+    for (const key of Object.keys(m)) {
+      const p = `${path}.${key}`;
+      switch (key.toLowerCase()) {
+        case 'listen': {
+          const v = m[key];
+          const hp = typeof v === 'string' ? splitHostPort(v) : undefined;
+          if (typeof v === 'number') port = v;
+          else if (hp) {
+            out.host = hp.host;
+            port = hp.port;
+          } else return this.expected('`host:port` or a port number', m, key, p);
+          break;
+        }
+        case 'port': {
+          const v = m[key];
+          if (typeof v !== 'number') return this.expected('a port number', m, key, p);
+          port = v;
+          break;
+        }
+        case 'host':
+        case 'net':
+          out.host = this.str(m, key, p);
+          break;
+        case 'no_tls':
+          out.noTls = this.bool(m, key, p);
+          break;
+        case 'compress':
+        case 'compression':
+          out.compression = this.bool(m, key, p);
+          break;
+        case 'handshake_timeout':
+          out.handshakeTimeout = this.seconds(m, key, p);
+          break;
+        default:
+          this.unknown(
+            m,
+            key,
+            p,
+            new Set([
+              'advertise',
+              'tls',
+              'same_origin',
+              'allowed_origins',
+              'allowed_origin',
+              'allow_origins',
+              'allow_origin',
+              'origins',
+              'origin',
+              'authorization',
+              'authentication',
+              'jwt_cookie',
+              'no_auth_user',
+            ]),
+          );
+      }
+    }
+    if (port === 0) return undefined;
+    out.port = this.port(port, m, 'port');
+    return out as NonNullable<BrokerOptionsInput['websocket']>;
   }
 
   private port(v: number, map: Json, key: string): number {

@@ -180,7 +180,6 @@ export class Monitor {
     if (o.tls?.verify) v.tls_verify = true;
     const urls = s.connectUrls();
     if (urls.length > 0) v.connect_urls = urls;
-    if (s.wsPort !== undefined) v.ws_connect_urls = [`${o.host}:${s.wsPort}`];
     v.max_connections = o.maxConnections;
     if (o.maxSubscriptions > 0) v.max_subscriptions = o.maxSubscriptions;
     v.ping_interval = o.pingInterval * 1e6;
@@ -198,7 +197,16 @@ export class Monitor {
     v.gateway = {};
     v.leaf = {};
     v.mqtt = {};
-    v.websocket = s.wsPort === undefined ? {} : { host: o.host, port: s.wsPort, no_tls: true };
+    const ws = o.websocket;
+    v.websocket =
+      ws === undefined
+        ? {}
+        : {
+            host: ws.host ?? o.host,
+            port: s.wsPort,
+            ...(ws.noTls && { no_tls: true }),
+            ...(ws.compression && { compression: true }),
+          };
     v.jetstream = {};
     v.tls_timeout = o.tls?.timeout ?? 2;
     v.write_deadline = o.writeDeadline * 1e6;

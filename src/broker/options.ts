@@ -73,6 +73,21 @@ export const TlsSchema = z
   })
   .strict();
 
+export const WebSocketSchema = z
+  .object({
+    /** Address of the WebSocket listener; default the client `host`. */
+    host: z.string().optional(),
+    /** Port; 0 picks a free port. */
+    port: z.number().int().min(0).max(65535),
+    /** Serve plain `ws://` (the only form the embedded broker has); must be true. */
+    noTls: z.boolean().default(false),
+    /** permessage-deflate compression; default off. */
+    compression: z.boolean().default(false),
+    /** Seconds allowed for the HTTP upgrade; default 2 s. */
+    handshakeTimeout: z.number().positive().default(2),
+  })
+  .strict();
+
 export const BrokerOptionsSchema = z
   .object({
     /** Address to listen on; default 127.0.0.1. */
@@ -121,6 +136,8 @@ export const BrokerOptionsSchema = z
     portsFileDir: z.string().min(1).optional(),
     authorization: AuthorizationSchema.optional(),
     tls: TlsSchema.optional(),
+    /** WebSocket listener for browsers and nats.js's `wsconnect`; default none. */
+    websocket: WebSocketSchema.optional(),
     /** Allow a non-loopback listener without TLS and auth; default false. */
     insecure: z.boolean().default(false),
   })

@@ -91,6 +91,7 @@ export async function startBroker(
     ...((broker.monitorUrl ?? broker.monitorsUrl) !== undefined && {
       monitorUrl: (broker.monitorUrl ?? broker.monitorsUrl)!.replace(/^https:/, 'http:'),
     }),
+    ...(broker.wsPort !== undefined && { wsPort: broker.wsPort }),
     lameDuck: () => {
       void broker.lameDuck();
     },
