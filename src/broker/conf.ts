@@ -891,6 +891,26 @@ class Mapper {
         case 'handshake_timeout':
           out.handshakeTimeout = this.seconds(m, key, p);
           break;
+        case 'same_origin':
+          out.sameOrigin = this.bool(m, key, p);
+          break;
+        case 'allowed_origins':
+        case 'allowed_origin':
+        case 'allow_origins':
+        case 'allow_origin':
+        case 'origins':
+        case 'origin': {
+          const v = m[key];
+          const list = typeof v === 'string' ? [v] : v;
+          if (
+            !Array.isArray(list) ||
+            !list.every((o) => typeof o === 'string' && URL.canParse(o))
+          ) {
+            return this.expected('an origin URL or an array of them', m, key, p);
+          }
+          out.allowedOrigins = list as string[];
+          break;
+        }
         default:
           this.unknown(
             m,
@@ -899,13 +919,6 @@ class Mapper {
             new Set([
               'advertise',
               'tls',
-              'same_origin',
-              'allowed_origins',
-              'allowed_origin',
-              'allow_origins',
-              'allow_origin',
-              'origins',
-              'origin',
               'authorization',
               'authentication',
               'jwt_cookie',

@@ -10,6 +10,7 @@ import { availableParallelism, cpus } from 'node:os';
 import type { Connection } from './client.js';
 import { goDuration } from './duration.js';
 import { BrokerListenError } from './errors.js';
+import { isLoopbackHost } from './loopback.js';
 import type { BrokerOptions, BrokerStats } from './options.js';
 import { isValidLiteralSubject, subjectMatches } from './subject.js';
 import type { Sublist, SublistStats } from './sublist.js';
@@ -399,7 +400,16 @@ ${links.map(([p, t]) => `  <a href=./${p}>${t}</a><br/>`).join('\n')}
   }
 
   /** Routes one request; `basePath` as nats-server's path.Join(http_base_path, p). */
-  handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  handle(req: http.IncomingMessage, res: http.ServerResponse, loopback: boolean): void {
+    // DNS rebinding: a page of attacker.example whose name now resolves to 127.0.0.1 is same-origin
+    // to the browser, but its requests still name attacker.example in Host.
+    if (loopback && !isLoopbackHostHeader(req.headers.host ?? '')) {
+      res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(
+        `Expected a loopback Host (localhost, 127.0.0.1, [::1]) for a loopback monitoring endpoint, got ${JSON.stringify(req.headers.host ?? '')}\n`,
+      );
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://monitor');
     let path = url.pathname;
     const base = normaliseBase(this.src.options.httpBasePath);
@@ -408,6 +418,13 @@ ${links.map(([p, t]) => `  <a href=./${p}>${t}</a><br/>`).join('\n')}
       path = path.slice(base.length) || '/';
     }
     const q = url.searchParams;
+    if (q.has('callback')) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(
+        'JSONP (`callback`) is not served: it would let any web page read the monitoring data',
+      );
+      return;
+    }
     try {
       let body: Record<string, unknown>;
       switch (path) {
@@ -456,16 +473,19 @@ function notFound(res: http.ServerResponse): void {
   res.end('404 page not found\n');
 }
 
-/** monitor.go ResponseHandler: JSON, or JSONP when `callback` is given. */
-function respond(res: http.ServerResponse, q: URLSearchParams, json: string): void {
-  const callback = q.get('callback') ?? '';
-  if (callback !== '') {
-    res.writeHead(200, { 'Content-Type': 'application/javascript' });
-    res.end(`${callback}(${json})`);
-    return;
-  }
+/** monitor.go ResponseHandler, without its JSONP: a `<script>` of any web page could read it. */
+function respond(res: http.ServerResponse, _q: URLSearchParams, json: string): void {
   res.writeHead(200, { 'Content-Type': 'application/json' });
   res.end(json);
+}
+
+/** Is `host` (a Host header) a name that only ever means this machine? */
+function isLoopbackHostHeader(host: string): boolean {
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d*$/, '');
+  const n = name.toLowerCase();
+  return (
+    n === 'localhost' || n.endsWith('.localhost') || n === '::1' || /^127(\.\d{1,3}){3}$/.test(n)
+  );
 }
 
 /** Starts the monitor on `host:port` (HTTPS when `secure` is given). */
@@ -476,9 +496,10 @@ export async function listenMonitor(
   secure: { cert: string; key: string } | null,
   onError: (err: Error) => void,
 ): Promise<MonitorListener> {
+  const loopback = isLoopbackHost(host);
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     try {
-      monitor.handle(req, res);
+      monitor.handle(req, res, loopback);
     } catch (err) {
       onError(err instanceof Error ? err : new Error(String(err)));
       if (!res.headersSent) res.writeHead(500);

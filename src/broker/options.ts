@@ -85,6 +85,10 @@ export const WebSocketSchema = z
     compression: z.boolean().default(false),
     /** Seconds allowed for the HTTP upgrade; default 2 s. */
     handshakeTimeout: z.number().positive().default(2),
+    /** Refuse a browser's upgrade whose Origin is not the listener's own host; default false. */
+    sameOrigin: z.boolean().default(false),
+    /** Origins (`scheme://host[:port]`) a browser's upgrade may come from; default any. */
+    allowedOrigins: z.array(z.string().url()).default([]),
   })
   .strict();
 

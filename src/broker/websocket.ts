@@ -30,6 +30,16 @@ export async function listenWebSocket(
   });
   const wss = new WebSocketServer({
     server,
+    verifyClient: (info, done) => {
+      const why = originProblem(info.req, ws);
+      if (why === null) return done(true);
+      acceptor.log('warn', 'websocket upgrade refused', {
+        origin: info.origin,
+        reason: why,
+        ip: info.req.socket.remoteAddress,
+      });
+      done(false, 403, `Forbidden: ${why}`);
+    },
     perMessageDeflate: ws.compression,
     // As nats-server's: the protocol caps a message by max_payload; allow the control line too.
     maxPayload: options.maxPayload + options.maxControlLine + 1024,
@@ -79,4 +89,42 @@ export async function listenWebSocket(
         server.closeAllConnections();
       })),
   };
+}
+
+/** `scheme`, host and port of a URL or Host header; the port defaults by scheme. */
+function hostPort(scheme: string, host: string): { host: string; port: string } {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(host);
+  const h = (m?.[1] ?? host).toLowerCase();
+  const port = m?.[2] || (scheme === 'https:' || scheme === 'wss:' ? '443' : '80');
+  return { host: h, port };
+}
+
+/** websocket.go checkOrigin: null when allowed, else why not. No Origin header: not a browser. */
+function originProblem(
+  req: http.IncomingMessage,
+  ws: NonNullable<BrokerOptions['websocket']>,
+): string | null {
+  if (!ws.sameOrigin && ws.allowedOrigins.length === 0) return null;
+  const origin = req.headers.origin ?? req.headers['sec-websocket-origin'];
+  if (origin === undefined || origin === '') return null;
+  let u: URL;
+  try {
+    u = new URL(String(origin));
+  } catch {
+    return `malformed origin ${JSON.stringify(origin)}`;
+  }
+  const o = hostPort(u.protocol, u.host);
+  if (ws.sameOrigin) {
+    const r = hostPort('http:', req.headers.host ?? '');
+    if (o.host !== r.host || o.port !== r.port) return 'not same origin';
+  }
+  if (ws.allowedOrigins.length > 0) {
+    const ok = ws.allowedOrigins.some((a) => {
+      const au = new URL(a);
+      const ah = hostPort(au.protocol, au.host);
+      return au.protocol === u.protocol && ah.host === o.host && ah.port === o.port;
+    });
+    if (!ok) return 'not in the allowed list';
+  }
+  return null;
 }
