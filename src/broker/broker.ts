@@ -43,6 +43,7 @@ const noopLogger: BrokerLogger = () => {};
 
 function hasAuth(o: BrokerOptions): boolean {
   const a = o.authorization;
+  if (o.operators.length > 0 || o.trustedKeys.length > 0) return true;
   return !!a && (a.token !== undefined || a.user !== undefined || (a.users?.length ?? 0) > 0);
 }
 
@@ -108,6 +109,7 @@ class BrokerCore implements ConnectionHost, StreamAcceptor, MonitorSource {
     slowConsumers: 0,
   };
   readonly connections = new Set<Connection>();
+  private readonly accountSublists = new Map<string, Sublist<Subscription<Connection>>>();
   readonly serverId: string;
   port: number;
   wsPort: number | undefined = undefined;
@@ -149,6 +151,31 @@ class BrokerCore implements ConnectionHost, StreamAcceptor, MonitorSource {
       // Runs when the current input batch (one 'data' event) is done: one write per client.
       queueMicrotask(this.flushAll);
     }
+  }
+
+  sublistFor(account: string): Sublist<Subscription<Connection>> {
+    if (account === '') return this.sublist;
+    let s = this.accountSublists.get(account);
+    if (!s) {
+      s = new Sublist<Subscription<Connection>>();
+      this.accountSublists.set(account, s);
+    }
+    return s;
+  }
+
+  private readonly accountConns = new Map<string, number>();
+
+  joinAccount(conn: Connection, max: number): boolean {
+    const n = this.accountConns.get(conn.account) ?? 0;
+    if (max >= 0 && n >= max) return false;
+    this.accountConns.set(conn.account, n + 1);
+    return true;
+  }
+
+  leaveAccount(conn: Connection): void {
+    const n = (this.accountConns.get(conn.account) ?? 1) - 1;
+    if (n <= 0) this.accountConns.delete(conn.account);
+    else this.accountConns.set(conn.account, n);
   }
 
   get authRequired(): boolean {

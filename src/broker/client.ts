@@ -22,6 +22,11 @@ export type BrokerLogger = (
 export interface ConnectionHost {
   readonly options: BrokerOptions;
   readonly sublist: Sublist<Subscription<Connection>>;
+  /** The subject space of an account (operator mode); '' is the global one, `sublist`. */
+  sublistFor(account: string): Sublist<Subscription<Connection>>;
+  /** Counts the connection in its account; false when the account is full. */
+  joinAccount(conn: Connection, max: number): boolean;
+  leaveAccount(conn: Connection): void;
   readonly auth: Authenticator;
   readonly stats: BrokerStats;
   readonly log: BrokerLogger;
@@ -131,6 +136,11 @@ export class Connection implements ParserSink {
   /** Client name from CONNECT, for logs. */
   name = '';
   user = '';
+  /** The account a JWT user belongs to; '' without operator mode. */
+  account = '';
+  /** This connection's subject space: its account's. */
+  private sublist: Sublist<Subscription<Connection>>;
+  private expireTimer: NodeJS.Timeout | null = null;
   /** `lang` and `version` from CONNECT, for /connz. */
   lang = '';
   version = '';
@@ -184,6 +194,7 @@ export class Connection implements ParserSink {
     this.remoteAddress = meta.remoteAddress ?? '';
     this.remotePort = meta.remotePort ?? 0;
     this.transport = meta.transport ?? 'nats';
+    this.sublist = host.sublist;
     const opts = host.options;
     this.parser = new Parser(this, {
       maxControlLine: opts.maxControlLine,
@@ -315,12 +326,30 @@ export class Connection implements ParserSink {
         host.log('warn', 'authorization violation', {
           cid: this.cid,
           user: c.user ?? c.nkey ?? '',
+          ...(host.auth.operatorMode && { reason: host.auth.lastJwtError }),
         });
         this.closeWithError(ServerErrorText.AuthViolation);
         return;
       }
       this.user = res.user;
       this.perms = res.permissions;
+      if (res.account !== undefined && res.account !== '') {
+        this.account = res.account;
+        if (!host.joinAccount(this, res.accountMaxConnections ?? -1)) {
+          this.account = '';
+          this.closeWithError(ServerErrorText.MaxAccountConnections);
+          return;
+        }
+        this.sublist = host.sublistFor(res.account);
+      }
+      if (res.expiresAt !== undefined) {
+        // client.go setExpiration: closed with 'User Authentication Expired' when the JWT expires.
+        this.expireTimer = setTimeout(
+          () => this.closeWithError(ServerErrorText.AuthExpired),
+          Math.max(0, Math.min(res.expiresAt - Date.now(), 2 ** 31 - 1)),
+        );
+        this.expireTimer.unref();
+      }
       if (this.authTimer) {
         clearTimeout(this.authTimer);
         this.authTimer = null;
@@ -397,7 +426,7 @@ export class Connection implements ParserSink {
     // A SUB reusing a live sid keeps the existing subscription (client.go processSub).
     if (!this.subs.has(sid)) {
       const sub = new Subscription<Connection>(this, subject, queue, sid);
-      if (!this.host.sublist.insert(sub)) {
+      if (!this.sublist.insert(sub)) {
         this.sendErr(ServerErrorText.InvalidSubject);
         return;
       }
@@ -447,7 +476,7 @@ export class Connection implements ParserSink {
     }
     if (this.verbose) this.queueString(OK_LINE);
 
-    const r = host.sublist.match(subject);
+    const r = this.sublist.match(subject);
     // The part of the MSG/HMSG line after the sid, built once per message (client.go pa.szb),
     // and reused while the publisher repeats the same control line.
     let tail = this.lastTail;
@@ -489,7 +518,7 @@ export class Connection implements ParserSink {
 
   /** client.go: an empty 503 status on the publisher's own subscription matching the reply. */
   private sendNoResponders(reply: string): void {
-    const psubs = this.host.sublist.match(reply).psubs;
+    const psubs = this.sublist.match(reply).psubs;
     for (let k = 0; k < psubs.length; k++) {
       const sub = psubs[k];
       if (sub.owner === this && !sub.closed) {
@@ -551,7 +580,7 @@ export class Connection implements ParserSink {
     if (sub.closed) return;
     sub.closed = true;
     this.subs.delete(sub.sid);
-    this.host.sublist.remove(sub);
+    this.sublist.remove(sub);
     this.host.stats.subscriptions--;
   }
 
@@ -730,15 +759,18 @@ export class Connection implements ParserSink {
     }
     this.closed = true;
     this.parser.stop();
-    for (const t of [this.pingTimer, this.authTimer, this.writeTimer]) if (t) clearTimeout(t);
-    this.pingTimer = this.authTimer = this.writeTimer = null;
+    for (const t of [this.pingTimer, this.authTimer, this.writeTimer, this.expireTimer]) {
+      if (t) clearTimeout(t);
+    }
+    this.pingTimer = this.authTimer = this.writeTimer = this.expireTimer = null;
     for (const sub of this.subs.values()) {
       sub.closed = true;
-      this.host.sublist.remove(sub);
+      this.sublist.remove(sub);
       this.host.stats.subscriptions--;
     }
     this.subs.clear();
     this.host.removeConnection(this);
+    if (this.account !== '') this.host.leaveAccount(this);
     this.host.log('debug', 'client closed', { cid: this.cid, reason });
     if (abort || this.stream.destroyed) {
       this.stream.destroy();

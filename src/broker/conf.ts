@@ -556,20 +556,13 @@ const UNSUPPORTED_TOP_LEVEL = new Set([
   'mqtt',
   'no_auth_user',
   'no_header_support',
-  'operator',
-  'operators',
   'pid_file',
   'reconnect_error_reports',
-  'resolver',
-  'resolver_preload',
   'server_tags',
   'syslog',
   'remote_syslog',
-  'system_account',
   'trace',
   'trace_verbose',
-  'trusted',
-  'trusted_keys',
   'authentication',
   'max_closed_clients',
   'disable_sublist_cache',
@@ -826,6 +819,66 @@ class Mapper {
           if (ws) out.websocket = ws;
           break;
         }
+        case 'operator':
+        case 'operators':
+        case 'roots':
+        case 'root':
+        case 'root_operators':
+        case 'root_operator': {
+          const v = root[key];
+          const list = typeof v === 'string' ? [v] : v;
+          if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
+            return this.expected(
+              'an operator JWT file (or inline JWT) or a list of them',
+              root,
+              key,
+              key,
+            );
+          }
+          out.operators = [];
+          for (const item of list as string[]) this.operatorJwt(item, out.operators, root, key);
+          break;
+        }
+        case 'trusted':
+        case 'trusted_keys': {
+          const v = root[key];
+          const list = typeof v === 'string' ? v.split(/\s+/).filter((x) => x !== '') : v;
+          if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
+            return this.expected('an operator public key or a list of them', root, key, key);
+          }
+          out.trustedKeys = list as string[];
+          break;
+        }
+        case 'resolver':
+        case 'account_resolver':
+        case 'accounts_resolver': {
+          const v = root[key];
+          // opts.go: only the memory resolver; URL and full/cache resolvers need nats-server.
+          if (typeof v !== 'string' || !/^\s*(MEM|MEMORY)\s*$/i.test(v)) {
+            this.fail(
+              `\`${key}\` must be MEMORY: the embedded broker has only the memory resolver (accounts in \`resolver_preload\`); for URL or full resolvers run nats-server`,
+              root,
+              key,
+              key,
+            );
+          }
+          break;
+        }
+        case 'resolver_preload': {
+          const m = this.asMap(root[key]);
+          if (!m)
+            return this.expected('a map of account public key to account JWT', root, key, key);
+          const preload: Record<string, string> = {};
+          for (const acc of Object.keys(m)) preload[acc] = this.str(m, acc, `${key}.${acc}`);
+          out.resolverPreload = preload;
+          break;
+        }
+        case 'system_account':
+        case 'system':
+          // There is no system account in the embedded broker; the key is accepted so nsc's
+          // generated configurations load, and has no effect.
+          this.str(root, key, key);
+          break;
         case 'http_base_path':
           out.httpBasePath = this.str(root, key, key);
           break;
@@ -852,6 +905,35 @@ class Mapper {
   private monitorPort(v: unknown, map: Json, key: string): number | undefined {
     if (typeof v !== 'number') return this.expected('a port number', map, key, key);
     return v === 0 ? undefined : this.port(v, map, key);
+  }
+
+  /** jwt.go readOperatorJWT: a file, or the JWT inline (`eyJ…`); decorated files are read too. */
+  private operatorJwt(item: string, into: string[], map: Json, key: string): void {
+    const fromText = (text: string): string => {
+      const m = /-----BEGIN [^-]*JWT-----\s*([^\s-][^\s]*)/.exec(text);
+      return (m ? m[1]! : text).trim();
+    };
+    if (item.startsWith('eyJ')) {
+      into.push(fromText(item));
+      return;
+    }
+    const file = resolve(this.dir, item);
+    const slot = into.length;
+    into.push('');
+    this.reads.push(
+      readFile(file, 'utf8').then(
+        (text) => {
+          into[slot] = fromText(text);
+        },
+        (err: unknown) =>
+          this.fail(
+            `error parsing operator JWT: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`,
+            map,
+            key,
+            key,
+          ),
+      ),
+    );
   }
 
   /** opts.go parseWebsocket; a port of 0 (or none) means no WebSocket listener. */

@@ -228,7 +228,7 @@ export class Monitor {
     v.in_bytes = st.inBytes;
     v.out_bytes = st.outBytes;
     v.slow_consumers = st.slowConsumers;
-    v.subscriptions = s.sublist.count;
+    v.subscriptions = st.subscriptions;
     v.http_req_stats = Object.fromEntries([...this.reqStats].sort(([a], [b]) => (a < b ? -1 : 1)));
     v.config_load_time = goTime(s.startedAt);
     return v;

@@ -138,6 +138,12 @@ export const BrokerOptionsSchema = z
     lameDuckGracePeriod: z.number().int().nonnegative().default(10_000),
     /** Folder for the `<exe>_<pid>.ports` file listing the bound URLs; default none. */
     portsFileDir: z.string().min(1).optional(),
+    /** Operator mode: trusted operator JWTs (their text); users then authenticate with JWTs. */
+    operators: z.array(z.string().min(1)).default([]),
+    /** Operator mode: trusted operator public keys (O...), instead of or besides `operators`. */
+    trustedKeys: z.array(z.string().min(1)).default([]),
+    /** The memory resolver: account public key → account JWT. */
+    resolverPreload: z.record(z.string(), z.string()).default({}),
     authorization: AuthorizationSchema.optional(),
     tls: TlsSchema.optional(),
     /** WebSocket listener for browsers and nats.js's `wsconnect`; default none. */
