@@ -322,6 +322,8 @@ export class Monitor {
     if (c.lang !== '') ci.lang = c.lang;
     if (c.version !== '') ci.version = c.version;
     if (want.auth && c.user !== '') ci.authorized_user = c.user;
+    // monitor.go: the account only when it is not the global one.
+    if (want.auth && c.account !== '') ci.account = c.account;
     if (c.subs.size > 0) {
       if (want.subsDetail) {
         ci.subscriptions_list_detail = [...c.subs.values()].map((s) => subDetail(s, false));

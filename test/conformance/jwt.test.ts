@@ -16,6 +16,8 @@ import { type BrokerUnderTest, forEachBroker, RawClient } from './brokers.js';
 interface Fleet {
   config: string;
   users: Record<string, { jwt: string; kp: KeyPair }>;
+  /** Account A's public key. */
+  accountA: string;
   /** A user of account A whose JWT expires `seconds` from now. */
   expiring(seconds: number): Promise<{ jwt: string; kp: KeyPair }>;
 }
@@ -86,7 +88,7 @@ resolver_preload: {
     const kp = createUser();
     return { kp, jwt: await encodeUser('short', kp, a, {}, { exp: now() + seconds }) };
   };
-  return { config, users, expiring };
+  return { config, users, expiring, accountA: a.getPublicKey() };
 }
 
 const fleet = await makeFleet();
@@ -227,4 +229,17 @@ forEachBroker(
     assert.ok(c.text.endsWith("-ERR 'maximum account active connections exceeded'\r\n"), c.text);
   },
   setup,
+);
+
+forEachBroker(
+  '/connz?auth=1 names a JWT user by its key and its account',
+  async (t, b) => {
+    await as(t, b, 'alice');
+    const res = await fetch(`${b.monitorUrl}/connz?auth=1`);
+    const connz = (await res.json()) as { connections: Record<string, unknown>[] };
+    const c = connz.connections[0]!;
+    assert.equal(c.authorized_user, fleet.users.alice!.kp.getPublicKey());
+    assert.equal(c.account, fleet.accountA);
+  },
+  { config: () => `${fleet.config}http_port: -1\n` },
 );

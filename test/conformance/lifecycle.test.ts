@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadBrokerConfigFile } from '../../src/broker/conf.js';
+import { connect } from '@nats-io/transport-node';
 import { requireNatsServer } from '../helpers/nats-server.js';
 import { forEachBroker, RawClient } from './brokers.js';
 
@@ -96,3 +97,19 @@ test('a lame_duck_duration under 30 s is refused, with nats-server’s text', as
   assert.notEqual(r.status, 0);
   assert.ok(`${r.stdout}${r.stderr}`.includes(text), r.stderr);
 });
+
+forEachBroker(
+  'a nats.js client reports lame duck mode as an ldm status',
+  async (t, b) => {
+    const nc = await connect({ servers: b.url, reconnect: false });
+    t.after(() => nc.close());
+    await nc.flush();
+    const ldm = (async () => {
+      for await (const s of nc.status()) if (s.type === 'ldm') return true;
+      return false;
+    })();
+    b.lameDuck();
+    assert.equal(await ldm, true);
+  },
+  { config: 'lame_duck_duration: "30s"\nlame_duck_grace_period: "100ms"\n' },
+);

@@ -106,3 +106,29 @@ forEachBroker(
   },
   { config: WS },
 );
+
+forEachBroker(
+  'a WebSocket client publishing over max_payload gets Maximum Payload Violation and is closed',
+  async (t, b) => {
+    const sock = new WebSocket(`ws://127.0.0.1:${b.wsPort}`);
+    t.after(() => sock.terminate());
+    let text = '';
+    sock.on('message', (data: Buffer) => (text += data.toString('latin1')));
+    const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      sock.once('open', () => resolve());
+      sock.once('error', reject);
+    });
+    const size = 1024 * 1024 + 1;
+    sock.send(
+      Buffer.concat([
+        Buffer.from(`CONNECT {"verbose":false}\r\nPUB big ${size}\r\n`),
+        Buffer.alloc(size, 0x61),
+        Buffer.from('\r\n'),
+      ]),
+    );
+    await closed;
+    assert.ok(text.endsWith("-ERR 'Maximum Payload Violation'\r\n"), text.slice(-200));
+  },
+  { config: WS },
+);
