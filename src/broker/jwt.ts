@@ -250,7 +250,11 @@ export class JwtTrust {
   authenticate(token: string, sig: string | undefined, nonce: string | undefined): JwtUser {
     const nowSec = Math.floor(Date.now() / 1000);
     const u = verifyJwt(token, 'A', 'user');
-    publicNkey(u.sub, 'U');
+    try {
+      publicNkey(u.sub, 'U');
+    } catch (err) {
+      throw new JwtError(`user JWT subject ${u.sub} is not a user key: ${(err as Error).message}`);
+    }
     checkTimes(u, nowSec, 'user');
     const nats = u.nats!;
     const issuerAccount = typeof nats.issuer_account === 'string' ? nats.issuer_account : '';

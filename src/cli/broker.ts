@@ -77,8 +77,10 @@ export function registerBroker(program: Command): void {
       if (server.monitorUrl) process.stdout.write(`monitoring on ${server.monitorUrl}\n`);
       if (server.monitorsUrl) process.stdout.write(`monitoring on ${server.monitorsUrl}\n`);
       // SIGUSR2 is nats-server's lame duck signal (`nats-server --signal ldm`).
+      // `on`, not `once`: a second SIGUSR2 must not fall back to the default action (exit).
       const lameDuck = new Promise<'lame duck'>((resolve) => {
-        process.once('SIGUSR2', () => {
+        process.on('SIGUSR2', () => {
+          if (server.inLameDuckMode) return;
           logLine('info', 'entering lame duck mode');
           void server.lameDuck().then(() => resolve('lame duck'));
         });
