@@ -354,7 +354,10 @@ export class Broker {
 
   /** server.go logPorts: `<dir>/<exe>_<pid>.ports`, removed again when the broker stops. */
   private async writePortsFile(dir: string): Promise<void> {
-    const exe = basename(process.argv[1] ?? process.argv0);
+    // Go's os.Args[0]: the command as invoked (`exec -a nats-server node main.js …` names it
+    // nats-server, as a harness that looks for nats-server_<pid>.ports expects), else the script.
+    const argv0 = basename(process.argv0);
+    const exe = /^node(js)?(\.exe)?$/.test(argv0) ? basename(process.argv[1] ?? 'admiral') : argv0;
     const file = join(dir, `${exe}_${process.pid}.ports`);
     try {
       await writeFile(file, JSON.stringify(this.ports()));

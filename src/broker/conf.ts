@@ -548,7 +548,6 @@ const UNSUPPORTED_TOP_LEVEL = new Set([
   'debug',
   'gateway',
   'jetstream',
-  'leafnodes',
   'log_file',
   'logfile_size_limit',
   'logtime',
@@ -558,7 +557,6 @@ const UNSUPPORTED_TOP_LEVEL = new Set([
   'no_header_support',
   'pid_file',
   'reconnect_error_reports',
-  'server_tags',
   'syslog',
   'remote_syslog',
   'trace',
@@ -879,6 +877,33 @@ class Mapper {
           // generated configurations load, and has no effect.
           this.str(root, key, key);
           break;
+        case 'server_tags': {
+          const v = root[key];
+          const list = typeof v === 'string' ? [v] : v;
+          if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
+            return this.expected('a tag or a list of tags', root, key, key);
+          }
+          out.serverTags = list as string[];
+          break;
+        }
+        case 'leafnodes':
+        case 'leaf': {
+          // nats.js's test harness writes `leafnodes { listen: "127.0.0.1:-1" }` into every
+          // configuration. No leafnode listener is opened; anything beyond the address is refused.
+          const m = this.asMap(root[key]);
+          if (!m) return this.expected('a map', root, key, key);
+          for (const lk of Object.keys(m)) {
+            if (!['listen', 'host', 'port'].includes(lk.toLowerCase())) {
+              this.fail(
+                `\`${key}.${lk}\` is a nats-server option that admiral's embedded broker does not support (it has no leaf nodes); remove it or run nats-server`,
+                m,
+                lk,
+                `${key}.${lk}`,
+              );
+            }
+          }
+          break;
+        }
         case 'http_base_path':
           out.httpBasePath = this.str(root, key, key);
           break;

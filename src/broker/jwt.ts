@@ -84,8 +84,11 @@ export function verifyJwt(token: string, issuerKinds: string, type: string): Cla
     throw new JwtError('expected JSON objects in the JWT');
   }
   if (header.typ?.toUpperCase() !== 'JWT') throw new JwtError(`unsupported JWT type ${header.typ}`);
-  // v2 JWTs are `ed25519-nkey`; v1 (`ed25519`) ones are refused, as nats-server 2.9 does.
-  if (header.alg !== 'ed25519-nkey') throw new JwtError(`unsupported JWT algorithm ${header.alg}`);
+  // jwt/v2 header.go Valid: `ed25519-nkey` (v2) or `ed25519` (v1), any case.
+  const alg = String(header.alg).toLowerCase();
+  if (alg !== 'ed25519-nkey' && alg !== 'ed25519') {
+    throw new JwtError(`unsupported JWT algorithm ${header.alg}`);
+  }
   if (typeof claims.iss !== 'string' || typeof claims.sub !== 'string') {
     throw new JwtError('expected `iss` and `sub` in the claims');
   }
@@ -95,19 +98,30 @@ export function verifyJwt(token: string, issuerKinds: string, type: string): Cla
   } catch (err) {
     throw new JwtError(`issuer ${claims.iss} is not a valid key: ${(err as Error).message}`);
   }
+  // jwt/v2 decoder.go: a top-level `type` makes a v1 claim; otherwise `nats.version` says.
+  const nats = typeof claims.nats === 'object' && claims.nats !== null ? claims.nats : {};
+  const v1Type = (claims as { type?: unknown }).type;
+  const version = v1Type !== undefined && v1Type !== '' ? 1 : Number(nats.version ?? 0);
+  const kind = version === 1 && v1Type !== undefined ? v1Type : nats.type;
+  if (version > 2) throw new JwtError(`JWT version ${version} is newer than 2`);
+  // v1 signs the claims part only, v2 the header and the claims.
+  const signed = version <= 1 ? parts[1]! : `${parts[0]}.${parts[1]}`;
   const sig = Buffer.from(parts[2]!, 'base64url');
   let ok = false;
   try {
-    ok = sig.length === 64 && verify(null, Buffer.from(`${parts[0]}.${parts[1]}`), key, sig);
+    ok = sig.length === 64 && verify(null, Buffer.from(signed), key, sig);
   } catch {
     ok = false;
   }
   if (!ok) throw new JwtError(`signature does not verify with issuer ${claims.iss}`);
-  const nats = claims.nats;
-  if (typeof nats !== 'object' || nats === null || nats.type !== type) {
-    throw new JwtError(`expected a ${type} JWT, got ${String(nats?.type)}`);
-  }
-  return claims;
+  if (kind !== type) throw new JwtError(`expected a ${type} JWT, got ${String(kind)}`);
+  // v1 kept issuer_account at the top of the claims.
+  const v1Account = (claims as { issuer_account?: unknown }).issuer_account;
+  const merged =
+    version <= 1 && nats.issuer_account === undefined && typeof v1Account === 'string'
+      ? { ...nats, issuer_account: v1Account }
+      : nats;
+  return { ...claims, nats: merged };
 }
 
 /** Expiry and not-before, in seconds since the epoch, as jwt's Validate checks them. */

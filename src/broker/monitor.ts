@@ -231,6 +231,7 @@ export class Monitor {
     v.subscriptions = st.subscriptions;
     v.http_req_stats = Object.fromEntries([...this.reqStats].sort(([a], [b]) => (a < b ? -1 : 1)));
     v.config_load_time = goTime(s.startedAt);
+    if (o.serverTags.length > 0) v.tags = o.serverTags;
     return v;
   }
 

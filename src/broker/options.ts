@@ -98,6 +98,8 @@ export const BrokerOptionsSchema = z
     host: z.string().default('127.0.0.1'),
     /** TCP port; default 4222; 0 picks a free port. */
     port: z.number().int().min(0).max(65535).default(4222),
+    /** Tags reported in /varz (`server_tags`); default none. */
+    serverTags: z.array(z.string()).default([]),
     /** Name reported in INFO; default the server id. */
     serverName: z.string().optional(),
     /** Largest payload a client may publish, in bytes; default 1 MiB. */
