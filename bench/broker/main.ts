@@ -2,6 +2,9 @@
 // printing each figure and the ratio embedded / nats-server. Clients run in separate processes.
 //   node dist/bench/broker/main.js [--quick]
 import { fileURLToPath } from 'node:url';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type BrokerProcess, startEmbedded, startNatsServer } from '../lib/brokers.js';
 import { startWorker, type Worker } from '../lib/workers.js';
 
@@ -136,11 +139,20 @@ function fmt(n: number): string {
 // and report the median of each figure and of the per-round ratio.
 const roundsArg = process.argv.indexOf('--rounds');
 const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : quick ? 1 : 5;
+// --features: both brokers also run the monitoring endpoint and a WebSocket listener.
+const features = process.argv.includes('--features');
+let extra: string[] = [];
+if (features) {
+  const dir = await mkdtemp(join(tmpdir(), 'admiral-bench-broker-'));
+  const conf = join(dir, 'features.conf');
+  await writeFile(conf, 'http_port: -1\nwebsocket { port: -1, no_tls: true }\n');
+  extra = ['-c', conf];
+}
 const natsRuns: Figure[][] = [];
 const embeddedRuns: Figure[][] = [];
 for (let r = 0; r < rounds; r++) {
-  natsRuns.push(await measure(startNatsServer));
-  embeddedRuns.push(await measure(startEmbedded));
+  natsRuns.push(await measure(() => startNatsServer(extra)));
+  embeddedRuns.push(await measure(() => startEmbedded(extra)));
 }
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -148,7 +160,7 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 console.log(
-  `bench/broker${quick ? ' (quick)' : ''}, median of ${rounds} round${rounds === 1 ? '' : 's'} — ratio = embedded / nats-server (inverted for time and memory, so > 1 is better)`,
+  `bench/broker${quick ? ' (quick)' : ''}${features ? ' with monitoring and WebSocket on' : ''}, median of ${rounds} round${rounds === 1 ? '' : 's'} — ratio = embedded / nats-server (inverted for time and memory, so > 1 is better)`,
 );
 console.log(['figure', 'unit', 'nats-server', 'embedded', 'ratio', 'ratio range'].join(' | '));
 for (let i = 0; i < natsRuns[0]!.length; i++) {

@@ -67,8 +67,9 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
-export async function startEmbedded(): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, [CLI, 'broker', 'start', '--port', '0'], {
+/** `extraArgs` go to both brokers alike (nats-server's flag spellings, e.g. `-m -1 -c FILE`). */
+export async function startEmbedded(extraArgs: readonly string[] = []): Promise<BrokerProcess> {
+  const child = spawn(process.execPath, [CLI, 'broker', 'start', '--port', '0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const m = await waitForLine(child, /broker listening on (nats:\/\/\S+)/, 'admiral broker');
@@ -83,10 +84,12 @@ export async function startEmbedded(): Promise<BrokerProcess> {
   };
 }
 
-export async function startNatsServer(): Promise<BrokerProcess> {
+export async function startNatsServer(extraArgs: readonly string[] = []): Promise<BrokerProcess> {
   const bin = natsServerPath();
   if (!bin) throw new Error('nats-server not found: apt-get install -y nats-server');
-  const child = spawn(bin, ['-a', '127.0.0.1', '-p', '-1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, [...extraArgs, '-a', '127.0.0.1', '-p', '-1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const m = await waitForLine(
     child,
     /Listening for client connections on (\S+):(\d+)/,

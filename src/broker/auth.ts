@@ -12,6 +12,7 @@ import {
 import { fromPublic } from '@nats-io/nkeys';
 import { BrokerConfigError } from './errors.js';
 import type { BrokerOptions, Permissions } from './options.js';
+import { JwtError, JwtTrust } from './jwt.js';
 import { ClientPermissions, PermissionSet } from './permissions.js';
 
 /** The CONNECT fields that authentication reads. */
@@ -21,6 +22,7 @@ export interface ConnectCredentials {
   pass?: string;
   nkey?: string;
   sig?: string;
+  jwt?: string;
 }
 
 /** Who a connection authenticated as, and what it may do. */
@@ -28,6 +30,12 @@ export interface AuthResult {
   /** User name or nkey; '' for token or no auth. */
   readonly user: string;
   readonly permissions: ClientPermissions | null;
+  /** The account (operator mode); '' for the one global account. */
+  readonly account?: string;
+  /** When the credentials expire (ms since the epoch), if they do. */
+  readonly expiresAt?: number;
+  /** Most connections of the account at once; -1 unlimited (operator mode). */
+  readonly accountMaxConnections?: number;
 }
 
 interface PasswordUser {
@@ -101,9 +109,23 @@ export class Authenticator {
   private readonly singleUser: { user: string; password: string } | undefined;
   private readonly users = new Map<string, PasswordUser>();
   private readonly nkeys = new Map<string, NkeyUser>();
+  private readonly trust: JwtTrust | null;
+  /** Why the last JWT authentication failed, for the log. */
+  lastJwtError = '';
 
   constructor(options: BrokerOptions) {
     const a = options.authorization;
+    const operatorMode = options.operators.length > 0 || options.trustedKeys.length > 0;
+    if (operatorMode && a !== undefined && (a.users?.length || a.user || a.token)) {
+      // opts.go validateTrustedOperators: nats-server's own rule.
+      throw new BrokerConfigError(
+        'operators do not allow authorization users, a user or a token: users come from JWTs',
+        'authorization',
+      );
+    }
+    this.trust = operatorMode
+      ? new JwtTrust(options.operators, options.trustedKeys, options.resolverPreload)
+      : null;
     this.timeoutMs = Math.round((a?.timeout ?? 2) * 1000);
     this.token = a?.token;
     const users = a?.users ?? [];
@@ -166,9 +188,14 @@ export class Authenticator {
     );
   }
 
+  /** Whether users authenticate with JWTs (operator mode). */
+  get operatorMode(): boolean {
+    return this.trust !== null;
+  }
+
   /** Whether nkey users exist, so each connection gets a nonce. */
   get usesNonce(): boolean {
-    return this.nkeys.size > 0;
+    return this.nkeys.size > 0 || this.trust !== null;
   }
 
   /**
@@ -211,6 +238,31 @@ export class Authenticator {
   /** Checks CONNECT credentials; null means 'Authorization Violation'. */
   authenticate(c: ConnectCredentials, nonce: string | undefined): AuthResult | null {
     if (!this.required) return { user: '', permissions: null };
+    if (this.trust) {
+      if (!c.jwt) {
+        this.lastJwtError = 'no user JWT in CONNECT';
+        return null;
+      }
+      try {
+        const r = this.trust.authenticate(c.jwt, c.sig, nonce);
+        const perms = r.permissions
+          ? new ClientPermissions(
+              new PermissionSet(r.permissions as Permissions, `user JWT ${r.user} permissions`),
+            )
+          : null;
+        return {
+          user: r.user,
+          permissions: perms,
+          account: r.account,
+          expiresAt: r.expiresAt,
+          accountMaxConnections: r.maxConnections,
+        };
+      } catch (err) {
+        if (!(err instanceof JwtError) && !(err instanceof BrokerConfigError)) throw err;
+        this.lastJwtError = err.message;
+        return null;
+      }
+    }
     if (this.nkeys.size > 0 && c.nkey) {
       const u = this.nkeys.get(c.nkey);
       if (!u || !c.sig || nonce === undefined) return null;

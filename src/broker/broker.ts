@@ -1,6 +1,9 @@
 // The embedded broker: validates options, owns the sublist, the connections and the counters,
 // and hands sockets from server.ts (or any Duplex, for tests) to client.ts.
 
+import { rm, writeFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import { basename, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { createServer as createServerKey } from '@nats-io/nkeys';
 import { VERSION } from '../version.js';
@@ -13,6 +16,7 @@ import {
 } from './client.js';
 import { BrokerConfigError, InsecureListenError, ServerErrorText } from './errors.js';
 import { isLoopbackHost } from './loopback.js';
+import { listenMonitor, Monitor, type MonitorListener, type MonitorSource } from './monitor.js';
 
 export { isLoopbackHost } from './loopback.js';
 import {
@@ -25,6 +29,7 @@ import {
   PermissionsSchema,
 } from './options.js';
 import { type Greeting, type Listener, listen, type StreamAcceptor } from './server.js';
+import { listenWebSocket, type WebSocketListener } from './websocket.js';
 import { Sublist } from './sublist.js';
 import type { Subscription } from './subscription.js';
 
@@ -38,6 +43,7 @@ const noopLogger: BrokerLogger = () => {};
 
 function hasAuth(o: BrokerOptions): boolean {
   const a = o.authorization;
+  if (o.operators.length > 0 || o.trustedKeys.length > 0) return true;
   return !!a && (a.token !== undefined || a.user !== undefined || (a.users?.length ?? 0) > 0);
 }
 
@@ -57,13 +63,39 @@ export function resolveOptions(input: BrokerOptionsInput | undefined): BrokerOpt
   if (!isLoopbackHost(o.host) && !o.insecure && !(o.tls && hasAuth(o))) {
     throw new InsecureListenError(o.host);
   }
+  if (o.httpsPort !== undefined && !o.tls) {
+    throw new BrokerConfigError(
+      'Expected `tls` when `httpsPort` is set (HTTPS monitoring uses its certificate), got none',
+      'httpsPort',
+    );
+  }
+  const monitorHost = o.httpHost ?? o.host;
+  const monitoring = o.httpPort !== undefined || o.httpsPort !== undefined;
+  if (monitoring && !isLoopbackHost(monitorHost) && !o.insecure) {
+    // The monitoring endpoint has no authentication (as nats-server's): it names every client.
+    throw new BrokerConfigError(
+      `Expected the monitoring endpoint to listen on loopback, got \`${monitorHost}\`; it has no authentication, so a non-loopback monitor needs \`insecure: true\``,
+      'httpHost',
+    );
+  }
+  if (o.websocket && !o.websocket.noTls) {
+    // websocket.go validateWebsocketOptions: nats-server's text. admiral has no wss:// listener.
+    throw new BrokerConfigError(
+      'websocket requires TLS configuration; the embedded broker serves ws:// only, so set `no_tls: true` (or use nats-server for wss://)',
+      'websocket.noTls',
+    );
+  }
+  const wsHost = o.websocket?.host ?? o.host;
+  if (o.websocket && !isLoopbackHost(wsHost) && !o.insecure) {
+    throw new InsecureListenError(wsHost);
+  }
   if (o.tls?.verify && !o.tls.ca) {
     throw new BrokerConfigError('Expected `tls.ca` when `tls.verify` is true, got none', 'tls.ca');
   }
   return Object.freeze(o);
 }
 
-class BrokerCore implements ConnectionHost, StreamAcceptor {
+class BrokerCore implements ConnectionHost, StreamAcceptor, MonitorSource {
   readonly sublist = new Sublist<Subscription<Connection>>();
   readonly auth: Authenticator;
   readonly stats: BrokerStats = {
@@ -77,8 +109,13 @@ class BrokerCore implements ConnectionHost, StreamAcceptor {
     slowConsumers: 0,
   };
   readonly connections = new Set<Connection>();
+  private readonly accountSublists = new Map<string, Sublist<Subscription<Connection>>>();
   readonly serverId: string;
   port: number;
+  wsPort: number | undefined = undefined;
+  readonly startedAt = Date.now();
+  readonly version = NATS_COMPAT_VERSION;
+  readonly goVersion = `admiral-${VERSION} node${process.versions.node}`;
   closing = false;
   private nextCid = 1;
   private dirty: Connection[] = [];
@@ -116,6 +153,39 @@ class BrokerCore implements ConnectionHost, StreamAcceptor {
     }
   }
 
+  sublistFor(account: string): Sublist<Subscription<Connection>> {
+    if (account === '') return this.sublist;
+    let s = this.accountSublists.get(account);
+    if (!s) {
+      s = new Sublist<Subscription<Connection>>();
+      this.accountSublists.set(account, s);
+    }
+    return s;
+  }
+
+  private readonly accountConns = new Map<string, number>();
+
+  joinAccount(conn: Connection, max: number): boolean {
+    const n = this.accountConns.get(conn.account) ?? 0;
+    if (max >= 0 && n >= max) return false;
+    this.accountConns.set(conn.account, n + 1);
+    return true;
+  }
+
+  leaveAccount(conn: Connection): void {
+    const n = (this.accountConns.get(conn.account) ?? 1) - 1;
+    if (n <= 0) this.accountConns.delete(conn.account);
+    else this.accountConns.set(conn.account, n);
+  }
+
+  get authRequired(): boolean {
+    return this.auth.required;
+  }
+
+  connectUrls(): string[] {
+    return [];
+  }
+
   removeConnection(conn: Connection): void {
     if (this.connections.delete(conn)) this.stats.connections--;
   }
@@ -123,6 +193,11 @@ class BrokerCore implements ConnectionHost, StreamAcceptor {
   prepare(meta: ConnectionMeta): Greeting {
     const cid = this.nextCid++;
     const nonce = this.auth.newNonce();
+    return { cid, nonce, info: this.infoLine(cid, meta.remoteAddress ?? '', nonce, false) };
+  }
+
+  /** One INFO line, as server.go copyInfo + client.go generateClientInfoJSON build it. */
+  infoLine(cid: number, clientIp: string, nonce: string | undefined, ldm: boolean): string {
     const o = this.options;
     // Field order as nats-server 2.9.10's Info struct; it also puts a space before CRLF.
     const info: Record<string, unknown> = {
@@ -130,7 +205,7 @@ class BrokerCore implements ConnectionHost, StreamAcceptor {
       server_name: o.serverName ?? this.serverId,
       version: NATS_COMPAT_VERSION,
       proto: 1,
-      go: `admiral-${VERSION} node${process.versions.node}`,
+      go: this.goVersion,
       host: o.host,
       port: this.port,
       headers: true,
@@ -140,9 +215,10 @@ class BrokerCore implements ConnectionHost, StreamAcceptor {
     if (o.tls?.verify) info.tls_verify = true;
     info.max_payload = o.maxPayload;
     info.client_id = cid;
-    info.client_ip = meta.remoteAddress ?? '';
+    if (clientIp !== '') info.client_ip = clientIp;
     if (nonce !== undefined) info.nonce = nonce;
-    return { cid, nonce, info: `INFO ${JSON.stringify(info)} \r\n` };
+    if (ldm) info.ldm = true;
+    return `INFO ${JSON.stringify(info)} \r\n`;
   }
 
   refusal(greeting: Greeting): string | null {
@@ -190,27 +266,173 @@ export class Broker {
   readonly port: number;
   readonly url: string;
   readonly serverId: string;
+  /** Monitoring endpoint URLs (`http://host:port`), when `httpPort` / `httpsPort` are set. */
+  readonly monitorUrl: string | undefined;
+  readonly monitorsUrl: string | undefined;
+  /** The WebSocket listener (`ws://host:port`), when `websocket` is set. */
+  readonly wsUrl: string | undefined;
+  readonly wsPort: number | undefined;
   private closePromise: Promise<void> | null = null;
+  private lameDuckPromise: Promise<void> | null = null;
+  private portsFile: string | undefined;
+  /** Wakes the lame duck wait when close() is called. */
+  private abortLameDuck: (() => void) | null = null;
 
   private constructor(
     private readonly core: BrokerCore,
     private readonly listener: Listener,
+    private readonly monitors: MonitorListener[],
+    private readonly ws: WebSocketListener | undefined,
   ) {
     this.host = core.options.host;
     this.port = listener.port;
     const h = this.host.includes(':') ? `[${this.host}]` : this.host;
     this.url = `nats://${h}:${this.port}`;
     this.serverId = core.serverId;
+    const url = (m: MonitorListener): string => {
+      const mh = m.host.includes(':') ? `[${m.host}]` : m.host;
+      return `${m.secure ? 'https' : 'http'}://${mh}:${m.port}`;
+    };
+    const plain = monitors.find((m) => !m.secure);
+    const secure = monitors.find((m) => m.secure);
+    this.monitorUrl = plain && url(plain);
+    this.monitorsUrl = secure && url(secure);
+    this.wsPort = ws?.port;
+    if (ws) {
+      const wh = ws.host.includes(':') ? `[${ws.host}]` : ws.host;
+      this.wsUrl = `ws://${wh}:${ws.port}`;
+    }
   }
 
   /** Validates options, listens, and resolves once the port is bound. */
   static async start(options?: BrokerOptionsInput, logger?: BrokerLogger): Promise<Broker> {
     const resolved = resolveOptions(options);
     const core = new BrokerCore(resolved, logger ?? noopLogger);
-    const listener = await listen(resolved, core);
+    const monitors = await startMonitors(core);
+    let listener: Listener;
+    let ws: WebSocketListener | undefined;
+    try {
+      if (resolved.websocket) {
+        ws = await listenWebSocket(resolved, core);
+        core.wsPort = ws.port;
+        core.log('info', 'websocket listening', { host: ws.host, port: ws.port });
+      }
+      listener = await listen(resolved, core);
+    } catch (err) {
+      await Promise.all([...monitors.map((m) => m.close()), ws?.close()]);
+      throw err;
+    }
     core.port = listener.port;
     core.log('info', 'broker listening', { host: resolved.host, port: listener.port });
-    return new Broker(core, listener);
+    const broker = new Broker(core, listener, monitors, ws);
+    if (resolved.portsFileDir !== undefined) {
+      try {
+        await broker.writePortsFile(resolved.portsFileDir);
+      } catch (err) {
+        await broker.close();
+        throw err;
+      }
+    }
+    return broker;
+  }
+
+  /** The URLs the broker can be reached at, as nats-server's ports file lists them. */
+  ports(): { nats: string[]; monitoring?: string[]; websocket?: string[] } {
+    const scheme = this.core.options.tls ? 'tls' : 'nats';
+    const out: { nats: string[]; monitoring?: string[]; websocket?: string[] } = {
+      nats: hostPorts(this.host, this.port).map((hp) => `${scheme}://${hp}`),
+    };
+    const mon = this.monitors[0];
+    if (mon) {
+      // server.go PortsInfo: the monitoring scheme is https whenever https_port is set.
+      const ms = this.monitors.some((m) => m.secure) ? 'https' : 'http';
+      out.monitoring = hostPorts(mon.host, mon.port).map((hp) => `${ms}://${hp}`);
+    }
+    if (this.ws) out.websocket = hostPorts(this.ws.host, this.ws.port).map((hp) => `ws://${hp}`);
+    return out;
+  }
+
+  /** server.go logPorts: `<dir>/<exe>_<pid>.ports`, removed again when the broker stops. */
+  private async writePortsFile(dir: string): Promise<void> {
+    // Go's os.Args[0]: the command as invoked (`exec -a nats-server node main.js …` names it
+    // nats-server, as a harness that looks for nats-server_<pid>.ports expects), else the script.
+    const argv0 = basename(process.argv0);
+    const exe = /^node(js)?(\.exe)?$/.test(argv0) ? basename(process.argv[1] ?? 'admiral') : argv0;
+    const file = join(dir, `${exe}_${process.pid}.ports`);
+    try {
+      await writeFile(file, JSON.stringify(this.ports()));
+    } catch (err) {
+      throw new BrokerConfigError(
+        `cannot write the ports file ${file}: ${err instanceof Error ? err.message : String(err)}`,
+        'portsFileDir',
+        { cause: err },
+      );
+    }
+    this.portsFile = file;
+  }
+
+  /** Whether lame duck mode has begun. */
+  get inLameDuckMode(): boolean {
+    return this.lameDuckPromise !== null;
+  }
+
+  /**
+   * Lame duck mode, as nats-server's (server.go lameDuckMode): stop accepting, tell every client
+   * with an INFO carrying `ldm: true`, wait the grace period, then close the clients one by one
+   * spread over the rest of the lame duck duration, and stop. Resolves when the broker has stopped.
+   */
+  lameDuck(): Promise<void> {
+    if (this.closePromise) return this.closePromise;
+    this.lameDuckPromise ??= this.runLameDuck();
+    return this.lameDuckPromise;
+  }
+
+  private async runLameDuck(): Promise<void> {
+    const core = this.core;
+    const o = core.options;
+    core.log('info', 'entering lame duck mode, no new clients accepted');
+    // Stops accepting at once; the promise settles only when the last socket is gone.
+    void this.listener.close();
+    void this.ws?.close();
+    const clients = [...core.connections].sort((a, b) => a.cid - b.cid);
+    if (clients.length === 0 || this.closePromise) {
+      await this.close();
+      return;
+    }
+    let dur = o.lameDuckDuration - o.lameDuckGracePeriod;
+    if (dur <= 0) dur = 1000;
+    // At most 1 s between two closes; many clients are closed in batches.
+    let si = dur / clients.length;
+    let batch = 1;
+    if (si < 1) {
+      si = 1;
+      batch = Math.floor(clients.length / dur);
+    } else if (si > 1000) {
+      si = 1000;
+    }
+    for (const c of clients) {
+      if (c.takesInfoUpdates) c.sendInfo(core.infoLine(c.cid, c.remoteAddress, undefined, true));
+    }
+    const aborted = new Promise<void>((resolve) => {
+      this.abortLameDuck = resolve;
+    });
+    const sleep = (ms: number): Promise<boolean> =>
+      Promise.race([
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(true), ms).unref()),
+        aborted.then(() => false),
+      ]);
+    if (!(await sleep(o.lameDuckGracePeriod))) return;
+    core.log('info', 'lame duck mode: closing existing clients', { clients: clients.length });
+    for (let i = 0; i < clients.length; i++) {
+      clients[i].close('server shutdown');
+      if (i === clients.length - 1) break;
+      if (batch === 1 || i % batch === 0) {
+        // A random pause of at least half the interval, as nats-server's.
+        const pause = Math.max(Math.random() * si, si / 2);
+        if (!(await sleep(pause))) return;
+      }
+    }
+    await this.close();
   }
 
   /** A snapshot of the counters. */
@@ -264,17 +486,66 @@ export class Broker {
   /** Stops accepting, flushes pending output, closes every client, resolves when all are gone. */
   close(): Promise<void> {
     this.closePromise ??= this.shutdown();
+    this.abortLameDuck?.();
     return this.closePromise;
   }
 
   private async shutdown(): Promise<void> {
     const core = this.core;
     core.closing = true;
-    const stopped = this.listener.close();
+    const stopped = Promise.all([
+      this.listener.close(),
+      this.ws?.close(),
+      ...this.monitors.map((m) => m.close()),
+    ]);
     const conns = [...core.connections];
     for (const c of conns) c.close('server shutdown');
     await Promise.all(conns.map((c) => c.done));
     await stopped;
+    if (this.portsFile !== undefined) await rm(this.portsFile, { force: true });
     core.log('info', 'broker stopped', { port: this.port });
   }
+}
+
+/** Opens the monitoring listeners the options ask for (server.go startMonitoring). */
+async function startMonitors(core: BrokerCore): Promise<MonitorListener[]> {
+  const o = core.options;
+  if (o.httpPort === undefined && o.httpsPort === undefined) return [];
+  const monitor = new Monitor(core);
+  const host = o.httpHost ?? o.host;
+  monitor.httpHost = host;
+  const onError = (err: Error): void =>
+    core.log('error', 'monitoring endpoint error', { error: err.message });
+  const out: MonitorListener[] = [];
+  try {
+    if (o.httpPort !== undefined) {
+      const m = await listenMonitor(monitor, host, o.httpPort, null, onError);
+      out.push(m);
+      core.log('info', 'http monitor listening', { host, port: m.port });
+    }
+    if (o.httpsPort !== undefined) {
+      // resolveOptions made sure `tls` is set; HTTPS asks for no client certificate (server.go).
+      const m = await listenMonitor(monitor, host, o.httpsPort, o.tls!, onError);
+      out.push(m);
+      core.log('info', 'https monitor listening', { host, port: m.port });
+    }
+  } catch (err) {
+    await Promise.all(out.map((m) => m.close()));
+    throw err;
+  }
+  return out;
+}
+
+/** server.go resolveHostPorts: an unspecified address stands for every local address. */
+function hostPorts(host: string, port: number): string[] {
+  const wrap = (h: string): string => (h.includes(':') ? `[${h}]:${port}` : `${h}:${port}`);
+  if (host !== '0.0.0.0' && host !== '::' && host !== '') return [wrap(host)];
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (host === '0.0.0.0' && a.family !== 'IPv4') continue;
+      out.push(wrap(a.address));
+    }
+  }
+  return out;
 }

@@ -22,6 +22,11 @@ export type BrokerLogger = (
 export interface ConnectionHost {
   readonly options: BrokerOptions;
   readonly sublist: Sublist<Subscription<Connection>>;
+  /** The subject space of an account (operator mode); '' is the global one, `sublist`. */
+  sublistFor(account: string): Sublist<Subscription<Connection>>;
+  /** Counts the connection in its account; false when the account is full. */
+  joinAccount(conn: Connection, max: number): boolean;
+  leaveAccount(conn: Connection): void;
   readonly auth: Authenticator;
   readonly stats: BrokerStats;
   readonly log: BrokerLogger;
@@ -35,6 +40,8 @@ export interface ConnectionMeta {
   remoteAddress?: string;
   remotePort?: number;
   tls?: boolean;
+  /** How the client reached the broker, as /connz's `type` says it; default `nats`. */
+  transport?: 'nats' | 'websocket';
 }
 
 const PING_LINE = 'PING\r\n';
@@ -93,6 +100,8 @@ type ConnectFields = ConnectCredentials & {
   no_responders?: boolean;
   protocol?: number;
   name?: string;
+  lang?: string;
+  version?: string;
 };
 
 function parseConnect(json: string): ConnectFields | null {
@@ -127,6 +136,25 @@ export class Connection implements ParserSink {
   /** Client name from CONNECT, for logs. */
   name = '';
   user = '';
+  /** The account a JWT user belongs to; '' without operator mode. */
+  account = '';
+  /** This connection's subject space: its account's. */
+  private sublist: Sublist<Subscription<Connection>>;
+  private expireTimer: NodeJS.Timeout | null = null;
+  /** `lang` and `version` from CONNECT, for /connz. */
+  lang = '';
+  version = '';
+  readonly transport: 'nats' | 'websocket';
+  /** When the connection was accepted and when it last published, subscribed or connected (ms). */
+  readonly start = Date.now();
+  lastActivity = this.start;
+  /** Round trip estimated as nats-server does: from accept to CONNECT, in ms; 0 before CONNECT. */
+  rttMs = 0;
+  // Per-connection counters for /connz (client.go inMsgs/outMsgs/inBytes/outBytes).
+  inMsgs = 0;
+  inBytes = 0;
+  outMsgs = 0;
+  outBytes = 0;
 
   // CONNECT options: nats-server starts with verbose, pedantic and echo on (client.go clientOpts).
   private verbose = true;
@@ -135,6 +163,10 @@ export class Connection implements ParserSink {
   private headers = false;
   private noResponders = false;
   private connected = false;
+  /** CONNECT's `protocol`; 1 means the client takes INFO updates (client.go ClientProtoInfo). */
+  private protocol = 0;
+  /** client.go firstPongSent: a PING answered after CONNECT; INFO updates go only to these. */
+  private firstPongSent = false;
   private perms: ClientPermissions | null = null;
   private readonly nonce: string | undefined;
 
@@ -143,7 +175,7 @@ export class Connection implements ParserSink {
   private outPos = 0;
   private pingsOut = 0;
   private lastTail = '';
-  private lastIn = Date.now();
+  private lastIn = this.start;
   private pingTimer: NodeJS.Timeout | null = null;
   private authTimer: NodeJS.Timeout | null = null;
   private writeTimer: NodeJS.Timeout | null = null;
@@ -161,6 +193,8 @@ export class Connection implements ParserSink {
     this.cid = cid;
     this.remoteAddress = meta.remoteAddress ?? '';
     this.remotePort = meta.remotePort ?? 0;
+    this.transport = meta.transport ?? 'nats';
+    this.sublist = host.sublist;
     const opts = host.options;
     this.parser = new Parser(this, {
       maxControlLine: opts.maxControlLine,
@@ -193,6 +227,11 @@ export class Connection implements ParserSink {
     this.pingTimer.unref();
     // A stream that died before it was handed over will never emit 'close' again.
     if (stream.destroyed) queueMicrotask(() => this.onStreamClose());
+  }
+
+  /** Bytes queued for this client and not yet written to the socket, for /connz. */
+  get pendingBytes(): number {
+    return this.outPos + this.stream.writableLength;
   }
 
   /** Resolves once the underlying stream has closed. */
@@ -287,12 +326,30 @@ export class Connection implements ParserSink {
         host.log('warn', 'authorization violation', {
           cid: this.cid,
           user: c.user ?? c.nkey ?? '',
+          ...(host.auth.operatorMode && { reason: host.auth.lastJwtError }),
         });
         this.closeWithError(ServerErrorText.AuthViolation);
         return;
       }
       this.user = res.user;
       this.perms = res.permissions;
+      if (res.account !== undefined && res.account !== '') {
+        this.account = res.account;
+        if (!host.joinAccount(this, res.accountMaxConnections ?? -1)) {
+          this.account = '';
+          this.closeWithError(ServerErrorText.MaxAccountConnections);
+          return;
+        }
+        this.sublist = host.sublistFor(res.account);
+      }
+      if (res.expiresAt !== undefined) {
+        // client.go setExpiration: closed with 'User Authentication Expired' when the JWT expires.
+        this.expireTimer = setTimeout(
+          () => this.closeWithError(ServerErrorText.AuthExpired),
+          Math.max(0, Math.min(res.expiresAt - Date.now(), 2 ** 31 - 1)),
+        );
+        this.expireTimer.unref();
+      }
       if (this.authTimer) {
         clearTimeout(this.authTimer);
         this.authTimer = null;
@@ -310,17 +367,33 @@ export class Connection implements ParserSink {
     if (typeof c.headers === 'boolean') this.headers = c.headers;
     if (typeof c.no_responders === 'boolean') this.noResponders = c.no_responders;
     if (typeof c.name === 'string') this.name = c.name;
+    if (typeof c.protocol === 'number') this.protocol = c.protocol;
+    if (typeof c.lang === 'string') this.lang = c.lang;
+    if (typeof c.version === 'string') this.version = c.version;
     this.parser.headers = this.headers;
     if (this.noResponders && !this.headers) {
       this.closeWithError(ServerErrorText.NoRespondersNeedHeaders);
       return;
     }
+    if (!this.connected) this.rttMs = Math.max(Date.now() - this.start, 0.000001);
+    this.lastActivity = this.lastIn;
     this.connected = true;
     if (this.verbose) this.queueString(OK_LINE);
   }
 
   private handlePing(): void {
     this.queueString(PONG_LINE);
+    if (this.connected) this.firstPongSent = true;
+  }
+
+  /** Whether an asynchronous INFO may be sent (route.go sendAsyncInfoToClients). */
+  get takesInfoUpdates(): boolean {
+    return !this.closed && this.connected && this.firstPongSent && this.protocol >= 1;
+  }
+
+  /** Queues an INFO line the broker built for this connection. */
+  sendInfo(line: string): void {
+    if (!this.closed) this.queueString(line, 'utf8');
   }
 
   private handlePong(): void {
@@ -336,6 +409,7 @@ export class Connection implements ParserSink {
   private handleSub(op: ParsedOp): void {
     const { subject, queue, sid } = op;
     const perms = this.perms;
+    this.lastActivity = this.lastIn;
     if (perms && !perms.set.canSubscribe(subject, queue)) {
       this.sendErr(
         queue === ''
@@ -352,7 +426,7 @@ export class Connection implements ParserSink {
     // A SUB reusing a live sid keeps the existing subscription (client.go processSub).
     if (!this.subs.has(sid)) {
       const sub = new Subscription<Connection>(this, subject, queue, sid);
-      if (!this.host.sublist.insert(sub)) {
+      if (!this.sublist.insert(sub)) {
         this.sendErr(ServerErrorText.InvalidSubject);
         return;
       }
@@ -380,6 +454,9 @@ export class Connection implements ParserSink {
     const stats = host.stats;
     stats.inMsgs++;
     stats.inBytes += op.size;
+    this.inMsgs++;
+    this.inBytes += op.size;
+    this.lastActivity = this.lastIn;
     const subject = op.subject;
     const reply = op.reply;
     // The cached MSG tail is valid only across a run of identical control lines.
@@ -399,7 +476,7 @@ export class Connection implements ParserSink {
     }
     if (this.verbose) this.queueString(OK_LINE);
 
-    const r = host.sublist.match(subject);
+    const r = this.sublist.match(subject);
     // The part of the MSG/HMSG line after the sid, built once per message (client.go pa.szb),
     // and reused while the publisher repeats the same control line.
     let tail = this.lastTail;
@@ -441,7 +518,7 @@ export class Connection implements ParserSink {
 
   /** client.go: an empty 503 status on the publisher's own subscription matching the reply. */
   private sendNoResponders(reply: string): void {
-    const psubs = this.host.sublist.match(reply).psubs;
+    const psubs = this.sublist.match(reply).psubs;
     for (let k = 0; k < psubs.length; k++) {
       const sub = psubs[k];
       if (sub.owner === this && !sub.closed) {
@@ -493,6 +570,8 @@ export class Connection implements ParserSink {
     const stats = this.host.stats;
     stats.outMsgs++;
     stats.outBytes += payload.length;
+    this.outMsgs++;
+    this.outBytes += payload.length;
     if (sub.max > 0 && sub.delivered >= sub.max) this.removeSub(sub);
     return true;
   }
@@ -501,7 +580,7 @@ export class Connection implements ParserSink {
     if (sub.closed) return;
     sub.closed = true;
     this.subs.delete(sub.sid);
-    this.host.sublist.remove(sub);
+    this.sublist.remove(sub);
     this.host.stats.subscriptions--;
   }
 
@@ -680,15 +759,18 @@ export class Connection implements ParserSink {
     }
     this.closed = true;
     this.parser.stop();
-    for (const t of [this.pingTimer, this.authTimer, this.writeTimer]) if (t) clearTimeout(t);
-    this.pingTimer = this.authTimer = this.writeTimer = null;
+    for (const t of [this.pingTimer, this.authTimer, this.writeTimer, this.expireTimer]) {
+      if (t) clearTimeout(t);
+    }
+    this.pingTimer = this.authTimer = this.writeTimer = this.expireTimer = null;
     for (const sub of this.subs.values()) {
       sub.closed = true;
-      this.host.sublist.remove(sub);
+      this.sublist.remove(sub);
       this.host.stats.subscriptions--;
     }
     this.subs.clear();
     this.host.removeConnection(this);
+    if (this.account !== '') this.host.leaveAccount(this);
     this.host.log('debug', 'client closed', { cid: this.cid, reason });
     if (abort || this.stream.destroyed) {
       this.stream.destroy();

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { goDuration } from './duration.js';
 import { type BrokerOptionsInput, BrokerOptionsSchema } from './options.js';
 
 // Reads a nats-server configuration file and maps it onto the embedded broker's options, so one
@@ -546,39 +547,20 @@ const UNSUPPORTED_TOP_LEVEL = new Set([
   'connect_error_reports',
   'debug',
   'gateway',
-  'http',
-  'http_base_path',
-  'http_port',
-  'https',
-  'https_port',
   'jetstream',
-  'lame_duck_duration',
-  'lame_duck_grace_period',
-  'leafnodes',
   'log_file',
   'logfile_size_limit',
   'logtime',
   'max_traced_msg_len',
-  'monitor_port',
   'mqtt',
   'no_auth_user',
   'no_header_support',
-  'operator',
-  'operators',
   'pid_file',
-  'ports_file_dir',
   'reconnect_error_reports',
-  'resolver',
-  'resolver_preload',
-  'server_tags',
   'syslog',
   'remote_syslog',
-  'system_account',
   'trace',
   'trace_verbose',
-  'trusted',
-  'trusted_keys',
-  'websocket',
   'authentication',
   'max_closed_clients',
   'disable_sublist_cache',
@@ -778,6 +760,153 @@ class Mapper {
         case 'write_deadline':
           out.writeDeadline = this.durationMs(root, key, key);
           break;
+        case 'http':
+        case 'https': {
+          // opts.go parseListen: `host:port` or a bare port.
+          const v = root[key];
+          let port: number | undefined;
+          if (typeof v === 'number') {
+            port = this.monitorPort(v, root, key);
+          } else {
+            const hp = typeof v === 'string' ? splitHostPort(v) : undefined;
+            if (!hp) return this.expected('`host:port` or a port number', root, key, key);
+            out.httpHost = hp.host;
+            port = this.monitorPort(hp.port, root, key);
+          }
+          if (k === 'http') out.httpPort = port;
+          else out.httpsPort = port;
+          break;
+        }
+        case 'http_port':
+        case 'monitor_port':
+          out.httpPort = this.monitorPort(root[key], root, key);
+          break;
+        case 'https_port':
+          out.httpsPort = this.monitorPort(root[key], root, key);
+          break;
+        case 'lame_duck_duration': {
+          const ms = this.durationMs(root, key, key);
+          if (ms < 30_000) {
+            // opts.go: nats-server's own text.
+            this.fail(
+              `invalid lame_duck_duration of ${goDuration(ms * 1e6)}, minimum is 30 seconds`,
+              root,
+              key,
+              key,
+            );
+          }
+          out.lameDuckDuration = ms;
+          break;
+        }
+        case 'lame_duck_grace_period': {
+          const ms = this.durationMs(root, key, key);
+          if (ms < 0)
+            this.fail('invalid lame_duck_grace_period, needs to be positive', root, key, key);
+          // opts.go setBaselineOptions: 0 means the default.
+          if (ms > 0) out.lameDuckGracePeriod = ms;
+          break;
+        }
+        case 'ports_file_dir':
+          out.portsFileDir = resolve(this.dir, this.str(root, key, key));
+          break;
+        case 'websocket':
+        case 'ws': {
+          const m = this.asMap(root[key]);
+          if (!m) return this.expected('a map', root, key, key);
+          const ws = this.websocket(m, key);
+          if (ws) out.websocket = ws;
+          break;
+        }
+        case 'operator':
+        case 'operators':
+        case 'roots':
+        case 'root':
+        case 'root_operators':
+        case 'root_operator': {
+          const v = root[key];
+          const list = typeof v === 'string' ? [v] : v;
+          if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
+            return this.expected(
+              'an operator JWT file (or inline JWT) or a list of them',
+              root,
+              key,
+              key,
+            );
+          }
+          out.operators = [];
+          for (const item of list as string[]) this.operatorJwt(item, out.operators, root, key);
+          break;
+        }
+        case 'trusted':
+        case 'trusted_keys': {
+          const v = root[key];
+          const list = typeof v === 'string' ? v.split(/\s+/).filter((x) => x !== '') : v;
+          if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
+            return this.expected('an operator public key or a list of them', root, key, key);
+          }
+          out.trustedKeys = list as string[];
+          break;
+        }
+        case 'resolver':
+        case 'account_resolver':
+        case 'accounts_resolver': {
+          const v = root[key];
+          // opts.go: only the memory resolver; URL and full/cache resolvers need nats-server.
+          if (typeof v !== 'string' || !/^\s*(MEM|MEMORY)\s*$/i.test(v)) {
+            this.fail(
+              `\`${key}\` must be MEMORY: the embedded broker has only the memory resolver (accounts in \`resolver_preload\`); for URL or full resolvers run nats-server`,
+              root,
+              key,
+              key,
+            );
+          }
+          break;
+        }
+        case 'resolver_preload': {
+          const m = this.asMap(root[key]);
+          if (!m)
+            return this.expected('a map of account public key to account JWT', root, key, key);
+          const preload: Record<string, string> = {};
+          for (const acc of Object.keys(m)) preload[acc] = this.str(m, acc, `${key}.${acc}`);
+          out.resolverPreload = preload;
+          break;
+        }
+        case 'system_account':
+        case 'system':
+          // There is no system account in the embedded broker; the key is accepted so nsc's
+          // generated configurations load, and has no effect.
+          this.str(root, key, key);
+          break;
+        case 'server_tags': {
+          const v = root[key];
+          const list = typeof v === 'string' ? [v] : v;
+          if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
+            return this.expected('a tag or a list of tags', root, key, key);
+          }
+          out.serverTags = list as string[];
+          break;
+        }
+        case 'leafnodes':
+        case 'leaf': {
+          // nats.js's test harness writes `leafnodes { listen: "127.0.0.1:-1" }` into every
+          // configuration. No leafnode listener is opened; anything beyond the address is refused.
+          const m = this.asMap(root[key]);
+          if (!m) return this.expected('a map', root, key, key);
+          for (const lk of Object.keys(m)) {
+            if (!['listen', 'host', 'port'].includes(lk.toLowerCase())) {
+              this.fail(
+                `\`${key}.${lk}\` is a nats-server option that admiral's embedded broker does not support (it has no leaf nodes); remove it or run nats-server`,
+                m,
+                lk,
+                `${key}.${lk}`,
+              );
+            }
+          }
+          break;
+        }
+        case 'http_base_path':
+          out.httpBasePath = this.str(root, key, key);
+          break;
         case 'authorization': {
           const m = this.asMap(root[key]);
           if (!m) return this.expected('a map', root, key, key);
@@ -795,6 +924,119 @@ class Mapper {
       }
     }
     return out;
+  }
+
+  /** A monitoring port: nats-server's 0 means no monitoring, -1 any free port. */
+  private monitorPort(v: unknown, map: Json, key: string): number | undefined {
+    if (typeof v !== 'number') return this.expected('a port number', map, key, key);
+    return v === 0 ? undefined : this.port(v, map, key);
+  }
+
+  /** jwt.go readOperatorJWT: a file, or the JWT inline (`eyJ…`); decorated files are read too. */
+  private operatorJwt(item: string, into: string[], map: Json, key: string): void {
+    const fromText = (text: string): string => {
+      const m = /-----BEGIN [^-]*JWT-----\s*([^\s-][^\s]*)/.exec(text);
+      return (m ? m[1]! : text).trim();
+    };
+    if (item.startsWith('eyJ')) {
+      into.push(fromText(item));
+      return;
+    }
+    const file = resolve(this.dir, item);
+    const slot = into.length;
+    into.push('');
+    this.reads.push(
+      readFile(file, 'utf8').then(
+        (text) => {
+          into[slot] = fromText(text);
+        },
+        (err: unknown) =>
+          this.fail(
+            `error parsing operator JWT: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`,
+            map,
+            key,
+            key,
+          ),
+      ),
+    );
+  }
+
+  /** opts.go parseWebsocket; a port of 0 (or none) means no WebSocket listener. */
+  private websocket(m: Json, path: string): BrokerOptionsInput['websocket'] {
+    const out: Partial<NonNullable<BrokerOptionsInput['websocket']>> = {};
+    let port = 0;
+    for (const key of Object.keys(m)) {
+      const p = `${path}.${key}`;
+      switch (key.toLowerCase()) {
+        case 'listen': {
+          const v = m[key];
+          const hp = typeof v === 'string' ? splitHostPort(v) : undefined;
+          if (typeof v === 'number') port = v;
+          else if (hp) {
+            out.host = hp.host;
+            port = hp.port;
+          } else return this.expected('`host:port` or a port number', m, key, p);
+          break;
+        }
+        case 'port': {
+          const v = m[key];
+          if (typeof v !== 'number') return this.expected('a port number', m, key, p);
+          port = v;
+          break;
+        }
+        case 'host':
+        case 'net':
+          out.host = this.str(m, key, p);
+          break;
+        case 'no_tls':
+          out.noTls = this.bool(m, key, p);
+          break;
+        case 'compress':
+        case 'compression':
+          out.compression = this.bool(m, key, p);
+          break;
+        case 'handshake_timeout':
+          out.handshakeTimeout = this.seconds(m, key, p);
+          break;
+        case 'same_origin':
+          out.sameOrigin = this.bool(m, key, p);
+          break;
+        case 'allowed_origins':
+        case 'allowed_origin':
+        case 'allow_origins':
+        case 'allow_origin':
+        case 'origins':
+        case 'origin': {
+          const v = m[key];
+          const list = typeof v === 'string' ? [v] : v;
+          if (
+            !Array.isArray(list) ||
+            !list.every((o) => typeof o === 'string' && URL.canParse(o))
+          ) {
+            return this.expected('an origin URL or an array of them', m, key, p);
+          }
+          out.allowedOrigins = list as string[];
+          break;
+        }
+        default:
+          this.unknown(
+            m,
+            key,
+            p,
+            new Set([
+              'advertise',
+              'tls',
+              'authorization',
+              'authentication',
+              'jwt_cookie',
+              'no_auth_user',
+            ]),
+          );
+      }
+    }
+    if (port === 0) return undefined;
+    out.port = this.port(port, m, 'port');
+    return out as NonNullable<BrokerOptionsInput['websocket']>;
   }
 
   private port(v: number, map: Json, key: string): number {

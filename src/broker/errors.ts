@@ -60,6 +60,8 @@ export const ServerErrorText = {
   BadClientProtocol: 'invalid client protocol',
   NoRespondersNeedHeaders: 'no responders requires headers support',
   StaleConnection: 'Stale Connection',
+  AuthExpired: 'User Authentication Expired',
+  MaxAccountConnections: 'maximum account active connections exceeded',
   InvalidSubject: 'Invalid Subject',
   InvalidPublishSubject: 'Invalid Publish Subject',
 } as const;

@@ -73,12 +73,33 @@ export const TlsSchema = z
   })
   .strict();
 
+export const WebSocketSchema = z
+  .object({
+    /** Address of the WebSocket listener; default the client `host`. */
+    host: z.string().optional(),
+    /** Port; 0 picks a free port. */
+    port: z.number().int().min(0).max(65535),
+    /** Serve plain `ws://` (the only form the embedded broker has); must be true. */
+    noTls: z.boolean().default(false),
+    /** permessage-deflate compression; default off. */
+    compression: z.boolean().default(false),
+    /** Seconds allowed for the HTTP upgrade; default 2 s. */
+    handshakeTimeout: z.number().positive().default(2),
+    /** Refuse a browser's upgrade whose Origin is not the listener's own host; default false. */
+    sameOrigin: z.boolean().default(false),
+    /** Origins (`scheme://host[:port]`) a browser's upgrade may come from; default any. */
+    allowedOrigins: z.array(z.string().url()).default([]),
+  })
+  .strict();
+
 export const BrokerOptionsSchema = z
   .object({
     /** Address to listen on; default 127.0.0.1. */
     host: z.string().default('127.0.0.1'),
     /** TCP port; default 4222; 0 picks a free port. */
     port: z.number().int().min(0).max(65535).default(4222),
+    /** Tags reported in /varz (`server_tags`); default none. */
+    serverTags: z.array(z.string()).default([]),
     /** Name reported in INFO; default the server id. */
     serverName: z.string().optional(),
     /** Largest payload a client may publish, in bytes; default 1 MiB. */
@@ -105,8 +126,30 @@ export const BrokerOptionsSchema = z
     maxPingsOut: z.number().int().positive().default(2),
     /** How long, in ms, a blocked write may last before the client is a slow consumer; default 10 s. */
     writeDeadline: z.number().int().positive().default(10_000),
+    /** Monitoring HTTP address; default the client `host`. */
+    httpHost: z.string().optional(),
+    /** Monitoring HTTP port (`/varz`, `/connz`, …); unset = no monitoring (default), 0 = any free port. */
+    httpPort: z.number().int().min(0).max(65535).optional(),
+    /** Monitoring over HTTPS with the `tls` certificate; unset = none (default), 0 = any free port. */
+    httpsPort: z.number().int().min(0).max(65535).optional(),
+    /** Path prefix of the monitoring endpoints; default none. */
+    httpBasePath: z.string().default(''),
+    /** Lame duck mode: time over which the clients are closed, in ms; default 2 min. */
+    lameDuckDuration: z.number().int().positive().default(120_000),
+    /** Lame duck mode: wait after the INFO `ldm` before the first client is closed, in ms; default 10 s. */
+    lameDuckGracePeriod: z.number().int().nonnegative().default(10_000),
+    /** Folder for the `<exe>_<pid>.ports` file listing the bound URLs; default none. */
+    portsFileDir: z.string().min(1).optional(),
+    /** Operator mode: trusted operator JWTs (their text); users then authenticate with JWTs. */
+    operators: z.array(z.string().min(1)).default([]),
+    /** Operator mode: trusted operator public keys (O...), instead of or besides `operators`. */
+    trustedKeys: z.array(z.string().min(1)).default([]),
+    /** The memory resolver: account public key → account JWT. */
+    resolverPreload: z.record(z.string(), z.string()).default({}),
     authorization: AuthorizationSchema.optional(),
     tls: TlsSchema.optional(),
+    /** WebSocket listener for browsers and nats.js's `wsconnect`; default none. */
+    websocket: WebSocketSchema.optional(),
     /** Allow a non-loopback listener without TLS and auth; default false. */
     insecure: z.boolean().default(false),
   })

@@ -118,14 +118,15 @@ export async function listen(options: BrokerOptions, acceptor: StreamAcceptor): 
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : options.port;
 
+  let closed: Promise<void> | null = null;
   return {
     port,
     close: () =>
-      new Promise<void>((resolve) => {
+      (closed ??= new Promise<void>((resolve) => {
         for (const s of handshaking) s.destroy();
         handshaking.clear();
         // server.close waits for live sockets; the broker closes those itself.
         server.close(() => resolve());
-      }),
+      })),
   };
 }

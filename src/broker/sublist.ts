@@ -15,6 +15,18 @@ export interface SublistResult<T extends SublistEntry> {
   readonly qsubs: readonly (readonly T[])[];
 }
 
+/** nats-server's SublistStats, with its JSON field names. */
+export interface SublistStats {
+  num_subscriptions: number;
+  num_cache: number;
+  num_inserts: number;
+  num_removes: number;
+  num_matches: number;
+  cache_hit_rate: number;
+  max_fanout: number;
+  avg_fanout: number;
+}
+
 class Level<T extends SublistEntry> {
   readonly nodes = new Map<string, Node<T>>();
   pwc: Node<T> | null = null;
@@ -49,6 +61,10 @@ export class Sublist<T extends SublistEntry> {
   private readonly cache = new Map<string, SublistResult<T>>();
   private readonly useCache: boolean;
   private entries = 0;
+  private inserts = 0;
+  private removes = 0;
+  private matches = 0;
+  private cacheHits = 0;
 
   constructor(options: { cache?: boolean } = {}) {
     this.useCache = options.cache ?? true;
@@ -95,6 +111,7 @@ export class Sublist<T extends SublistEntry> {
       group.add(entry);
     }
     this.entries++;
+    this.inserts++;
     this.invalidate(subject);
     return true;
   }
@@ -123,6 +140,7 @@ export class Sublist<T extends SublistEntry> {
     }
     if (!removed) return false;
     this.entries--;
+    this.removes++;
     // Prune empty nodes bottom-up so the trie does not grow without bound under churn.
     for (let i = path.length - 1; i >= 0; i--) {
       const p = path[i];
@@ -137,9 +155,13 @@ export class Sublist<T extends SublistEntry> {
 
   /** Every entry whose subject matches the literal subject. The result must not be mutated. */
   match(subject: string): SublistResult<T> {
+    this.matches++;
     if (this.useCache) {
       const hit = this.cache.get(subject);
-      if (hit) return hit;
+      if (hit) {
+        this.cacheHits++;
+        return hit;
+      }
     }
     // sublist.go match: a subject with an empty token matches nothing.
     if (this.entries === 0 || hasEmptyToken(subject)) return EMPTY_RESULT;
@@ -160,6 +182,27 @@ export class Sublist<T extends SublistEntry> {
   hasMatch(subject: string): boolean {
     const r = this.match(subject);
     return r.psubs.length > 0 || r.qsubs.length > 0;
+  }
+
+  /** Counters and cache fan-out, as nats-server's sublist.go Stats() computes them for /subsz. */
+  stats(): SublistStats {
+    let total = 0;
+    let max = 0;
+    for (const r of this.cache.values()) {
+      const n = r.psubs.length + r.qsubs.length;
+      total += n;
+      if (n > max) max = n;
+    }
+    return {
+      num_subscriptions: this.entries,
+      num_cache: this.cache.size,
+      num_inserts: this.inserts,
+      num_removes: this.removes,
+      num_matches: this.matches,
+      cache_hit_rate: this.matches > 0 ? this.cacheHits / this.matches : 0,
+      max_fanout: max,
+      avg_fanout: total > 0 ? total / this.cache.size : 0,
+    };
   }
 
   /** Number of cached results, for tests. */

@@ -131,7 +131,12 @@ for (const [, load] of versionOnly ? [] : wanted.length > 0 ? wanted : COMMANDS)
 }
 
 try {
-  await program.parseAsync(process.argv);
+  // `broker start` also takes nats-server's flag spellings (src/cli/nats-flags.ts).
+  const argv =
+    word === 'broker'
+      ? (await import('./nats-flags.js')).natsStyleArgs(process.argv)
+      : process.argv;
+  await program.parseAsync(argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     // Commander already printed help, the version or its usage error.

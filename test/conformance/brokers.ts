@@ -21,6 +21,12 @@ export interface BrokerUnderTest {
   url: string;
   host: string;
   port: number;
+  /** `http://127.0.0.1:<port>` of the monitoring endpoint, when the config opens one. */
+  monitorUrl?: string;
+  /** The WebSocket listener's port, when the config opens one. */
+  wsPort?: number;
+  /** Puts the broker in lame duck mode (nats-server: SIGUSR2, as `nats-server --signal ldm`). */
+  lameDuck(): void;
 }
 
 export interface BrokerSetup {
@@ -57,13 +63,39 @@ export async function startBroker(
       configDir = join(file!, '..');
     }
     const srv = await startNatsServer(t, { config, configDir });
-    return srv && { kind, url: srv.url, host: srv.host, port: srv.port };
+    return (
+      srv && {
+        kind,
+        url: srv.url,
+        host: srv.host,
+        port: srv.port,
+        ...(srv.monitorPort !== undefined && {
+          monitorUrl: `http://127.0.0.1:${srv.monitorPort}`,
+        }),
+        ...(srv.wsPort !== undefined && { wsPort: srv.wsPort }),
+        lameDuck: () => {
+          process.kill(srv.pid!, 'SIGUSR2');
+        },
+      }
+    );
   }
   const file = await writeConfig(t, setup);
   const options = file === undefined ? {} : await loadBrokerConfigFile(file);
   const broker = await Broker.start({ ...options, host: '127.0.0.1', port: 0 });
   t.after(() => broker.close());
-  return { kind, url: broker.url, host: broker.host, port: broker.port };
+  return {
+    kind,
+    url: broker.url,
+    host: broker.host,
+    port: broker.port,
+    ...((broker.monitorUrl ?? broker.monitorsUrl) !== undefined && {
+      monitorUrl: (broker.monitorUrl ?? broker.monitorsUrl)!.replace(/^https:/, 'http:'),
+    }),
+    ...(broker.wsPort !== undefined && { wsPort: broker.wsPort }),
+    lameDuck: () => {
+      void broker.lameDuck();
+    },
+  };
 }
 
 export type CaseFn = (t: TestContext, broker: BrokerUnderTest) => Promise<void>;

@@ -487,4 +487,57 @@ conformance(
   },
 );
 
+conformance(
+  'a plain-text client of a TLS broker gets INFO with tls_required and is closed without an -ERR',
+  async (t, b) => {
+    const c = await RawClient.open(t, b.port);
+    c.write('CONNECT {"verbose":false}\r\nPING\r\n');
+    await c.closedAt;
+    assert.match(c.text, /^INFO \{.*"tls_required":true.*\} \r\n$/);
+  },
+  {
+    configDir: () => tls!.dir,
+    config: 'tls { cert_file: "server.pem", key_file: "server-key.pem" }\n',
+  },
+);
+
+conformance(
+  'a client that never starts the TLS handshake is closed after tls timeout, with nothing after INFO',
+  async (t, b) => {
+    const c = await RawClient.open(t, b.port);
+    const start = Date.now();
+    await c.closedAt;
+    const waited = Date.now() - start;
+    assert.ok(waited >= 400 && waited < 3000, `closed after ${waited} ms`);
+    assert.match(c.text, /^INFO \{.*\} \r\n$/);
+  },
+  {
+    configDir: () => tls!.dir,
+    config: 'tls { cert_file: "server.pem", key_file: "server-key.pem", timeout: 0.5 }\n',
+  },
+);
+
+conformance(
+  'a monitoring endpoint over HTTPS uses the tls certificate',
+  async (_t, b) => {
+    assert.ok(b.monitorUrl);
+    const https = await import('node:https');
+    const url = b.monitorUrl.replace(/^http:/, 'https:');
+    const body = await new Promise<string>((resolve, reject) => {
+      https
+        .get(`${url}/healthz`, { ca: tls!.ca }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve(text));
+        })
+        .on('error', reject);
+    });
+    assert.equal(body, '{"status":"ok"}');
+  },
+  {
+    configDir: () => tls!.dir,
+    config: 'https_port: -1\ntls { cert_file: "server.pem", key_file: "server-key.pem" }\n',
+  },
+);
+
 for (const c of cases) forEachBroker(c.name, c.run, c.setup);

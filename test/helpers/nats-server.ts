@@ -26,6 +26,14 @@ export interface NatsServerHandle {
   url: string;
   host: string;
   port: number;
+  /** The monitoring HTTP port, when the configuration opened one. */
+  monitorPort?: number;
+  /** The WebSocket port, when the configuration opened one. */
+  wsPort?: number;
+  /** Everything the server logged up to the point it was listening. */
+  startLog: string;
+  /** The server's process id. */
+  pid: number | undefined;
   /** The configuration file the server was started with, if any. */
   configFile: string | undefined;
   /** Stops the server (SIGTERM, then SIGKILL after 2 s) and removes its temporary files. */
@@ -107,15 +115,31 @@ export async function launchNatsServer(
     return stopped;
   };
   try {
-    const port = await waitForListening(child, options.startTimeoutMs ?? 10_000);
-    return { url: `nats://127.0.0.1:${port}`, host: '127.0.0.1', port, configFile, stop };
+    const { port, log } = await waitForListening(child, options.startTimeoutMs ?? 10_000);
+    // e.g. "Starting http monitor on 127.0.0.1:8222", "Listening for websocket clients on ws://127.0.0.1:8080"
+    const monitor = /Starting https? monitor on \S+:(\d+)/.exec(log);
+    const ws = /Listening for websocket clients on wss?:\/\/\S+:(\d+)/.exec(log);
+    return {
+      url: `nats://127.0.0.1:${port}`,
+      host: '127.0.0.1',
+      port,
+      ...(monitor && { monitorPort: Number(monitor[1]) }),
+      ...(ws && { wsPort: Number(ws[1]) }),
+      startLog: log,
+      pid: child.pid,
+      configFile,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
   }
 }
 
-function waitForListening(child: ChildProcess, timeoutMs: number): Promise<number> {
+function waitForListening(
+  child: ChildProcess,
+  timeoutMs: number,
+): Promise<{ port: number; log: string }> {
   return new Promise((resolve, reject) => {
     let log = '';
     const onData = (chunk: Buffer): void => {
@@ -124,7 +148,7 @@ function waitForListening(child: ChildProcess, timeoutMs: number): Promise<numbe
       const m = /Listening for client connections on \S+:(\d+)/.exec(log);
       if (m) {
         done();
-        resolve(Number(m[1]));
+        resolve({ port: Number(m[1]), log });
       }
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
