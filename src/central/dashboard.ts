@@ -265,9 +265,10 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
     {
       method: 'GET',
       path: '/ui/session',
+      // 200 either way: the page asks this first, and a 401 would be a console error there.
       handler: async (req) => {
-        const a = authed(req, false);
-        return a.refusal ?? json(200, { csrf: a.session.csrf });
+        const session = sessions.lookup(req);
+        return json(200, session ? { loggedIn: true, csrf: session.csrf } : { loggedIn: false });
       },
     },
     {

@@ -53,7 +53,9 @@ test('the dashboard page is served at / with a policy that runs only its own scr
 
 test('without a session the dashboard API and its event stream answer 401 and no data', async (t) => {
   const u = await up(t);
-  for (const path of ['/ui/session', '/ui/api/jobs', '/ui/api/nodes/central', '/ui/events']) {
+  const session = await fetch(`${u.url}/ui/session`);
+  assert.deepEqual(await session.json(), { loggedIn: false });
+  for (const path of ['/ui/api/jobs', '/ui/api/nodes/central', '/ui/events']) {
     const res = await fetch(`${u.url}${path}`);
     assert.equal(res.status, 401, path);
     const body = await res.text();
@@ -100,7 +102,7 @@ test('the right token gives an HttpOnly, SameSite=Strict session cookie that rea
   assert.ok(s.csrf.length >= 24);
   const session = await fetch(`${u.url}/ui/session`, { headers: { cookie: s.cookie } });
   assert.equal(session.status, 200);
-  assert.deepEqual(await session.json(), { csrf: s.csrf });
+  assert.deepEqual(await session.json(), { loggedIn: true, csrf: s.csrf });
   // Central enters its own inventory with its first hello.
   let node = await fetch(`${u.url}/ui/api/nodes/central`, { headers: { cookie: s.cookie } });
   for (let i = 0; i < 50 && node.status === 404; i++) {

@@ -8,7 +8,7 @@ import {
   parseWhere,
   whereToRecord,
 } from '../../src/fleet/target.js';
-import { api, ApiError, type Job, type LifecycleEntry, type NodeRecord, setCsrf } from './api.js';
+import { api, type Job, type LifecycleEntry, type NodeRecord, setCsrf } from './api.js';
 
 // The admiral dashboard: Fleet, a node, Jobs, a job, Run, Events (docs/dashboard.md). State
 // comes from one server-sent event stream (/ui/events); a job's page fetches its rows again
@@ -60,12 +60,15 @@ function connect(onLoggedOut: () => void): void {
     live.connected = false;
     changed();
     // A stream refused for want of a session does not come back: ask whether we are logged in.
-    api('GET', '/ui/session').catch((err: unknown) => {
-      if (err instanceof ApiError && err.status === 401) {
-        es.close();
-        onLoggedOut();
-      }
-    });
+    api<{ loggedIn: boolean }>('GET', '/ui/session').then(
+      (r) => {
+        if (!r.loggedIn) {
+          es.close();
+          onLoggedOut();
+        }
+      },
+      () => undefined,
+    );
   });
   es.addEventListener('nodes', (e) => {
     const d = JSON.parse((e as MessageEvent<string>).data) as {
@@ -135,6 +138,15 @@ function parseFilterBox(text: string): { filters: Filter[]; error?: string } {
     }
   }
   return { filters };
+}
+
+/** argv written back as a command line: arguments with spaces or quotes in single quotes. */
+export function formatArgv(args: readonly string[]): string {
+  return args
+    .map((a) =>
+      a !== '' && /^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'"'"'`)}'`,
+    )
+    .join(' ');
 }
 
 /** A command line split into argv: spaces separate, quotes group, no shell. */
@@ -234,9 +246,13 @@ function Fleet(): VNode {
   return html`<section>
     <h2>Fleet</h2>
     <p class="summary">
-      <span data-testid="node-count">${all.length} nodes</span>, ${online} online,
-      ${all.length - online}
-      offline${filters.length > 0 && !error ? html`; <span data-testid="match-count">${shown.length} match</span>` : ''}
+      <span data-testid="node-count">${all.length} nodes</span>
+      ${`, ${online} online, ${all.length - online} offline`}
+      ${
+        filters.length > 0 && !error
+          ? html`; <span data-testid="match-count">${shown.length} match</span>`
+          : ''
+      }
     </p>
     <label for="where"
       >Filter (<code>--where</code> syntax, several separated by <code>;</code>)</label
@@ -384,7 +400,7 @@ function Jobs(): VNode {
                     >${new Date(j.createdAt).toISOString().slice(0, 19).replace('T', ' ')}</a
                   >
                 </td>
-                <td><code>${j.args.join(' ')}</code></td>
+                <td><code>${formatArgv(j.args)}</code></td>
                 <td><span class=${stateClass(j.state)}>${j.state}</span></td>
                 <td>${j.counts.succeeded}</td>
                 <td>${j.counts.failed}</td>
@@ -437,11 +453,10 @@ function JobPage(props: { id: string }): VNode {
   const pct = c.total === 0 ? 100 : Math.round((100 * c.finished) / c.total);
   return html`<section>
     <p><a href="#/jobs">‹ Jobs</a></p>
-    <h2><code>${j.args.join(' ')}</code></h2>
+    <h2><code>${formatArgv(j.args)}</code></h2>
     <p>
       <span class=${stateClass(state)} data-testid="job-state">${state}</span>
-      ${' '}${c.succeeded} succeeded, ${c.failed} failed, ${c.noAnswer} did not answer, of
-      ${c.total} · ${duration(summary ?? j)} ${j.reason ? html`· ${j.reason}` : ''}
+      ${` ${c.succeeded} succeeded, ${c.failed} failed, ${c.noAnswer} did not answer, of ${c.total} · ${duration(summary ?? j)}${j.reason ? ` · ${j.reason}` : ''}`}
     </p>
     <progress max="100" value=${pct} aria-label="progress">${pct}%</progress>
     ${running && html`<p><button class="danger" onClick=${cancel}>Cancel job</button></p>`}
@@ -628,9 +643,10 @@ function Run(): VNode {
           ? html`<button type="submit">Review…</button>`
           : html`<div class="confirm" role="alertdialog" aria-labelledby="confirm-text">
               <p id="confirm-text">
-                Run <code>${splitArgs(command).join(' ')}</code> on
-                <strong data-testid="confirm-count">${confirmCount}</strong>
-                node${confirmCount === 1 ? '' : 's'}?
+                ${'Run '}<code>${formatArgv(splitArgs(command))}</code>${' on '}<strong
+                  data-testid="confirm-count"
+                  >${confirmCount}</strong
+                >${` node${confirmCount === 1 ? '' : 's'}?`}
               </p>
               <button type="button" class="danger" disabled=${busy} onClick=${run}>
                 Run on ${confirmCount} node${confirmCount === 1 ? '' : 's'}
@@ -698,10 +714,12 @@ function App(): VNode {
   const hash = useHash();
   const l = useLive();
   useEffect(() => {
-    api<{ csrf: string }>('GET', '/ui/session').then(
+    api<{ loggedIn: boolean; csrf?: string }>('GET', '/ui/session').then(
       (r) => {
-        setCsrf(r.csrf);
-        setAuth('in');
+        if (r.loggedIn && r.csrf) {
+          setCsrf(r.csrf);
+          setAuth('in');
+        } else setAuth('out');
       },
       () => setAuth('out'),
     );
