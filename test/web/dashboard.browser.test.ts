@@ -174,6 +174,19 @@ test(
     }
     await shot(page, 'job');
 
+    // Output is text, never markup: a node that prints HTML gets it shown, not run.
+    await page.click('header nav >> text=Run');
+    await page.fill('#target', 'ship1');
+    await page.fill('#command', `echo '<img src=x onerror="window.pwned=1"><b>bold</b>'`);
+    await page.click('button[type="submit"]');
+    await page.click('.confirm button.danger');
+    await page.waitForURL(/#\/job\//);
+    await page.waitForSelector('tr[data-node="ship1"] [data-testid="stdout"]');
+    const printed = page.locator('tr[data-node="ship1"] [data-testid="stdout"]');
+    assert.match(await printed.innerText(), /<img src=x onerror="window.pwned=1"><b>bold<\/b>/);
+    assert.equal(await page.locator('table img, table b').count(), 0);
+    assert.equal(await page.evaluate(() => (window as { pwned?: number }).pwned), undefined);
+
     // A long one, cancelled from its page.
     await page.click('header nav >> text=Run');
     await page.fill('#target', 'ship1');
@@ -203,7 +216,7 @@ test(
 
     await page.click('header nav >> text=Jobs');
     await page.waitForSelector('tr[data-job]');
-    assert.equal(await page.locator('tr[data-job]').count(), 2);
+    assert.equal(await page.locator('tr[data-job]').count(), 3);
     assert.match(await page.locator('tr[data-job]').first().innerText(), /sleep 60\s+cancelled/);
     await shot(page, 'jobs');
     await page.click('header nav >> text=Events');
