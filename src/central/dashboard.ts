@@ -1,3 +1,5 @@
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JobRequestError, parseJobSubmit } from '../fleet/job-request.js';
 import type { JobNodeView, JobView } from '../fleet/job-view.js';
@@ -13,11 +15,14 @@ import {
   Sessions,
 } from '../http/session.js';
 import { loadStatic, PAGE_HEADERS, staticReply } from '../http/static.js';
+import { ERROR_LOG_DIRECTORY, ERROR_LOG_FILE_NAME } from '../methods/error-log.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
 import { isMessageId } from '../protocol/index.js';
 import type { InventoryRecord } from '../store/inventory.js';
 import type { Inventory } from './inventory.js';
 import { JobError, type JobRunner } from './job-runner.js';
+import type { Registry } from './registry.js';
+import { VERSION } from '../version.js';
 
 // The web dashboard (docs/dashboard.md): the built front end at `/`, a login that trades the API
 // bearer token for a session cookie, a JSON API under /ui/api for the page, and /ui/events, a
@@ -37,12 +42,40 @@ const EVENTS_KEPT = 200;
 export const OUTPUT_PREVIEW_CHARS = 4096;
 /** Nodes of a job per page. */
 const JOB_PAGE_MAX = 500;
+/** The tail of the error log the Health page shows: at most this many bytes, then lines. */
+const ERROR_TAIL_BYTES = 64 * 1024;
+const ERROR_TAIL_LINES = 100;
+/** Targets listed on the Health page, deepest outbox first. */
+const OUTBOX_TARGETS_SHOWN = 100;
+
+/** The last lines of a file (at most `bytes` of it); none when it does not exist. */
+async function tail(file: string, bytes: number, lines: number): Promise<string[]> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return [];
+  }
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - bytes);
+    const buf = Buffer.alloc(size - start);
+    await handle.read(buf, 0, buf.length, start);
+    const all = buf.toString('utf8').split('\n');
+    if (start > 0) all.shift(); // a partial first line
+    return all.filter((l) => l !== '').slice(-lines);
+  } finally {
+    await handle.close();
+  }
+}
 
 export interface DashboardOptions {
   /** Bearer token the login takes; when absent, `<dataDir>/api-token`. */
   readonly httpToken?: string;
   readonly inventory: () => Inventory | undefined;
   readonly runner: () => JobRunner | undefined;
+  /** The service registry (Registry page); absent: the page says so. */
+  readonly registry?: () => Registry | undefined;
   /** Where the built front end is; default WEB_DIR. */
   readonly webDir?: string;
 }
@@ -104,6 +137,8 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
   let keepalive: NodeJS.Timeout | undefined;
   const unwatch: (() => void)[] = [];
   let token: string | undefined;
+  let ctx: NodeContext | undefined;
+  let brokerUp = true;
 
   const broadcast = (chunk: string): void => {
     for (const c of clients) c.write(chunk);
@@ -377,6 +412,57 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
     },
     {
       method: 'GET',
+      path: '/ui/api/registry',
+      handler: guarded(false, () => {
+        const reg = options.registry?.();
+        if (!reg)
+          return json(503, { error: 'the service registry is not running on this central' });
+        return json(200, reg.list());
+      }),
+    },
+    {
+      method: 'GET',
+      path: '/ui/api/health',
+      handler: guarded(false, async () => {
+        const c = ctx;
+        if (!c) return json(503, { error: 'central is not started' });
+        const depth = [...c.store.outbox.depthByTarget()]
+          .map(([target, pending]) => ({ target, pending }))
+          .sort((a, b) => b.pending - a.pending);
+        const inv = options.inventory()?.list() ?? [];
+        const errorLog = join(
+          c.options.dataDir,
+          ERROR_LOG_DIRECTORY,
+          c.options.name,
+          ERROR_LOG_FILE_NAME,
+        );
+        return json(200, {
+          node: c.options.name,
+          version: VERSION,
+          broker: {
+            connected: brokerUp && !c.nc.isClosed(),
+            server: c.nc.getServer(),
+          },
+          nodes: { total: inv.length, online: inv.filter((n) => n.online).length },
+          jobsRunning:
+            options
+              .runner()
+              ?.list(1000)
+              .filter((j) => j.state === 'running').length ?? 0,
+          outbox: {
+            pending: depth.reduce((sum, d) => sum + d.pending, 0),
+            targets: depth.length,
+            byTarget: depth.slice(0, OUTBOX_TARGETS_SHOWN),
+          },
+          errorLog: {
+            file: errorLog,
+            tail: await tail(errorLog, ERROR_TAIL_BYTES, ERROR_TAIL_LINES),
+          },
+        });
+      }),
+    },
+    {
+      method: 'GET',
       path: '/ui/events',
       handler: async (req) => {
         const a = authed(req, false);
@@ -416,8 +502,15 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
     name: 'dashboard',
     routes,
     sessions,
-    async start(ctx: NodeContext) {
-      token = options.httpToken ?? apiToken(ctx.options.dataDir);
+    async start(c: NodeContext) {
+      ctx = c;
+      token = options.httpToken ?? apiToken(c.options.dataDir);
+      void (async () => {
+        for await (const s of c.nc.status()) {
+          if (s.type === 'disconnect') brokerUp = false;
+          else if (s.type === 'reconnect') brokerUp = true;
+        }
+      })().catch(() => undefined);
       const inv = options.inventory();
       if (inv) unwatch.push(inv.onChange(onNode));
       const runner = options.runner();

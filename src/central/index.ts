@@ -11,8 +11,9 @@ import { jobsExtension, jobsOptionsFromConfig } from './jobs.js';
 
 /** The extensions a central node runs, built from its validated config. */
 export function centralExtensions(config: Config): NodeExtension[] {
+  const services = new BrokerServices(brokerServicesOptions(config));
   const extensions: NodeExtension[] = [
-    new BrokerServices(brokerServicesOptions(config)),
+    services,
     inventoryExtension({ missedHellos: config.central.inventory.missedHellos }),
   ];
   // Jobs resolve `all` and `where` targets against the inventory, found when a job needs it.
@@ -28,6 +29,7 @@ export function centralExtensions(config: Config): NodeExtension[] {
       ...(config.central.http.token !== undefined && { httpToken: config.central.http.token }),
       inventory: () => inventoryExt?.inventory,
       runner: () => jobs.runner,
+      registry: () => services.registry,
     }),
   );
   return extensions;

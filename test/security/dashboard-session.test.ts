@@ -55,7 +55,13 @@ test('without a session the dashboard API and its event stream answer 401 and no
   const u = await up(t);
   const session = await fetch(`${u.url}/ui/session`);
   assert.deepEqual(await session.json(), { loggedIn: false });
-  for (const path of ['/ui/api/jobs', '/ui/api/nodes/central', '/ui/events']) {
+  for (const path of [
+    '/ui/api/jobs',
+    '/ui/api/nodes/central',
+    '/ui/api/registry',
+    '/ui/api/health',
+    '/ui/events',
+  ]) {
     const res = await fetch(`${u.url}${path}`);
     assert.equal(res.status, 401, path);
     const body = await res.text();

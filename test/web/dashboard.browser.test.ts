@@ -225,3 +225,60 @@ test(
     assert.deepEqual(b.errors, [], 'no console errors');
   },
 );
+
+test(
+  'the registry and health pages show the entries, the outbox depth per target and the error log',
+  { timeout: 90_000 },
+  async (t) => {
+    const d = await dash(t, { ship1: [] });
+    const b = await openPage(t);
+    if (!b) return;
+    const { page } = b;
+    const reg = await d.fleet.cli([
+      'service',
+      'register',
+      '--name',
+      'web-config',
+      '--data',
+      '{"port":8080}',
+    ]);
+    assert.equal(reg.code, 0, reg.stderr);
+    // A node that never comes: its message waits in central's outbox.
+    const sent = await d.fleet.send('central', [
+      { toNode: 'ghost', method: 'REQCliCommand', methodArgs: ['true'], ttl: 600 },
+      { toNode: 'ghost', method: 'REQCliCommand', methodArgs: ['true'], ttl: 600 },
+    ]);
+    assert.equal(sent.accepted.length, 2);
+    // A message that expires undelivered: central's error log says so.
+    const failing = await d.fleet.send('central', [
+      { toNode: 'nobody', method: 'REQCliCommand', methodArgs: ['true'], ttl: 1 },
+    ]);
+    const failedId = failing.accepted[0] ?? '';
+    assert.ok(failedId);
+
+    await logIn(page, d);
+    await page.click('header nav >> text=Registry');
+    await page.waitForSelector('tr[data-entry="web-config"]');
+    assert.match(await page.locator('tr[data-entry="web-config"]').innerText(), /"port": 8080/);
+    await shot(page, 'registry');
+
+    await page.click('header nav >> text=Health');
+    await page.waitForSelector('[data-testid="broker-state"]');
+    assert.equal(await page.locator('[data-testid="broker-state"]').innerText(), 'connected');
+    await page.waitForSelector('tr[data-target="ghost"]');
+    assert.match(await page.locator('tr[data-target="ghost"]').innerText(), /ghost\s+2/);
+    await page
+      .waitForFunction(
+        (id) =>
+          (document.querySelector('[data-testid="error-log"]')?.textContent ?? '').includes(id),
+        failedId,
+        { timeout: 20_000 },
+      )
+      .catch(async (err: unknown) => {
+        const log = await page.locator('[data-testid="error-log"]').innerText();
+        throw new Error(`no error line for ${failedId} in:\n${log}`, { cause: err });
+      });
+    await shot(page, 'health');
+    assert.deepEqual(b.errors, [], 'no console errors');
+  },
+);

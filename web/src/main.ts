@@ -697,6 +697,134 @@ function Events(): VNode {
   </section>`;
 }
 
+function useFetch<T>(path: string, everyMs = 0): { data?: T; error?: string; reload: () => void } {
+  const [state, setState] = useState<{ data?: T; error?: string }>({});
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    let gone = false;
+    const load = (): void => {
+      api<T>('GET', path).then(
+        (data) => !gone && setState({ data }),
+        (err: unknown) =>
+          !gone && setState({ error: err instanceof Error ? err.message : String(err) }),
+      );
+    };
+    load();
+    const t = everyMs > 0 ? setInterval(load, everyMs) : undefined;
+    return () => {
+      gone = true;
+      clearInterval(t);
+    };
+  }, [path, n]);
+  return { ...state, reload: () => setN(n + 1) };
+}
+
+function Registry(): VNode {
+  const r = useFetch<{ name: string; data: unknown }[]>('/ui/api/registry');
+  return html`<section>
+    <h2>Registry</h2>
+    <p class="summary">
+      The service registry's key/value entries (<code>admiral service</code>).
+      <button class="link" onClick=${r.reload}>Reload</button>
+    </p>
+    ${r.error && html`<p class="error" role="alert">${r.error}</p>`}
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            <th>name</th>
+            <th>value</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${(r.data ?? []).map(
+            (e) =>
+              html`<tr key=${e.name} data-entry=${e.name}>
+                <th>${e.name}</th>
+                <td>
+                  <pre>
+${typeof e.data === 'string' ? e.data : JSON.stringify(e.data, null, 2)}</pre>
+                </td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+    ${r.data && r.data.length === 0 && html`<p>No entries.</p>`}
+  </section>`;
+}
+
+interface Health {
+  node: string;
+  version: string;
+  broker: { connected: boolean; server: string | null };
+  nodes: { total: number; online: number };
+  jobsRunning: number;
+  outbox: { pending: number; targets: number; byTarget: { target: string; pending: number }[] };
+  errorLog: { file: string; tail: string[] };
+}
+
+function HealthPage(): VNode {
+  // One request every 5 s for the whole page (the outbox and the error log are not streamed).
+  const r = useFetch<Health>('/ui/api/health', 5000);
+  const h = r.data;
+  if (!h)
+    return html`<section>
+      <h2>Health</h2>
+      <p>${r.error ?? 'Loading…'}</p>
+    </section>`;
+  return html`<section>
+    <h2>Health</h2>
+    <dl class="props">
+      <dt>broker</dt>
+      <dd>
+        <span
+          class=${stateClass(h.broker.connected ? 'online' : 'offline')}
+          data-testid="broker-state"
+          >${h.broker.connected ? 'connected' : 'disconnected'}</span
+        >${` ${h.broker.server ?? ''}`}
+      </dd>
+      <dt>central</dt>
+      <dd>${`${h.node}, admiral ${h.version}`}</dd>
+      <dt>nodes</dt>
+      <dd>${`${h.nodes.online} of ${h.nodes.total} online`}</dd>
+      <dt>jobs running</dt>
+      <dd>${h.jobsRunning}</dd>
+      <dt>outbox</dt>
+      <dd data-testid="outbox-pending">
+        ${`${h.outbox.pending} pending for ${h.outbox.targets} target${h.outbox.targets === 1 ? '' : 's'}`}
+      </dd>
+    </dl>
+    <h3>Outbox depth per target</h3>
+    ${
+      h.outbox.byTarget.length === 0
+        ? html`<p class="summary">Nothing waiting.</p>`
+        : html`<div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>target</th>
+                  <th>pending</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${h.outbox.byTarget.map(
+                  (d) =>
+                    html`<tr key=${d.target} data-target=${d.target}>
+                      <td><a href=${`#/node/${d.target}`}>${d.target}</a></td>
+                      <td>${d.pending}</td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>
+          </div>`
+    }
+    <h3>Error log</h3>
+    <p class="summary"><code>${h.errorLog.file}</code>, last ${h.errorLog.tail.length} lines</p>
+    <pre class="log" data-testid="error-log">${h.errorLog.tail.join('\n') || '(empty)'}</pre>
+  </section>`;
+}
+
 // ---- shell --------------------------------------------------------------------------------
 
 function useHash(): string {
@@ -744,6 +872,8 @@ function App(): VNode {
   else if (path === '/jobs') page = html`<${Jobs} />`;
   else if (path === '/run') page = html`<${Run} />`;
   else if (path === '/events') page = html`<${Events} />`;
+  else if (path === '/registry') page = html`<${Registry} />`;
+  else if (path === '/health') page = html`<${HealthPage} />`;
   else page = html`<${Fleet} />`;
   const tab = (href: string, label: string, active: boolean): VNode =>
     html`<a href=${href} aria-current=${active ? 'page' : undefined}>${label}</a>`;
@@ -758,6 +888,8 @@ function App(): VNode {
         ${tab('#/', 'Fleet', path === '/' || path.startsWith('/node/'))}
         ${tab('#/jobs', 'Jobs', path === '/jobs' || path.startsWith('/job/'))}
         ${tab('#/run', 'Run', path === '/run')} ${tab('#/events', 'Events', path === '/events')}
+        ${tab('#/registry', 'Registry', path === '/registry')}
+        ${tab('#/health', 'Health', path === '/health')}
       </nav>
       <span class=${l.connected ? 'live on' : 'live'} title="live updates"
         >${l.connected ? '● live' : '○ reconnecting'}</span
