@@ -40,6 +40,8 @@ const KEEPALIVE_MS = 15_000;
 const EVENTS_KEPT = 200;
 /** Characters of a node's stdout or stderr in a job page; the rest is behind a link. */
 export const OUTPUT_PREVIEW_CHARS = 4096;
+/** Messages central sent to a node, shown on its page. */
+const RECENT_MESSAGES = 20;
 /** Nodes of a job per page. */
 const JOB_PAGE_MAX = 500;
 /** The tail of the error log the Health page shows: at most this many bytes, then lines. */
@@ -310,7 +312,22 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
       method: 'GET',
       path: '/ui/api/nodes/',
       handler: guarded(false, (req) => {
-        const name = req.path.slice('/ui/api/nodes/'.length);
+        const rest = req.path.slice('/ui/api/nodes/'.length);
+        const m = /^([A-Za-z0-9_-]{1,64})\/messages$/.exec(rest);
+        if (m && ctx) {
+          return json(
+            200,
+            ctx.store.outbox.listTo(m[1] as string, RECENT_MESSAGES).map((r) => ({
+              id: r.id,
+              method: r.method,
+              state: r.state,
+              createdAt: r.createdAt,
+              ...(r.finishedAt !== null && { finishedAt: r.finishedAt }),
+              ...(r.error !== null && { error: r.error }),
+            })),
+          );
+        }
+        const name = rest;
         const rec = options.inventory()?.get(name);
         return rec
           ? json(200, rec)

@@ -20,7 +20,8 @@ const SHOTS =
 
 async function shot(page: Page, name: string): Promise<void> {
   await mkdir(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `dashboard-${name}.png`) });
+  // A node's page is long (facts, then messages and events): all of it.
+  await page.screenshot({ path: join(SHOTS, `dashboard-${name}.png`), fullPage: name === 'node' });
 }
 
 interface Dash {
@@ -107,7 +108,6 @@ test(
     const facts = await page.locator('table.facts').innerText();
     assert.match(facts, /hostname/);
     assert.match(facts, /tags\s+web, eu/);
-    await shot(page, 'node');
     await page.goBack();
     await page.waitForSelector('tr[data-node="ship2"]');
 
@@ -219,6 +219,14 @@ test(
     assert.equal(await page.locator('tr[data-job]').count(), 3);
     assert.match(await page.locator('tr[data-job]').first().innerText(), /sleep 60\s+cancelled/);
     await shot(page, 'jobs');
+    // ship1's page lists what central sent it, newest first.
+    await page.goto(`${d.url}/#/node/ship1`);
+    await page.waitForSelector('table.messages tr[data-message]');
+    const sentRows = page.locator('table.messages tr[data-message]');
+    assert.ok((await sentRows.count()) >= 3);
+    assert.match(await sentRows.first().innerText(), /REQC/);
+    await shot(page, 'node');
+
     await page.click('header nav >> text=Events');
     await page.waitForSelector('tbody tr');
     await shot(page, 'events');

@@ -316,8 +316,18 @@ function flatten(obj: unknown, prefix = '', out: [string, string][] = []): [stri
   return out;
 }
 
+interface SentMessage {
+  id: string;
+  method: string;
+  state: string;
+  createdAt: number;
+  finishedAt?: number;
+  error?: string;
+}
+
 function NodePage(props: { name: string }): VNode {
   const l = useLive();
+  const msgs = useFetch<SentMessage[]>(`/ui/api/nodes/${props.name}/messages`);
   const n = l.nodes.get(props.name);
   if (!n)
     return html`<section>
@@ -331,7 +341,7 @@ function NodePage(props: { name: string }): VNode {
   return html`<section>
     <p><a href="#/">‹ Fleet</a></p>
     <h2>
-      ${n.node}
+      ${`${n.node} `}
       <span class=${stateClass(n.online ? 'online' : 'offline')} data-testid="node-state"
         >${n.online ? 'online' : 'offline'}</span
       >
@@ -361,6 +371,37 @@ function NodePage(props: { name: string }): VNode {
         </tbody>
       </table>
     </div>
+    <h3>Recent messages from central</h3>
+    ${msgs.data && msgs.data.length === 0 ? html`<p class="summary">None.</p>` : ''}
+    ${
+      msgs.data &&
+      msgs.data.length > 0 &&
+      html`<div class="table-wrap">
+        <table class="messages">
+          <thead>
+            <tr>
+              <th>sent</th>
+              <th>method</th>
+              <th>state</th>
+              <th>error</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${msgs.data.map(
+              (m) =>
+                html`<tr key=${m.id} data-message=${m.id}>
+                  <td title=${m.id}>
+                    ${new Date(m.createdAt).toISOString().slice(0, 19).replace('T', ' ')}
+                  </td>
+                  <td>${m.method}</td>
+                  <td><span class=${stateClass(m.state)}>${m.state}</span></td>
+                  <td>${m.error ?? ''}</td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>`
+    }
     <h3>Recent events</h3>
     <ul class="events">
       ${events.map((e) => html`<li>${new Date(e.at).toISOString()} ${e.event}</li>`)}
