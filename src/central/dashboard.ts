@@ -492,7 +492,7 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
             'cache-control': 'no-store',
             connection: 'keep-alive',
           },
-          stream: (write, onClose) => {
+          stream: (write, onClose, end) => {
             let closed = false;
             const client: StreamClient = {
               session,
@@ -501,6 +501,7 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
                 closed = true;
                 clients.delete(client);
                 write('event: logout\ndata: {}\n\n');
+                end();
               },
             };
             write('retry: 2000\n\n');
@@ -532,7 +533,12 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
       if (inv) unwatch.push(inv.onChange(onNode));
       const runner = options.runner();
       if (runner) unwatch.push(runner.onChange(onJob));
-      keepalive = setInterval(() => broadcast(': keepalive\n\n'), KEEPALIVE_MS);
+      keepalive = setInterval(() => {
+        for (const client of clients) {
+          if (sessions.touch(client.session)) client.write(': keepalive\n\n');
+          else client.close();
+        }
+      }, KEEPALIVE_MS);
       keepalive.unref();
     },
     async stop() {

@@ -12,7 +12,11 @@ export interface HttpReply {
    * A long-lived answer (server-sent events): called once the headers are sent, with `write`
    * and `onClose`; the response ends when the client goes away or the server closes.
    */
-  readonly stream?: (write: (chunk: string) => void, onClose: (fn: () => void) => void) => void;
+  readonly stream?: (
+    write: (chunk: string) => void,
+    onClose: (fn: () => void) => void,
+    end: () => void,
+  ) => void;
 }
 
 export interface HttpRequest {
@@ -86,7 +90,11 @@ function send(res: ServerResponse, reply: HttpReply): void {
       }
       res.write(chunk);
     };
-    reply.stream(write, (fn) => res.once('close', fn));
+    reply.stream(
+      write,
+      (fn) => res.once('close', fn),
+      () => res.end(),
+    );
     return;
   }
   const body = reply.text ?? `${JSON.stringify(reply.body)}\n`;

@@ -94,6 +94,24 @@ export class Sessions {
     return s;
   }
 
+  /**
+   * Whether `session` is still kept (not ended, expired or pushed out), counting this as a use:
+   * an open event stream keeps its page's session alive, and ends with it.
+   */
+  touch(session: Session): boolean {
+    const now = this.#now();
+    for (const [key, s] of this.#byHash) {
+      if (s !== session) continue;
+      if (now - s.lastUsed > this.#idleMs) {
+        this.#byHash.delete(key);
+        return false;
+      }
+      s.lastUsed = now;
+      return true;
+    }
+    return false;
+  }
+
   /** Ends the request's session, if any. */
   end(req: HttpRequest): void {
     const id = cookieValue(req.headers.cookie, SESSION_COOKIE);

@@ -11,8 +11,8 @@ export const CHROMIUM_INSTALL_HINT =
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
 
-export function findChromium(): string | undefined {
-  for (const c of CANDIDATES) {
+export function findChromium(candidates: readonly string[] = CANDIDATES): string | undefined {
+  for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);
       return c;
@@ -24,8 +24,11 @@ export function findChromium(): string | undefined {
 }
 
 /** The chromium binary, or undefined after skipping `t`; throws in CI when it is missing. */
-export function requireChromium(t: TestContext): string | undefined {
-  const bin = findChromium();
+export function requireChromium(
+  t: Pick<TestContext, 'skip'>,
+  candidates: readonly string[] = CANDIDATES,
+): string | undefined {
+  const bin = findChromium(candidates);
   if (bin !== undefined) return bin;
   if (process.env.ADMIRAL_REQUIRE_CHROMIUM === '1' || process.env.CI === 'true') {
     throw new Error(CHROMIUM_INSTALL_HINT);

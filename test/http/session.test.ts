@@ -62,3 +62,15 @@ test('the session cookie is HttpOnly and SameSite=Strict, and Secure only under 
   assert.equal(cookieValue('x=1; admiral_session=v2 ; y=3', 'admiral_session'), 'v2');
   assert.equal(cookieValue('xadmiral_session=v', 'admiral_session'), undefined);
 });
+
+test('an open stream keeps its session alive, and learns when it was ended', () => {
+  let now = 0;
+  const s = new Sessions({ idleMs: 1000, now: () => now });
+  const { id, session } = s.create();
+  now = 900;
+  assert.equal(s.touch(session), true);
+  now = 1800;
+  assert.ok(s.lookup(req(`admiral_session=${id}`)), 'touched at 900: alive at 1800');
+  s.end(req(`admiral_session=${id}`));
+  assert.equal(s.touch(session), false);
+});

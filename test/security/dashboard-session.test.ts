@@ -174,9 +174,12 @@ test('no CORS: a cross-origin request gets no Access-Control-Allow-Origin, a pre
   assert.equal(pre.headers.get('access-control-allow-headers'), null);
 });
 
-test('logging out ends the session: the same cookie reads nothing afterwards', async (t) => {
+test('logging out ends the session and its event stream: the same cookie reads nothing afterwards', async (t) => {
   const u = await up(t);
   const s = await login(u);
+  const stream = await fetch(`${u.url}/ui/events`, { headers: { cookie: s.cookie } });
+  assert.equal(stream.status, 200);
+  const streamed = stream.text();
   const out = await fetch(`${u.url}/ui/logout`, {
     method: 'POST',
     headers: { cookie: s.cookie, 'x-admiral-csrf': s.csrf },
@@ -185,4 +188,6 @@ test('logging out ends the session: the same cookie reads nothing afterwards', a
   assert.match(out.headers.get('set-cookie') ?? '', /admiral_session=; Max-Age=0/);
   const after = await fetch(`${u.url}/ui/api/jobs`, { headers: { cookie: s.cookie } });
   assert.equal(after.status, 401);
+  // The page's open event stream is told, and ends.
+  assert.match(await streamed, /event: logout\n/);
 });
