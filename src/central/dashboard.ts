@@ -377,14 +377,14 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
       handler: guarded(false, (req) =>
         withRunner((r) => {
           const id = jobId(req);
-          const view: JobView | undefined = isMessageId(id) ? r.view(id) : undefined;
-          if (!view) return json(404, { error: `no job ${JSON.stringify(id)}` });
-          const nodes = view.nodes ?? [];
           const rest = req.path.slice(`/ui/api/jobs/${id}`.length);
           const m = /^\/nodes\/([A-Za-z0-9_-]{1,64})\/(output|stderr)$/.exec(rest);
           if (m) {
-            const n = nodes.find((x) => x.node === m[1]);
-            if (!n) return json(404, { error: `no node ${JSON.stringify(m[1])} in job ${id}` });
+            const n = isMessageId(id) ? r.view(id)?.nodes?.find((x) => x.node === m[1]) : undefined;
+            if (!n)
+              return json(404, {
+                error: `no node ${JSON.stringify(m[1])} in job ${JSON.stringify(id)}`,
+              });
             return {
               status: 200,
               text: (m[2] === 'output' ? n.output : n.stderr) ?? '',
@@ -402,11 +402,12 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
             JOB_PAGE_MAX,
             Math.max(1, Math.floor(Number(req.query.get('limit') ?? 100)) || 100),
           );
-          return json(200, {
-            ...view,
-            nodes: nodes.slice(offset, offset + limit).map(pageNode),
-            offset,
-          });
+          // Only the page of rows asked for is read: a 5,000-node job is not read whole per update.
+          const view: JobView | undefined = isMessageId(id)
+            ? r.view(id, true, { offset, limit })
+            : undefined;
+          if (!view) return json(404, { error: `no job ${JSON.stringify(id)}` });
+          return json(200, { ...view, nodes: (view.nodes ?? []).map(pageNode), offset });
         })(),
       ),
     },

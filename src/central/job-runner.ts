@@ -292,14 +292,22 @@ export class JobRunner {
     return this.view(id, false) as JobView;
   }
 
-  /** The job with its counts, and its nodes when `withNodes`. */
-  view(id: string, withNodes = true): JobView | undefined {
+  /** The job with its counts, and its nodes when `withNodes` (only `page` of them, if given). */
+  view(
+    id: string,
+    withNodes = true,
+    page?: { readonly offset: number; readonly limit: number },
+  ): JobView | undefined {
     const job = this.store.get(id);
     if (!job) return undefined;
-    return this.#viewOf(job, withNodes);
+    return this.#viewOf(job, withNodes, page);
   }
 
-  #viewOf(job: JobRecord, withNodes: boolean): JobView {
+  #viewOf(
+    job: JobRecord,
+    withNodes: boolean,
+    page?: { readonly offset: number; readonly limit: number },
+  ): JobView {
     const counts: JobCounts = countNodes(this.store.tally(job.id));
     const { args, target, ...options } = job.spec;
     return {
@@ -313,7 +321,12 @@ export class JobRunner {
       createdAt: job.createdAt,
       ...(job.finishedAt !== null && { finishedAt: job.finishedAt }),
       counts,
-      ...(withNodes && { nodes: this.store.nodes(job.id).map(nodeView) }),
+      ...(withNodes && {
+        nodes: (page
+          ? this.store.nodesPage(job.id, page.offset, page.limit)
+          : this.store.nodes(job.id)
+        ).map(nodeView),
+      }),
     };
   }
 

@@ -557,7 +557,7 @@ type TargetMode = 'nodes' | 'all' | 'where';
 
 function Run(): VNode {
   const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
-  const [mode, setMode] = useState<TargetMode>(params.get('nodes') ? 'nodes' : 'nodes');
+  const [mode, setMode] = useState<TargetMode>('nodes');
   const [target, setTarget] = useState(params.get('nodes') ?? '');
   const [command, setCommand] = useState('');
   const [timeout, setTimeoutS] = useState('60');
