@@ -131,6 +131,11 @@ async function longTasks(page: Page): Promise<void> {
   });
 }
 
+interface Job {
+  readonly createdAt: number;
+  readonly finishedAt?: number;
+}
+
 const fmt = (ms: number): string => `${ms.toFixed(0)} ms`;
 
 async function main(): Promise<void> {
@@ -168,8 +173,12 @@ async function main(): Promise<void> {
     const refMs = performance.now() - ref;
     await api(central.url, token, '/api/v1/jobs?wait=600', { args: ['true'], all: true });
     const allRef = performance.now();
-    await api(central.url, token, '/api/v1/jobs?wait=600', { args: ['true'], all: true });
+    const refJob = await api<Job>(central.url, token, '/api/v1/jobs?wait=600', {
+      args: ['true'],
+      all: true,
+    });
     const allRefMs = performance.now() - allRef;
+    const refRun = (refJob.finishedAt ?? 0) - refJob.createdAt;
 
     // The same job started from the Run page and watched on its job page.
     await page.goto(`${central.url}/#/run`);
@@ -190,6 +199,9 @@ async function main(): Promise<void> {
       { timeout: 600_000 },
     );
     const pageMs = performance.now() - t0;
+    const pageJobId = /#\/job\/(.+)$/.exec(page.url())?.[1] ?? '';
+    const pageJob = await api<Job>(central.url, token, `/api/v1/jobs/${pageJobId}`);
+    const pageRun = (pageJob.finishedAt ?? 0) - pageJob.createdAt;
     const { longest, blocked } = await page.evaluate(() => {
       const w = window as unknown as { longest: number; blocked: number };
       return { longest: w.longest, blocked: w.blocked };
@@ -202,7 +214,8 @@ async function main(): Promise<void> {
         `dashboard, ${N} simulated nodes (reference: ${SMALL}), chromium headless`,
         `  fleet page shows every node: ${fmt(bigPage)} (${SMALL}: ${fmt(smallPage)}), ratio ${ratio(bigPage, smallPage)}`,
         `  filter tags=even:            ${fmt(bigFilter)} (${SMALL}: ${fmt(smallFilter)}), ratio ${ratio(bigFilter, smallFilter)}`,
-        `  job on all ${N} watched live: ${fmt(pageMs)} (no page open: ${fmt(allRefMs)}), ratio ${ratio(pageMs, allRefMs)}; ${rows} rows rendered`,
+        `  job on all ${N}, as central timed it: ${fmt(pageRun)} watched live (no page open: ${fmt(refRun)}), ratio ${ratio(pageRun, refRun)}`,
+        `  click to "completed" in the page: ${fmt(pageMs)} (submit to answer, no page: ${fmt(allRefMs)}), ratio ${ratio(pageMs, allRefMs)}; ${rows} rows rendered`,
         `  page main thread during the job: longest task ${fmt(longest)}, long tasks ${fmt(blocked)} in all`,
         `  (job on the ${N / 2} even nodes, no page: ${fmt(refMs)})`,
         '',

@@ -1,6 +1,6 @@
 import htm from 'htm';
 import { h, render, type VNode } from 'preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import {
   type Filter,
   FilterSyntaxError,
@@ -17,6 +17,8 @@ import { api, type Job, type LifecycleEntry, type NodeRecord, setCsrf } from './
 const html = htm.bind(h) as (strings: TemplateStringsArray, ...values: unknown[]) => VNode;
 
 const PAGE = 100;
+/** A running job's rows are fetched at most this often, in ms. */
+const ROWS_EVERY_MS = 1000;
 
 // ---- live state, fed by /ui/events --------------------------------------------------------
 
@@ -462,21 +464,30 @@ function JobPage(props: { id: string }): VNode {
   const [job, setJob] = useState<Job | undefined>();
   const [page, setPage] = useState(0);
   const [error, setError] = useState('');
-  // The stream says the job changed (its summary is a new object): fetch this page of rows.
+  // The stream says the job changed (its summary is a new object): fetch this page of rows, at
+  // most once a second while it runs (the counts above move with every batch), at once at its end.
+  const last = useRef(0);
+  const key = `${props.id}?offset=${page * PAGE}&limit=${PAGE}`;
+  const wanted = useRef(key);
+  wanted.current = key;
+  const live = (summary?.state ?? job?.state) === 'running';
   useEffect(() => {
-    let gone = false;
-    api<Job>('GET', `/ui/api/jobs/${props.id}?offset=${page * PAGE}&limit=${PAGE}`).then(
-      (j) => {
-        if (!gone) setJob(j);
-      },
-      (err: unknown) => {
-        if (!gone) setError(err instanceof Error ? err.message : String(err));
-      },
-    );
-    return () => {
-      gone = true;
+    const load = (): void => {
+      last.current = Date.now();
+      // An answer for another page (or job) than the one now shown is dropped.
+      api<Job>('GET', `/ui/api/jobs/${key}`).then(
+        (j) => {
+          if (wanted.current === key) setJob(j);
+        },
+        (err: unknown) => {
+          if (wanted.current === key) setError(err instanceof Error ? err.message : String(err));
+        },
+      );
     };
-  }, [props.id, page, summary]);
+    const wait = live ? last.current + ROWS_EVERY_MS - Date.now() : 0;
+    const t = setTimeout(load, Math.max(0, wait));
+    return () => clearTimeout(t);
+  }, [key, summary]);
   const cancel = async (): Promise<void> => {
     if (!confirm('Cancel this job? Nodes not started are skipped, running commands are stopped.'))
       return;
