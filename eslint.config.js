@@ -32,4 +32,22 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The dashboard front end runs in the browser.
+    files: ['web/src/**/*.ts'],
+    languageOptions: {
+      globals: {
+        document: 'readonly',
+        location: 'readonly',
+        fetch: 'readonly',
+        EventSource: 'readonly',
+        MessageEvent: 'readonly',
+        HTMLInputElement: 'readonly',
+        URLSearchParams: 'readonly',
+        addEventListener: 'readonly',
+        removeEventListener: 'readonly',
+        confirm: 'readonly',
+      },
+    },
+  },
 );

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { NodeExtension } from '../node/extension.js';
 import { BrokerServices, brokerServicesOptions } from './broker-services.js';
+import { dashboardExtension } from './dashboard.js';
 import { type InventoryExtension, inventoryExtension } from './inventory.js';
 import { jobsExtension, jobsOptionsFromConfig } from './jobs.js';
 
@@ -10,15 +11,26 @@ import { jobsExtension, jobsOptionsFromConfig } from './jobs.js';
 
 /** The extensions a central node runs, built from its validated config. */
 export function centralExtensions(config: Config): NodeExtension[] {
+  const services = new BrokerServices(brokerServicesOptions(config));
   const extensions: NodeExtension[] = [
-    new BrokerServices(brokerServicesOptions(config)),
+    services,
     inventoryExtension({ missedHellos: config.central.inventory.missedHellos }),
   ];
   // Jobs resolve `all` and `where` targets against the inventory, found when a job needs it.
-  const inventory = () =>
-    extensions
-      .find((e): e is InventoryExtension => e.name === 'inventory' && 'inventory' in e)
-      ?.inventory?.list() ?? [];
-  extensions.push(jobsExtension(jobsOptionsFromConfig(config, inventory)));
+  const inventoryExt = extensions.find(
+    (e): e is InventoryExtension => e.name === 'inventory' && 'inventory' in e,
+  );
+  const inventory = () => inventoryExt?.inventory?.list() ?? [];
+  const jobs = jobsExtension(jobsOptionsFromConfig(config, inventory));
+  extensions.push(jobs);
+  // After the inventory and the jobs: it watches both once they started.
+  extensions.push(
+    dashboardExtension({
+      ...(config.central.http.token !== undefined && { httpToken: config.central.http.token }),
+      inventory: () => inventoryExt?.inventory,
+      runner: () => jobs.runner,
+      registry: () => services.registry,
+    }),
+  );
   return extensions;
 }

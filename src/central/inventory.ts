@@ -97,6 +97,7 @@ export class Inventory {
   readonly #helloMs: number;
   readonly #missed: number;
   readonly #now: () => number;
+  readonly #listeners = new Set<(rec: InventoryRecord) => void>();
 
   constructor(store: InventoryStore, options: InventoryOptions) {
     this.#store = store;
@@ -132,7 +133,25 @@ export class Inventory {
     };
     this.#nodes.set(node, rec);
     this.#dirty.add(node);
+    this.#changed(rec);
     return rec;
+  }
+
+  /** Calls `listener` with every record that changes (the dashboard's live view); returns its removal. */
+  onChange(listener: (rec: InventoryRecord) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(rec: InventoryRecord): void {
+    // A listener's failure is its own: the inventory goes on.
+    for (const l of this.#listeners) {
+      try {
+        l(rec);
+      } catch {
+        // the dashboard's listener only queues the name
+      }
+    }
   }
 
   /** Marks offline every online node whose hellos stopped; returns their names. */
@@ -143,8 +162,10 @@ export class Inventory {
       if (!r.online) continue;
       const interval = r.helloMs > 0 ? r.helloMs : this.#helloMs;
       if (interval <= 0 || now - r.lastSeen <= this.#missed * interval) continue;
-      this.#nodes.set(r.node, { ...r, online: false, lastEvent: 'stale' });
+      const rec: InventoryRecord = { ...r, online: false, lastEvent: 'stale' };
+      this.#nodes.set(r.node, rec);
       this.#dirty.add(r.node);
+      this.#changed(rec);
       stale.push(r.node);
     }
     return stale;

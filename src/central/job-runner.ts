@@ -130,10 +130,28 @@ export class JobRunner {
   #timer: NodeJS.Timeout | undefined;
   #purgeTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  readonly #listeners = new Set<(jobId: string) => void>();
 
   constructor(deps: JobRunnerDeps) {
     this.#deps = deps;
     this.store = new JobStore(deps.ctx.store.database.db);
+  }
+
+  /** Calls `listener` with a job's id when its state or a node's changes; returns its removal. */
+  onChange(listener: (jobId: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changedJob(id: string): void {
+    // A listener's failure is its own: the job goes on.
+    for (const l of this.#listeners) {
+      try {
+        l(id);
+      } catch (err) {
+        this.#deps.log('warn', 'job change listener failed', { job: id, error: String(err) });
+      }
+    }
   }
 
   /** Resumes the jobs a previous process left running; purges old ones. */
@@ -194,6 +212,7 @@ export class JobRunner {
       this.#deps.log('error', 'cannot record job node changes', { error: String(err) });
     }
     for (const run of touched) {
+      this.#changedJob(run.id);
       try {
         this.#advance(run, now);
       } catch (err) {
@@ -270,17 +289,26 @@ export class JobRunner {
     this.#deps.log('info', 'job started', { job: id, nodes: nodes.length, args: spec.args });
     this.#tickRun(this.#runs.get(id) as Run, Date.now());
     this.#schedule();
+    this.#changedJob(id);
     return this.view(id, false) as JobView;
   }
 
-  /** The job with its counts, and its nodes when `withNodes`. */
-  view(id: string, withNodes = true): JobView | undefined {
+  /** The job with its counts, and its nodes when `withNodes` (only `page` of them, if given). */
+  view(
+    id: string,
+    withNodes = true,
+    page?: { readonly offset: number; readonly limit: number },
+  ): JobView | undefined {
     const job = this.store.get(id);
     if (!job) return undefined;
-    return this.#viewOf(job, withNodes);
+    return this.#viewOf(job, withNodes, page);
   }
 
-  #viewOf(job: JobRecord, withNodes: boolean): JobView {
+  #viewOf(
+    job: JobRecord,
+    withNodes: boolean,
+    page?: { readonly offset: number; readonly limit: number },
+  ): JobView {
     const counts: JobCounts = countNodes(this.store.tally(job.id));
     const { args, target, ...options } = job.spec;
     return {
@@ -294,7 +322,12 @@ export class JobRunner {
       createdAt: job.createdAt,
       ...(job.finishedAt !== null && { finishedAt: job.finishedAt }),
       counts,
-      ...(withNodes && { nodes: this.store.nodes(job.id).map(nodeView) }),
+      ...(withNodes && {
+        nodes: (page
+          ? this.store.nodesPage(job.id, page.offset, page.limit)
+          : this.store.nodes(job.id)
+        ).map(nodeView),
+      }),
     };
   }
 
@@ -357,6 +390,7 @@ export class JobRunner {
     if (cancels.length > 0) ctx.services.submit(cancels);
     this.#tickRun(run, Date.now());
     this.#schedule();
+    this.#changedJob(id);
     return this.view(id, false) as JobView;
   }
 
@@ -403,6 +437,7 @@ export class JobRunner {
           if (n.messageId !== null) this.#byMessage.delete(n.messageId);
         }
       });
+      this.#changedJob(run.id);
     }
     this.#advance(run, now);
   }
@@ -502,6 +537,7 @@ export class JobRunner {
         }
       });
     });
+    this.#changedJob(run.id);
   }
 
   #end(run: Run): void {
@@ -526,6 +562,7 @@ export class JobRunner {
     for (const [id, entry] of this.#byMessage) if (entry.run === run) this.#byMessage.delete(id);
     this.#event(run.id, JOB_EVENTS.finished, { state, ...(reason && { reason }), counts });
     this.#deps.log('info', 'job finished', { job: run.id, state, reason });
+    this.#changedJob(run.id);
     const waiters = this.#waiters.get(run.id);
     this.#waiters.delete(run.id);
     for (const wake of waiters ?? []) wake();

@@ -83,6 +83,9 @@ export function registerNode(program: Command): void {
         `  socket:   ${started.inputs.find((i) => i.name === 'socket')?.address ?? '(off)'}`,
         ...(metrics === undefined ? [] : [`  metrics:  ${metrics}/metrics`]),
         ...(started.httpServer ? [`  http:     ${started.httpServer.url}`] : []),
+        ...(started.httpServer && loaded.config.isCentral
+          ? [`  dashboard: ${started.httpServer.url}/`]
+          : []),
         `  data dir: ${started.options.dataDir}`,
         '',
       ].join('\n'),

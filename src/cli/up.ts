@@ -11,6 +11,7 @@ import { ensureServerPki, type ServerPki, serverNames } from '../central/pki.js'
 import { LOCAL_BROKER_FILE } from '../client/connect.js';
 import { flagsFromOptions } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
+import { API_TOKEN_FILE } from '../http/bearer.js';
 import type { Config } from '../config/schema.js';
 import { fleetExtensions } from '../fleet/index.js';
 import { nodeOptionsFromConfig } from '../node/from-config.js';
@@ -186,6 +187,11 @@ export function registerUp(program: Command): void {
         `  node:     central (central role)`,
         `  socket:   ${socket}`,
         `  http:     ${node.httpServer?.url ?? '(off)'}`,
+        ...(node.httpServer
+          ? [
+              `  dashboard: ${node.httpServer.url}/ (log in with the token in ${join(node.options.dataDir, API_TOKEN_FILE)})`,
+            ]
+          : []),
         `  data dir: ${node.options.dataDir}`,
         ...(chat?.publicKey !== undefined
           ? [

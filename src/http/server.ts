@@ -7,7 +7,16 @@ export interface HttpReply {
   readonly body?: unknown;
   /** Sent as is (set a content-type header). */
   readonly text?: string;
-  readonly headers?: Readonly<Record<string, string>>;
+  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
+  /**
+   * A long-lived answer (server-sent events): called once the headers are sent, with `write`
+   * and `onClose`; the response ends when the client goes away or the server closes.
+   */
+  readonly stream?: (
+    write: (chunk: string) => void,
+    onClose: (fn: () => void) => void,
+    end: () => void,
+  ) => void;
 }
 
 export interface HttpRequest {
@@ -16,6 +25,8 @@ export interface HttpRequest {
   readonly query: URLSearchParams;
   readonly headers: IncomingMessage['headers'];
   readonly remoteAddress: string;
+  /** Whether the request came over TLS (cookies are then marked Secure). */
+  readonly secure: boolean;
   /** The request body; read lazily, bounded by the route's limit. */
   body(): Promise<Buffer>;
 }
@@ -24,7 +35,7 @@ export type HttpHandler = (req: HttpRequest) => Promise<HttpReply | undefined>;
 
 export interface HttpRoute {
   readonly method: string;
-  /** Exact path, or a prefix ending in `/` matched by `startsWith`. */
+  /** Exact path, or a prefix ending in `/` matched by `startsWith` (`/` itself is exact). */
   readonly path: string;
   readonly handler: HttpHandler;
   /** Largest body accepted, in bytes; default 16 MiB. */
@@ -64,11 +75,33 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** A client this far behind a stream is dropped (it reconnects and starts from a snapshot). */
+const STREAM_BACKLOG_BYTES = 8 * 1024 * 1024;
+
 function send(res: ServerResponse, reply: HttpReply): void {
+  if (reply.stream) {
+    res.writeHead(reply.status, { 'x-content-type-options': 'nosniff', ...reply.headers });
+    res.flushHeaders();
+    const write = (chunk: string): void => {
+      if (res.destroyed) return;
+      if (res.writableLength > STREAM_BACKLOG_BYTES) {
+        res.destroy();
+        return;
+      }
+      res.write(chunk);
+    };
+    reply.stream(
+      write,
+      (fn) => res.once('close', fn),
+      () => res.end(),
+    );
+    return;
+  }
   const body = reply.text ?? `${JSON.stringify(reply.body)}\n`;
   res.writeHead(reply.status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
+    'x-content-type-options': 'nosniff',
     ...reply.headers,
   });
   res.end(body);
@@ -81,7 +114,8 @@ function findRoute(
 ): HttpRoute | 'wrong-method' | undefined {
   let pathMatched = false;
   for (const r of routes) {
-    const matches = r.path.endsWith('/') ? path.startsWith(r.path) : path === r.path;
+    const prefix = r.path.length > 1 && r.path.endsWith('/');
+    const matches = prefix ? path.startsWith(r.path) : path === r.path;
     if (!matches) continue;
     if (r.method === method) return r;
     pathMatched = true;
@@ -109,6 +143,7 @@ export function startHttpServer(
       query: url.searchParams,
       headers: req.headers,
       remoteAddress: req.socket.remoteAddress ?? '',
+      secure: 'encrypted' in req.socket && req.socket.encrypted === true,
       body: () => readBody(req, route.maxBody ?? 16 * 1024 * 1024),
     };
     // Inside a promise: a handler that throws, even synchronously, fails this request only.

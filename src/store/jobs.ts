@@ -225,6 +225,7 @@ export class JobStore {
   readonly #listJobs: Statement<[number], JobRow>;
   readonly #running: Statement<[], JobRow>;
   readonly #nodes: Statement<[string], JobNodeRow>;
+  readonly #nodesPage: Statement<[string, number, number], JobNodeRow>;
   readonly #waiting: Statement<[string, number], JobNodeRow>;
   readonly #counts: Statement<[string], { state: JobNodeState; n: number }>;
   readonly #tally: Statement<
@@ -252,6 +253,9 @@ export class JobStore {
     this.#listJobs = db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?');
     this.#running = db.prepare(`SELECT * FROM jobs WHERE state = 'running' ORDER BY created_at`);
     this.#nodes = db.prepare('SELECT * FROM job_nodes WHERE job_id = ? ORDER BY position');
+    this.#nodesPage = db.prepare(
+      'SELECT * FROM job_nodes WHERE job_id = ? ORDER BY position LIMIT ? OFFSET ?',
+    );
     this.#waiting = db.prepare(`
       SELECT * FROM job_nodes WHERE job_id = ? AND state = 'waiting' ORDER BY position LIMIT ?`);
     this.#counts = db.prepare(
@@ -343,6 +347,11 @@ export class JobStore {
 
   nodes(jobId: string): JobNodeRecord[] {
     return this.#nodes.all(jobId).map(nodeOf);
+  }
+
+  /** `limit` of the job's nodes from `offset`, in target order (a page of the dashboard's job view). */
+  nodesPage(jobId: string, offset: number, limit: number): JobNodeRecord[] {
+    return this.#nodesPage.all(jobId, limit, offset).map(nodeOf);
   }
 
   /** The next nodes not yet started, in target order. */

@@ -221,6 +221,7 @@ export class Outbox {
   readonly #retryNowFor: Statement;
   readonly #listAll: Statement<[number], OutboxRow>;
   readonly #listState: Statement<[string, number], OutboxRow>;
+  readonly #listTo: Statement<[string, number], OutboxRow>;
   readonly #counts: Statement<[], { state: OutboxState; n: number }>;
   readonly #depth: Statement<[], { to_node: string; n: number }>;
 
@@ -273,6 +274,9 @@ export class Outbox {
     this.#listAll = db.prepare('SELECT * FROM outbox ORDER BY created_at DESC, id DESC LIMIT ?');
     this.#listState = db.prepare(
       'SELECT * FROM outbox WHERE state = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+    );
+    this.#listTo = db.prepare(
+      'SELECT * FROM outbox WHERE to_node = ? ORDER BY created_at DESC, id DESC LIMIT ?',
     );
     this.#counts = db.prepare('SELECT state, count(*) AS n FROM outbox GROUP BY state');
     this.#depth = db.prepare(`
@@ -443,6 +447,11 @@ export class Outbox {
         ? this.#listAll.all(limit)
         : this.#listState.all(filter.state, limit);
     return rows.map(toRecord);
+  }
+
+  /** The newest messages sent to `toNode`, newest first (the dashboard's node page). */
+  listTo(toNode: string, limit = 20): OutboxRecord[] {
+    return this.#listTo.all(toNode, limit).map(toRecord);
   }
 
   /** How many messages are in each state (every state present, zero when none). */
