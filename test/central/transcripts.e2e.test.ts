@@ -55,7 +55,9 @@ test('bpclient transcripts: ping, service, access keys, execute, discover', asyn
   await t.test('ping where nothing listens: connection refused, non-zero exit', async () => {
     const port = await closedTcpPort();
     await run(['--broker', `127.0.0.1:${port}`, 'ping', '--data', 'foo'], {
-      stderr: `Fatal error: connection refused: nats://127.0.0.1:${port}\n`,
+      stderr:
+        `Fatal error: connection refused: nats://127.0.0.1:${port}\n` +
+        'No broker answers there. `admiral up` starts admiral in this folder (data in ./admiral-data); for one already running elsewhere, give --data-dir DIR of its node or --broker URL.\n',
       code: 1,
     });
   });
