@@ -19,13 +19,16 @@ export interface NodeContext {
   /** The key each node name is known by (node-keys.ts). */
   readonly nodeKeys: NodeKeys;
   /** Sends a line to the central's error log (REQErrorLog), durably. */
-  reportError(fields: {
-    method: string;
-    messageId: string;
-    reason: string;
-    fromNode?: string;
-    toNode?: string;
-  }): void;
+  reportError(fields: ErrorLine): void;
+}
+
+/** A line for the central's error log: what failed, for which message, and why. */
+export interface ErrorLine {
+  readonly method: string;
+  readonly messageId: string;
+  readonly reason: string;
+  readonly fromNode?: string;
+  readonly toNode?: string;
 }
 
 /**

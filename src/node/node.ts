@@ -32,7 +32,7 @@ import { VERSION } from '../version.js';
 import { connectToBroker } from './broker-connection.js';
 import { createBulkTransport } from './bulk.js';
 import { Executor } from './executor.js';
-import type { NodeContext } from './extension.js';
+import type { ErrorLine, NodeContext } from './extension.js';
 import { startFolderInput } from './inputs/folder-input.js';
 import { messagesRoute } from './inputs/http-input.js';
 import { apiToken } from '../http/bearer.js';
@@ -637,13 +637,7 @@ export class AdmiralNode {
   }
 
   /** Sends an error line to the central's error log (REQErrorLog), durably. */
-  reportError(fields: {
-    method: string;
-    messageId: string;
-    reason: string;
-    fromNode?: string;
-    toNode?: string;
-  }): void {
+  reportError(fields: ErrorLine): void {
     const now = Date.now();
     const result = parseInput(
       JSON.stringify({

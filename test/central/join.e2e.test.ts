@@ -1,64 +1,26 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
 import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
-import { CLI, runCli } from '../helpers/fleet.js';
+import {
+  type AdmiralProcess,
+  spawnAdmiral,
+  stopAdmiral,
+  untilOutput,
+} from '../helpers/admiral-process.js';
+import { runCli } from '../helpers/fleet.js';
 import { closedTcpPort } from '../helpers/ports.js';
 
 // Joining a fleet from another machine, with real processes: `admiral up --listen 127.0.0.1:0 --secure`
 // (TLS, nkey users, enrolment) and `admiral node start --join … --ca-fingerprint …`, dialled on
 // 127.0.0.1. Every process stops in t.after.
 
-interface Proc {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-}
-
-function spawnAdmiral(args: readonly string[], cwd: string): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // join.retryInterval 1 s: a waiting node asks again quickly.
-    env: {
-      ...process.env,
-      ADMIRAL_JOIN__RETRY_INTERVAL: '1',
-      ADMIRAL_CENTRAL__DISCOVERY__PORT: '0',
-    },
-  });
-  let text = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    text += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    text += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  return { child, output: () => text, exited };
-}
-
-async function until(what: string, pred: () => boolean, proc: Proc, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline)
-      throw new Error(`${what} did not happen within ${ms} ms; output:\n${proc.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function stop(p: Proc): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
-  await p.exited;
-  clearTimeout(timer);
-}
+type Proc = AdmiralProcess;
+const until = untilOutput;
+const stop = stopAdmiral;
 
 interface SecureFleet {
   dir: string;

@@ -1,55 +1,23 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CLI } from '../helpers/fleet.js';
+import {
+  type AdmiralProcess,
+  spawnAdmiral,
+  stopAdmiral,
+  untilOutput,
+} from '../helpers/admiral-process.js';
 
 // A join token is a credential: once it has done its job (the node is enrolled), it is not left
 // in plaintext in the node's config.yaml, nor anywhere else in its data dir. Real processes:
 // `admiral up --listen 127.0.0.1:0 --secure` and `admiral node start --join TOKEN`.
 
-interface Proc {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<void>;
-}
-
-function spawnAdmiral(args: readonly string[], cwd: string): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      ADMIRAL_JOIN__RETRY_INTERVAL: '1',
-      ADMIRAL_CENTRAL__DISCOVERY__PORT: '0',
-    },
-  });
-  let text = '';
-  child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (text += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return { child, output: () => text, exited };
-}
-
-async function until(what: string, pred: () => boolean, proc: Proc, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline)
-      throw new Error(`${what} did not happen in ${ms} ms:\n${proc.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function stop(p: Proc): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
-  await p.exited;
-  clearTimeout(timer);
-}
+type Proc = AdmiralProcess;
+const until = untilOutput;
+const stop = stopAdmiral;
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
