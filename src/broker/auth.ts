@@ -225,6 +225,11 @@ export class Authenticator {
     });
   }
 
+  /** Whether `id` is a configured nkey or user name. */
+  hasUser(id: string): boolean {
+    return this.nkeys.has(id) || this.users.has(id) || this.singleUser?.user === id;
+  }
+
   /** Removes an nkey user (or a named user); false when there was none. */
   removeUser(id: string): boolean {
     return this.nkeys.delete(id) || this.users.delete(id);

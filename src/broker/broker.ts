@@ -97,7 +97,7 @@ export function resolveOptions(input: BrokerOptionsInput | undefined): BrokerOpt
 
 class BrokerCore implements ConnectionHost, StreamAcceptor, MonitorSource {
   readonly sublist = new Sublist<Subscription<Connection>>();
-  readonly auth: Authenticator;
+  auth: Authenticator;
   readonly stats: BrokerStats = {
     connections: 0,
     totalConnections: 0,
@@ -136,7 +136,7 @@ class BrokerCore implements ConnectionHost, StreamAcceptor, MonitorSource {
   };
 
   constructor(
-    readonly options: BrokerOptions,
+    public options: BrokerOptions,
     readonly log: BrokerLogger,
   ) {
     this.auth = new Authenticator(options);
@@ -369,6 +369,46 @@ export class Broker {
       );
     }
     this.portsFile = file;
+  }
+
+  /**
+   * Applies a new configuration (SIGHUP, nats-server's `--signal reload`): only authorization
+   * (users, permissions, tokens, operator mode's JWTs) may change, as that is what a running
+   * server can apply; any other difference is refused with the keys named. Every client is then
+   * checked again: see Connection#reauthorize. Throws BrokerConfigError.
+   */
+  reload(input: BrokerOptionsInput): void {
+    const core = this.core;
+    const next = resolveOptions({ ...input, host: core.options.host, port: core.options.port });
+    const reloadable = new Set([
+      'authorization',
+      'operators',
+      'trustedKeys',
+      'resolverPreload',
+      'host',
+      'port',
+    ]);
+    const changed = (Object.keys(next) as (keyof BrokerOptions)[]).filter(
+      (k) => !reloadable.has(k) && JSON.stringify(next[k]) !== JSON.stringify(core.options[k]),
+    );
+    if (changed.length > 0) {
+      throw new BrokerConfigError(
+        `config reload not supported for ${changed.map((k) => `\`${k}\``).join(', ')}: restart the broker to change ${changed.length === 1 ? 'it' : 'them'}`,
+        changed[0],
+      );
+    }
+    const auth = new Authenticator(next);
+    if (auth.usesNonce !== core.auth.usesNonce) {
+      // Connections made without a nonce cannot prove an nkey now, and the other way round.
+      throw new BrokerConfigError(
+        'config reload cannot turn nkey or JWT users on or off: restart the broker',
+        'authorization',
+      );
+    }
+    core.auth = auth;
+    core.options = next;
+    for (const c of [...core.connections]) c.reauthorize();
+    core.log('info', 'configuration reloaded', { connections: core.connections.size });
   }
 
   /** Whether lame duck mode has begun. */

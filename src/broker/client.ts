@@ -169,6 +169,8 @@ export class Connection implements ParserSink {
   private firstPongSent = false;
   private perms: ClientPermissions | null = null;
   private readonly nonce: string | undefined;
+  /** The CONNECT credentials, kept to check them again on a configuration reload (reload.go). */
+  private creds: ConnectFields | null = null;
 
   private readonly parser: Parser;
   private out: Buffer = Buffer.allocUnsafe(0);
@@ -333,6 +335,7 @@ export class Connection implements ParserSink {
       }
       this.user = res.user;
       this.perms = res.permissions;
+      this.creds = c;
       if (res.account !== undefined && res.account !== '') {
         this.account = res.account;
         if (!host.joinAccount(this, res.accountMaxConnections ?? -1)) {
@@ -384,6 +387,45 @@ export class Connection implements ParserSink {
   private handlePing(): void {
     this.queueString(PONG_LINE);
     if (this.connected) this.firstPongSent = true;
+  }
+
+  /**
+   * reload.go reloadAuthorization: checks the credentials again against the host's (new)
+   * authenticator. Unauthorized: 'Authorization Violation' and closed. Otherwise the new
+   * permissions apply, and subscriptions they no longer allow are removed, each with an -ERR.
+   */
+  reauthorize(): void {
+    if (this.closed || !this.connected) return;
+    const auth = this.host.auth;
+    const creds = this.creds ?? {};
+    const named = creds.nkey || creds.user;
+    if (named && !auth.operatorMode && !auth.hasUser(named)) {
+      // reload.go clientHasMovedToDifferentAccount: a user that no longer exists is closed
+      // without an -ERR, so it reconnects and is refused then.
+      this.close('user removed by configuration reload');
+      return;
+    }
+    const res = auth.required ? auth.authenticate(creds, this.nonce) : null;
+    if (auth.required && (res === null || (res.account ?? '') !== this.account)) {
+      // A user that now belongs to another account is closed too, to reconnect there.
+      this.closeWithError(ServerErrorText.AuthViolation);
+      return;
+    }
+    this.perms = res?.permissions ?? null;
+    const perms = this.perms;
+    if (!perms) return;
+    for (const sub of [...this.subs.values()]) {
+      const canSub = perms.set.canSubscribe(sub.subject, '');
+      const canQSub = sub.queue !== '' && perms.set.canSubscribe(sub.subject, sub.queue);
+      if (!canSub && !canQSub) {
+        this.removeSub(sub);
+        this.sendErr(
+          `Permissions Violation for Subscription to ${JSON.stringify(sub.subject)} (sid ${JSON.stringify(sub.sid)})`,
+        );
+      } else if (!perms.filterDeliveries && perms.set.needsDeliveryFilter(sub.subject)) {
+        perms.filterDeliveries = true;
+      }
+    }
   }
 
   /** Whether an asynchronous INFO may be sent (route.go sendAsyncInfoToClients). */

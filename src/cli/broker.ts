@@ -37,7 +37,7 @@ export function registerBroker(program: Command): void {
   broker
     .command('start')
     .description(
-      'start the embedded broker and serve until SIGINT/SIGTERM; SIGUSR2 enters lame duck mode',
+      'start the embedded broker and serve until SIGINT/SIGTERM; SIGUSR2: lame duck mode, SIGHUP: reload -c FILE',
     )
     .option('-a, --host <host>', 'address to listen on (default 127.0.0.1)')
     .option(
@@ -62,8 +62,7 @@ export function registerBroker(program: Command): void {
         : {};
       const httpPort = monitorPort(flags.httpPort);
       const httpsPort = monitorPort(flags.httpsPort);
-      const options: BrokerOptionsInput = {
-        ...fromFile,
+      const flagOptions: BrokerOptionsInput = {
         ...(flags.host !== undefined && { host: flags.host }),
         ...(flags.port !== undefined && { port: flags.port === -1 ? 0 : flags.port }),
         ...(httpPort !== undefined && { httpPort }),
@@ -72,6 +71,7 @@ export function registerBroker(program: Command): void {
         ...(flags.serverName !== undefined && { serverName: flags.serverName }),
         ...(flags.insecure !== undefined && { insecure: flags.insecure }),
       };
+      const options: BrokerOptionsInput = { ...fromFile, ...flagOptions };
       const server = await Broker.start(options, stderrLogger(flags.logLevel));
       process.stdout.write(`broker listening on ${server.url}\n`);
       if (server.monitorUrl) process.stdout.write(`monitoring on ${server.monitorUrl}\n`);
@@ -84,6 +84,22 @@ export function registerBroker(program: Command): void {
           logLine('info', 'entering lame duck mode');
           void server.lameDuck().then(() => resolve('lame duck'));
         });
+      });
+      // SIGHUP reloads the configuration file, as nats-server's `--signal reload`.
+      process.on('SIGHUP', () => {
+        if (!flags.config) {
+          logLine('warn', 'SIGHUP: no configuration file to reload (start with -c FILE)');
+          return;
+        }
+        loadBrokerConfigFile(flags.config)
+          .then((next) => server.reload({ ...next, ...flagOptions }))
+          .then(
+            () => logLine('info', 'configuration reloaded', { file: flags.config }),
+            (err: unknown) =>
+              logLine('error', 'configuration reload failed', {
+                error: err instanceof Error ? err.message : String(err),
+              }),
+          );
       });
       const outcome = await Promise.race([untilSignal(), lameDuck]);
       logLine('info', 'shutting down', { signal: outcome });

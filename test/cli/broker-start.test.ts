@@ -17,7 +17,7 @@ test('broker start takes nats-server’s flags, writes a ports file and leaves o
   t.after(() => rm(dir, { recursive: true, force: true }));
   const conf = join(dir, 'broker.conf');
   await writeFile(conf, 'lame_duck_duration: "30s"\nlame_duck_grace_period: "100ms"\n');
-  const args = ['-c', conf, '-p', '-1', '-m', '-1', '-ports_file_dir', dir, '--log-level', 'warn'];
+  const args = ['-c', conf, '-p', '-1', '-m', '-1', '-ports_file_dir', dir, '--log-level', 'info'];
   const child = spawn(process.execPath, [CLI, 'broker', 'start', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -46,6 +46,12 @@ test('broker start takes nats-server’s flags, writes a ports file and leaves o
   const c = await RawClient.open(t, Number(natsUrl.port));
   c.write('CONNECT {"verbose":false,"protocol":1}\r\nPING\r\n');
   assert.ok(await c.waitFor((s) => s.includes('PONG\r\n')));
+  // SIGHUP reloads the file (nats-server's `--signal reload`) instead of ending the process.
+  child.kill('SIGHUP');
+  await new Promise((r) => setTimeout(r, 300));
+  c.write('PING\r\n');
+  assert.ok(await c.waitFor((s) => s.split('PONG').length === 3), `${c.text}\n${out}`);
+  assert.match(out, /configuration reloaded/);
   child.kill('SIGUSR2');
   assert.ok(await c.waitFor((s) => s.includes('"ldm":true')), c.text);
   await c.closedAt;

@@ -27,6 +27,10 @@ export interface BrokerUnderTest {
   wsPort?: number;
   /** Puts the broker in lame duck mode (nats-server: SIGUSR2, as `nats-server --signal ldm`). */
   lameDuck(): void;
+  /** The configuration file the broker was started from, if any. */
+  configFile?: string;
+  /** Re-reads `configFile` (nats-server: SIGHUP, as `--signal reload`); resolves once sent. */
+  reload(): Promise<void>;
 }
 
 export interface BrokerSetup {
@@ -76,6 +80,11 @@ export async function startBroker(
         lameDuck: () => {
           process.kill(srv.pid!, 'SIGUSR2');
         },
+        ...(srv.configFile !== undefined && { configFile: srv.configFile }),
+        reload: () => {
+          process.kill(srv.pid!, 'SIGHUP');
+          return Promise.resolve();
+        },
       }
     );
   }
@@ -94,6 +103,11 @@ export async function startBroker(
     ...(broker.wsPort !== undefined && { wsPort: broker.wsPort }),
     lameDuck: () => {
       void broker.lameDuck();
+    },
+    ...(file !== undefined && { configFile: file }),
+    reload: async () => {
+      if (file === undefined) throw new Error('no configuration file to reload');
+      broker.reload(await loadBrokerConfigFile(file));
     },
   };
 }
