@@ -183,6 +183,27 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
     queue();
   };
 
+  /**
+   * A 403 for a state-changing request whose Origin is another site's (defence in depth beside
+   * SameSite and the CSRF token; OWASP: "Verifying Origin With Standard Headers"). Browsers send
+   * Origin on every POST and DELETE; a request without one (curl, a script) is judged by the rest.
+   */
+  const crossOrigin = (req: HttpRequest): HttpReply | undefined => {
+    const origin = req.headers.origin;
+    if (origin === undefined) return undefined;
+    let host: string | undefined;
+    try {
+      host = new URL(origin).host;
+    } catch {
+      host = undefined;
+    }
+    if (host !== undefined && host === req.headers.host) return undefined;
+    return json(403, {
+      error: `cross-origin request refused: origin ${JSON.stringify(origin)}, expected this dashboard's own (${JSON.stringify(req.headers.host ?? '')})`,
+      code: 'ADMIRAL_DASHBOARD_ORIGIN',
+    });
+  };
+
   /** The request's live session, or the 401 that sends the page to its login. */
   const authed = (
     req: HttpRequest,
@@ -197,6 +218,8 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
         }),
       };
     }
+    const foreign = write ? crossOrigin(req) : undefined;
+    if (foreign) return { refusal: foreign };
     if (write && !hasCsrf(req, session)) {
       return {
         refusal: json(403, {
@@ -272,6 +295,8 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
       path: '/ui/login',
       maxBody: 4096,
       handler: async (req) => {
+        const foreign = crossOrigin(req);
+        if (foreign) return foreign;
         let body: unknown;
         try {
           body = await jsonBody(req);

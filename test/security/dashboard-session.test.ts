@@ -191,3 +191,42 @@ test('logging out ends the session and its event stream: the same cookie reads n
   // The page's open event stream is told, and ends.
   assert.match(await streamed, /event: logout\n/);
 });
+
+test('a state-changing request from another origin is refused even with the session and its CSRF token', async (t) => {
+  const u = await up(t);
+  const s = await login(u);
+  const evil = { origin: 'http://evil.example:4280' };
+  const loginFromEvil = await fetch(`${u.url}/ui/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...evil },
+    body: JSON.stringify({ token: u.token }),
+  });
+  assert.equal(loginFromEvil.status, 403);
+  assert.equal(loginFromEvil.headers.get('set-cookie'), null);
+  const refusal = (await loginFromEvil.json()) as { error: string; code: string };
+  assert.match(refusal.error, /origin "http:\/\/evil.example:4280"/);
+  assert.equal(refusal.code, 'ADMIRAL_DASHBOARD_ORIGIN');
+  const job = await fetch(`${u.url}/ui/api/jobs`, {
+    method: 'POST',
+    headers: {
+      cookie: s.cookie,
+      'x-admiral-csrf': s.csrf,
+      'content-type': 'application/json',
+      ...evil,
+    },
+    body: JSON.stringify({ args: ['true'], nodes: ['central'] }),
+  });
+  assert.equal(job.status, 403);
+  // The page's own origin is taken.
+  const own = await fetch(`${u.url}/ui/api/jobs`, {
+    method: 'POST',
+    headers: {
+      cookie: s.cookie,
+      'x-admiral-csrf': s.csrf,
+      'content-type': 'application/json',
+      origin: u.url,
+    },
+    body: JSON.stringify({ args: ['true'], nodes: ['central'] }),
+  });
+  assert.equal(own.status, 201);
+});

@@ -290,3 +290,49 @@ test(
     assert.deepEqual(b.errors, [], 'no console errors');
   },
 );
+
+test(
+  'the keyboard alone logs in, reaches the Run page, confirms a command and sees it finish',
+  { timeout: 90_000 },
+  async (t) => {
+    const d = await dash(t, { ship1: [] });
+    const b = await openPage(t);
+    if (!b) return;
+    const { page } = b;
+    await page.goto(`${d.url}/`);
+    await page.waitForSelector('#token:focus');
+    await page.keyboard.type(d.token);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('header nav');
+    // Tab through the header to the Run link.
+    for (let i = 0; i < 10; i++) {
+      await page.keyboard.press('Tab');
+      if ((await page.evaluate(() => document.activeElement?.textContent)) === 'Run') break;
+    }
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Run');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#target');
+    await page.focus('#target');
+    await page.keyboard.type('ship1');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'command');
+    await page.keyboard.type('echo typed');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid="confirm-count"]');
+    assert.match(
+      await page.evaluate(() => document.activeElement?.textContent ?? ''),
+      /Run on 1 node/,
+    );
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/#\/job\//);
+    await page.waitForFunction(
+      () =>
+        document.querySelector('tr[data-node="ship1"] [data-testid="node-state"]')?.textContent ===
+        'completed',
+      undefined,
+      { timeout: 30_000 },
+    );
+    assert.match(await page.locator('[data-testid="stdout"]').innerText(), /typed/);
+    assert.deepEqual(b.errors, [], 'no console errors');
+  },
+);

@@ -578,6 +578,11 @@ function Run(): VNode {
   const [confirmCount, setConfirmCount] = useState<number | undefined>();
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  // The confirmation takes the focus, so Enter (keyboard) answers it.
+  const runButton = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (confirmCount !== undefined) runButton.current?.focus();
+  }, [confirmCount]);
 
   const body = (): Record<string, unknown> => {
     const t: Record<string, unknown> = {};
@@ -700,7 +705,7 @@ function Run(): VNode {
                   >${confirmCount}</strong
                 >${` node${confirmCount === 1 ? '' : 's'}?`}
               </p>
-              <button type="button" class="danger" disabled=${busy} onClick=${run}>
+              <button type="button" class="danger" ref=${runButton} disabled=${busy} onClick=${run}>
                 Run on ${confirmCount} node${confirmCount === 1 ? '' : 's'}
               </button>
               <button type="button" onClick=${() => setConfirmCount(undefined)}>Back</button>
