@@ -62,15 +62,21 @@ forEachBroker(
   async (t, b) => {
     const dir = portsDir;
     t.after(() => rm(dir, { recursive: true, force: true }));
-    // nats-server writes the file from a goroutine once its listeners are up: allow it a moment.
+    // nats-server writes the file from a goroutine once its listeners are up (created first,
+    // then written): allow it a moment, until the file is there and whole.
     let files: string[] = [];
-    for (let i = 0; i < 60 && files.length === 0; i++) {
+    let ports: unknown;
+    for (let i = 0; i < 60 && ports === undefined; i++) {
       files = (await readdir(dir)).filter((f) => f.endsWith('.ports'));
-      if (files.length === 0) await new Promise((r) => setTimeout(r, 50));
+      const text = files.length === 1 ? await readFile(join(dir, files[0]!), 'utf8') : '';
+      try {
+        ports = JSON.parse(text) as unknown;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
     assert.equal(files.length, 1, `ports files: ${files.join(', ')}`);
     assert.match(files[0]!, /^[^/]+_\d+\.ports$/);
-    const ports = JSON.parse(await readFile(join(dir, files[0]!), 'utf8')) as unknown;
     assert.deepEqual(ports, {
       nats: [`nats://127.0.0.1:${b.port}`],
       monitoring: [b.monitorUrl],
