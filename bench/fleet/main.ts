@@ -63,6 +63,10 @@ const PROFILE = arg('--profile');
 const RUN_ONLY = process.argv.includes('--run-only');
 const subjects = new Subjects();
 
+const trace = (line: string): void => {
+  if (process.env.ADMIRAL_BENCH_TRACE === '1') console.log(`  ${new Date().toISOString()} ${line}`);
+};
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -85,7 +89,12 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<void> {
 async function startSims(
   url: string,
   n: number,
-): Promise<{ names: string[]; pids: number[]; stop(): Promise<void> }> {
+): Promise<{
+  names: string[];
+  pids: number[];
+  hello(missing: readonly string[]): void;
+  stop(): Promise<void>;
+}> {
   const processes = Math.max(4, Math.ceil(n / PER_PROCESS));
   const per = Math.ceil(n / processes);
   const children: ChildProcess[] = [];
@@ -107,6 +116,9 @@ async function startSims(
   return {
     names: Array.from({ length: n }, (_, i) => `sim${i}`),
     pids: children.map((c) => c.pid ?? 0),
+    hello: (missing) => {
+      for (const c of children) c.send({ type: 'hello', names: missing });
+    },
     stop: async () => {
       await Promise.all(
         children.map(
@@ -313,8 +325,17 @@ async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
     },
   );
   await waitForLine(central, /node \S+ is up/);
-  central.stdout?.resume();
-  central.stderr?.resume();
+  // What central said last, printed if it ends before the bench stops it.
+  let said = '';
+  const keep = (d: Buffer): void => {
+    said = (said + d.toString()).slice(-4000);
+  };
+  central.stdout?.on('data', keep);
+  central.stderr?.on('data', keep);
+  let stopping = false;
+  central.once('exit', (code, signal) => {
+    if (!stopping) console.error(`central exited (${code ?? signal}) during the bench:\n${said}`);
+  });
   const nc = await connect({ servers: broker.url, name: 'bench-fleet' });
   // Jobs are signed: the bench speaks with central's own key, as the CLI on central's machine does.
   const client = {
@@ -334,13 +355,23 @@ async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
       try {
         // Every simulated node plus the central itself, once the inventory has them all.
         const names = [...sims.names, 'central'];
-        for (;;) {
+        trace(`${n} simulated nodes connected`);
+        for (let last = -1; ;) {
           const known = await inventoryNames(nc, subjects, {
             identity: client.identity,
             onlineOnly: true,
-          });
+          }).catch(() => [] as string[]);
           if (known.length >= names.length) break;
-          await new Promise((r) => setTimeout(r, 100));
+          if (known.length !== last) trace(`inventory: ${known.length}/${names.length} online`);
+          // Hellos are events, not durable messages: a burst of thousands loses some (central
+          // drops what it cannot take). A real node says hello again on its interval; these
+          // do when asked.
+          else if (known.length > 0) {
+            const seen = new Set(known);
+            sims.hello(names.filter((x) => !seen.has(x)));
+          }
+          last = known.length;
+          await new Promise((r) => setTimeout(r, 1000));
         }
         const pings: number[] = [];
         const raws: number[] = [];
@@ -386,6 +417,7 @@ async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
     }
   } finally {
     await nc.close();
+    stopping = true;
     central.kill('SIGTERM');
     await new Promise((r) => central.once('exit', r));
     await rm(dir, { recursive: true, force: true });
