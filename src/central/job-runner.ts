@@ -273,13 +273,17 @@ export class JobRunner {
   }
 
   /** The job with its counts, and its nodes when `withNodes`. */
-  view(id: string, withNodes = true): JobView | undefined {
+  view(
+    id: string,
+    withNodes = true,
+    page?: { offset: number; limit: number },
+  ): JobView | undefined {
     const job = this.store.get(id);
     if (!job) return undefined;
-    return this.#viewOf(job, withNodes);
+    return this.#viewOf(job, withNodes, page);
   }
 
-  #viewOf(job: JobRecord, withNodes: boolean): JobView {
+  #viewOf(job: JobRecord, withNodes: boolean, page?: { offset: number; limit: number }): JobView {
     const counts: JobCounts = countNodes(this.store.tally(job.id));
     const { args, target, ...options } = job.spec;
     return {
@@ -293,7 +297,7 @@ export class JobRunner {
       createdAt: job.createdAt,
       ...(job.finishedAt !== null && { finishedAt: job.finishedAt }),
       counts,
-      ...(withNodes && { nodes: this.store.nodes(job.id).map(nodeView) }),
+      ...(withNodes && { nodes: this.store.nodes(job.id, page).map(nodeView) }),
     };
   }
 
@@ -302,7 +306,12 @@ export class JobRunner {
   }
 
   /** Resolves when the job has ended or `timeoutMs` passed; then returns its view. */
-  async wait(id: string, timeoutMs: number, withNodes = true): Promise<JobView | undefined> {
+  async wait(
+    id: string,
+    timeoutMs: number,
+    withNodes = true,
+    page?: { offset: number; limit: number },
+  ): Promise<JobView | undefined> {
     if (this.#runs.has(id) && timeoutMs > 0 && !this.#stopped) {
       await new Promise<void>((resolve) => {
         let set = this.#waiters.get(id);
@@ -320,7 +329,7 @@ export class JobRunner {
         waiters.add(done);
       });
     }
-    return this.view(id, withNodes);
+    return this.view(id, withNodes, page);
   }
 
   /**

@@ -223,6 +223,7 @@ export class JobStore {
   readonly #listJobs: Statement<[number], JobRow>;
   readonly #running: Statement<[], JobRow>;
   readonly #nodes: Statement<[string], JobNodeRow>;
+  readonly #nodesPage: Statement<[string, number, number], JobNodeRow>;
   readonly #waiting: Statement<[string, number], JobNodeRow>;
   readonly #counts: Statement<[string], { state: JobNodeState; n: number }>;
   readonly #tally: Statement<
@@ -250,6 +251,9 @@ export class JobStore {
     this.#listJobs = db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?');
     this.#running = db.prepare(`SELECT * FROM jobs WHERE state = 'running' ORDER BY created_at`);
     this.#nodes = db.prepare('SELECT * FROM job_nodes WHERE job_id = ? ORDER BY position');
+    this.#nodesPage = db.prepare(
+      'SELECT * FROM job_nodes WHERE job_id = ? ORDER BY position LIMIT ? OFFSET ?',
+    );
     this.#waiting = db.prepare(`
       SELECT * FROM job_nodes WHERE job_id = ? AND state = 'waiting' ORDER BY position LIMIT ?`);
     this.#counts = db.prepare(
@@ -324,8 +328,13 @@ export class JobStore {
     return this.#running.all().map(jobOf);
   }
 
-  nodes(jobId: string): JobNodeRecord[] {
-    return this.#nodes.all(jobId).map(nodeOf);
+  /** The job's nodes in target order; with `page`, only `limit` of them from `offset`. */
+  nodes(jobId: string, page?: { offset: number; limit: number }): JobNodeRecord[] {
+    const rows =
+      page === undefined
+        ? this.#nodes.all(jobId)
+        : this.#nodesPage.all(jobId, page.limit, page.offset);
+    return rows.map(nodeOf);
   }
 
   /** The next nodes not yet started, in target order. */
