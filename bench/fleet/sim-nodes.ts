@@ -79,7 +79,10 @@ async function startOne(i: number): Promise<void> {
   });
   await nc.flush();
   nc.publish(hello, event);
+  hellos.set(node, () => nc.publish(hello, event));
 }
+/** Each node's hello, sent again when the bench finds it missing from the inventory. */
+const hellos = new Map<string, () => void>();
 
 // Connect in small batches: thousands of simultaneous handshakes only queue up in the broker.
 for (let i = spec.from; i < spec.from + spec.count; i += 50) {
@@ -88,7 +91,11 @@ for (let i = spec.from; i < spec.from + spec.count; i += 50) {
   await Promise.all(batch);
 }
 process.send?.({ type: 'ready' });
-process.on('message', async () => {
+process.on('message', async (m: { type?: string; names?: string[] }) => {
+  if (m.type === 'hello') {
+    for (const name of m.names ?? []) hellos.get(name)?.();
+    return;
+  }
   for (const nc of conns) await nc.close();
   process.exit(0);
 });

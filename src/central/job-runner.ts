@@ -336,7 +336,12 @@ export class JobRunner {
   }
 
   /** Resolves when the job has ended or `timeoutMs` passed; then returns its view. */
-  async wait(id: string, timeoutMs: number, withNodes = true): Promise<JobView | undefined> {
+  async wait(
+    id: string,
+    timeoutMs: number,
+    withNodes = true,
+    page?: { offset: number; limit: number },
+  ): Promise<JobView | undefined> {
     if (this.#runs.has(id) && timeoutMs > 0 && !this.#stopped) {
       await new Promise<void>((resolve) => {
         let set = this.#waiters.get(id);
@@ -354,7 +359,7 @@ export class JobRunner {
         waiters.add(done);
       });
     }
-    return this.view(id, withNodes);
+    return this.view(id, withNodes, page);
   }
 
   /**

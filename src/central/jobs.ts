@@ -1,4 +1,4 @@
-import type { Msg, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Config } from '../config/schema.js';
 import { JobRequestError, type JobsRequest, parseJobSubmit } from '../fleet/job-request.js';
 import type { JobView } from '../fleet/job-view.js';
@@ -60,6 +60,50 @@ export function jobsOptionsFromConfig(
   };
 }
 
+/** A page of a job's nodes, when the request asks for one. */
+function nodePage(offset: unknown, limit: unknown): { offset: number; limit: number } | undefined {
+  if (offset === undefined && limit === undefined) return undefined;
+  const int = (v: unknown, name: string, fallback: number): number => {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      throw new JobRequestError(
+        `Expected \`${name}\` to be a non-negative integer, got ${JSON.stringify(v)}`,
+      );
+    }
+    return v;
+  };
+  return { offset: int(offset, 'offset', 0), limit: int(limit, 'limit', MAX_PAGE) };
+}
+
+/** Most nodes in one page of a job's view. */
+const MAX_PAGE = 100_000;
+
+/**
+ * Sends a reply; one larger than the broker's max_payload (a job's view with every node of a
+ * large job) is answered with an error that says so instead (nats.js throws, and a throw here
+ * would end central).
+ */
+function respond(nc: NatsConnection, msg: Msg, reply: CentralReply): void {
+  const text = JSON.stringify(reply);
+  try {
+    msg.respond(text);
+  } catch (err) {
+    const bytes = Buffer.byteLength(text);
+    const max = nc.info?.max_payload;
+    try {
+      msg.respond(
+        JSON.stringify({
+          ok: false,
+          code: 'ADMIRAL_JOB',
+          error: `cannot send the answer (${bytes} bytes; the broker's max_payload is ${max ?? 'unknown'} bytes): ${String((err as Error).message ?? err)}; ask for a job's nodes in pages (get with offset and limit)`,
+        } satisfies CentralReply),
+      );
+    } catch {
+      // the connection is closed: nothing can be answered
+    }
+  }
+}
+
 function errorReply(err: unknown): CentralReply {
   const code =
     err instanceof JobError || err instanceof JobRequestError || err instanceof ProtocolError
@@ -102,7 +146,8 @@ export function jobsExtension(options: JobsExtensionOptions): JobsExtension {
       case 'get': {
         const id = jobIdOf(r, body.id);
         const waitS = Math.min(MAX_WAIT_S, Math.max(0, Number(body.wait ?? 0)));
-        const view = await r.wait(id, waitS * 1000, body.nodes !== false);
+        const page = nodePage(body.offset, body.limit);
+        const view = await r.wait(id, waitS * 1000, body.nodes !== false, page);
         if (!view) throw new JobError(`no job ${body.id}`, 'ADMIRAL_JOB_NOT_FOUND');
         return { ok: true, result: view };
       }
@@ -230,10 +275,9 @@ export function jobsExtension(options: JobsExtensionOptions): JobsExtension {
           if (err) return;
           handle(msg)
             .then(
-              (reply) => msg.respond(JSON.stringify(reply)),
-              (e: unknown) => msg.respond(JSON.stringify(errorReply(e))),
+              (reply) => respond(c.nc, msg, reply),
+              (e: unknown) => respond(c.nc, msg, errorReply(e)),
             )
-            // The answer could not go out (connection closed): the asker times out, central goes on.
             .catch((e: unknown) =>
               c.options.log('warn', 'jobs: cannot answer', { error: String(e) }),
             );

@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { exitCodeOf } from '../fleet/job-view.js';
-import { cancelJob, getJob, listJobs, waitForJob } from '../fleet/jobs-client.js';
+import { cancelJob, getJobWithNodes, listJobs, waitForJob } from '../fleet/jobs-client.js';
 import { isMessageId } from '../protocol/index.js';
 import { type GlobalFlags, withClient } from './central-client.js';
 import { JOB_COLS, jobRow, renderJob } from './job-output.js';
@@ -49,7 +49,7 @@ export function registerJobs(program: Command): void {
     .action(async (id: string, _opts: unknown, command: Command) => {
       const flags = command.optsWithGlobals<GlobalFlags & { wait?: boolean }>();
       const job = await withClient(flags, 5000, (client) =>
-        flags.wait === true ? waitForJob(client, id) : getJob(client, id),
+        flags.wait === true ? waitForJob(client, id) : getJobWithNodes(client, id),
       );
       process.stdout.write(renderJob(job, flags.format ?? 'text', flags.cols));
       if (job.state !== 'running') process.exitCode = exitCodeOf(job.counts);

@@ -10,7 +10,7 @@ import {
   outcomeOf,
 } from '../fleet/job-view.js';
 import { queryInventory } from '../fleet/inventory-client.js';
-import { getJob, submitJob, waitForJob } from '../fleet/jobs-client.js';
+import { getJob, getJobWithNodes, submitJob, waitForJob } from '../fleet/jobs-client.js';
 import { type LiveRunReport, runLive } from '../fleet/live.js';
 import { parseRateLimit, RateLimitSyntaxError } from '../fleet/rate.js';
 import { FilterSyntaxError, isEmptyTarget, type Target, whereToRecord } from '../fleet/target.js';
@@ -148,7 +148,9 @@ async function onlineAtStart(
   job: JobView,
 ): Promise<ReadonlySet<string> | undefined> {
   try {
-    const names = (job.nodes ?? (await getJob(client, job.id)).nodes ?? []).map((n) => n.node);
+    const names = (job.nodes ?? (await getJobWithNodes(client, job.id)).nodes ?? []).map(
+      (n) => n.node,
+    );
     if (names.length === 0) return undefined;
     const records = await queryInventory(client.nc, client.subjects, {
       identity: client.identity,
@@ -177,10 +179,10 @@ async function waitForOnline(
   for (;;) {
     const summary = await getJob(client, id, { nodes: false });
     onProgress?.(summary);
-    if (summary.state !== 'running') return getJob(client, id);
+    if (summary.state !== 'running') return getJobWithNodes(client, id);
     // Counts first: the per-node view is fetched only once enough nodes have finished.
     if (summary.counts.finished >= online.size) {
-      const job = await getJob(client, id);
+      const job = await getJobWithNodes(client, id);
       if (job.state !== 'running') return job;
       if (answered(job)) {
         graceUntil ??= Date.now() + GRACE_MS;

@@ -112,6 +112,10 @@ export type JobsRequest =
       readonly wait?: number;
       /** Include per-node results; default true. */
       readonly nodes?: boolean;
+      /** Only this page of the per-node results, in target order (a large job's answer would
+       * pass the broker's max_payload otherwise). */
+      readonly offset?: number;
+      readonly limit?: number;
     }
   | { readonly op: 'list'; readonly limit?: number }
   | { readonly op: 'cancel'; readonly id: string };

@@ -2,7 +2,7 @@ import { requestCentral } from '../central/client.js';
 import type { AdmiralClient } from '../client/connect.js';
 import { signRequest } from '../protocol/signed-request.js';
 import type { JobSubmit, JobsRequest } from './job-request.js';
-import type { JobView } from './job-view.js';
+import type { JobNodeView, JobView } from './job-view.js';
 
 // The client half of central's job service (`adm.central.jobs`): every request is signed with
 // the client's identity; central accepts it only from a key it trusts (its own, when the CLI
@@ -27,7 +27,7 @@ export function submitJob(
 export function getJob(
   client: AdmiralClient,
   id: string,
-  options: { waitS?: number; nodes?: boolean } = {},
+  options: { waitS?: number; nodes?: boolean; offset?: number; limit?: number } = {},
 ): Promise<JobView> {
   const waitS = options.waitS ?? 0;
   return call(
@@ -37,6 +37,8 @@ export function getJob(
       id,
       ...(waitS > 0 && { wait: waitS }),
       ...(options.nodes === false && { nodes: false }),
+      ...(options.offset !== undefined && { offset: options.offset }),
+      ...(options.limit !== undefined && { limit: options.limit }),
     },
     (waitS + 10) * 1000,
   ) as Promise<JobView>;
@@ -50,6 +52,20 @@ export function cancelJob(client: AdmiralClient, id: string): Promise<JobView> {
   return call(client, { op: 'cancel', id }, 10_000) as Promise<JobView>;
 }
 
+/** Nodes per page when a job's view is fetched whole (well under 1 MiB of max_payload). */
+export const JOB_NODES_PAGE = 2000;
+
+/** The job with every node's result, fetched in pages of JOB_NODES_PAGE nodes. */
+export async function getJobWithNodes(client: AdmiralClient, id: string): Promise<JobView> {
+  const nodes: JobNodeView[] = [];
+  let view: JobView;
+  do {
+    view = await getJob(client, id, { offset: nodes.length, limit: JOB_NODES_PAGE });
+    nodes.push(...(view.nodes ?? []));
+  } while ((view.nodes?.length ?? 0) === JOB_NODES_PAGE);
+  return { ...view, nodes };
+}
+
 /** Waits for the job to end; `onProgress` gets the summary every `pollMs` while it runs. */
 export async function waitForJob(
   client: AdmiralClient,
@@ -61,11 +77,12 @@ export async function waitForJob(
     if (onProgress) {
       const job = await getJob(client, id, { nodes: false });
       onProgress(job);
-      if (job.state !== 'running') return getJob(client, id);
+      if (job.state !== 'running') return getJobWithNodes(client, id);
       await new Promise((r) => setTimeout(r, pollMs));
     } else {
-      const job = await getJob(client, id, { waitS: 25 });
-      if (job.state !== 'running') return job;
+      // The long poll asks for no nodes: a large job's whole view would pass max_payload.
+      const job = await getJob(client, id, { waitS: 25, nodes: false });
+      if (job.state !== 'running') return getJobWithNodes(client, id);
     }
   }
 }

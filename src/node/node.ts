@@ -619,19 +619,20 @@ export class AdmiralNode {
         duplicates.push({ id: msg.id, state: this.store.outbox.get(msg.id)?.state ?? 'unknown' });
     }
     const at = Date.now();
-    for (const msg of enqueued) {
-      this.store.audit.append({
+    // One write(2) for the batch (a 10,000-node job made 10,000 of them).
+    this.store.audit.appendMany(
+      enqueued.map((msg) => ({
         at,
-        direction: 'out',
+        direction: 'out' as const,
         event: 'enqueued',
         id: msg.id,
-        kind: msg.inReplyTo === undefined ? 'request' : 'reply',
+        kind: msg.inReplyTo === undefined ? ('request' as const) : ('reply' as const),
         fromNode: msg.fromNode,
         toNode: msg.toNode ?? '',
         method: msg.method,
         message: msg,
-      });
-    }
+      })),
+    );
     this.publisher.wake();
     return { ids, duplicates };
   }

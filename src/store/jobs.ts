@@ -345,8 +345,13 @@ export class JobStore {
     return this.#running.all().map(jobOf);
   }
 
-  nodes(jobId: string): JobNodeRecord[] {
-    return this.#nodes.all(jobId).map(nodeOf);
+  /** The job's nodes in target order; with `page`, only `limit` of them from `offset`. */
+  nodes(jobId: string, page?: { offset: number; limit: number }): JobNodeRecord[] {
+    const rows =
+      page === undefined
+        ? this.#nodes.all(jobId)
+        : this.#nodesPage.all(jobId, page.limit, page.offset);
+    return rows.map(nodeOf);
   }
 
   /** `limit` of the job's nodes from `offset`, in target order (a page of the dashboard's job view). */
