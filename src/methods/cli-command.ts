@@ -315,9 +315,10 @@ async function waitForExit(
  * After a node restart: the result of a run that was going on when the node died. The run's
  * starter (the spawner helper) outlived the node and records the exit code, so:
  * - an `exit` file means it finished: return it;
- * - no run dir, or one without meta.json, means the command never started (the starter writes
- *   meta.json before it spawns, and the run dir is only removed once the node committed the
- *   result): run it now;
+ * - no run dir, or one without meta.json, means the command never started: run it now. A run
+ *   dir is renamed into place with its meta.json in it (claimRunDir), so none is half-claimed;
+ *   the helper does not start what a node that died had sent it (its successor runs that here);
+ *   and the run dir is removed only once the node committed the result (also after a recovery);
  * - a live command: wait for it (until what is left of methodTimeout, then stop the group);
  * - a command gone while its starter lives: the exit code is being written, wait for it;
  * - no pid and no starter, or a command gone with its starter: undefined (interrupted), never

@@ -2,7 +2,8 @@
 // the command in it: the spawner helper (spawner-child.ts), or the node itself when no helper
 // can run. That starter is the command's parent, so it is the one that learns its exit code, and
 // it records the run in files a restarted node can read (cli-command.ts, recoverCommand):
-//   meta.json     before the command starts: argv, start, deadline, and the starter's identity;
+//   meta.json     argv, start, deadline, and the starter's identity: in the directory from the
+//                 moment it exists (written aside and renamed into place, claimRunDir);
 //   pid           right after: "<pid> <start time>" (the command leads its own process group);
 //   stdout/stderr the command's output, written by the command itself;
 //   exit          once it ended: its exit code (128 + N when signal N killed it, as a shell says).
@@ -14,9 +15,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
   closeSync,
+  existsSync,
   mkdirSync,
   openSync,
   readFileSync,
+  renameSync,
   rmdirSync,
   statSync,
   rmSync,
@@ -180,18 +183,38 @@ function commandEnv(req: RunRequest): NodeJS.ProcessEnv {
   return Object.assign(env, req.env);
 }
 
-/** Creates the run directory; false when it is there already (an earlier run of the message). */
-function claimRunDir(runDir: string): boolean {
+/**
+ * Claims the run directory with its meta.json already in it: both are written in a directory of
+ * this process's own, which is then renamed into place (rename(2) is atomic and fails when the
+ * run directory is there). So a run directory never exists without its meta.json, and a
+ * restarted node that finds none knows no starter is in the middle of claiming it. False when
+ * the run directory is there already (an earlier run of the message).
+ */
+function claimRunDir(runDir: string, meta: RunMeta): boolean {
+  // rename(2) replaces an empty directory: one there already (left by an older version's claim)
+  // is an earlier run all the same.
+  if (existsSync(runDir)) return false;
+  const staging = `${runDir}.claim-${process.pid}`;
   try {
-    mkdirSync(runDir, { mode: 0o700 });
-    return true;
+    mkdirSync(staging, { mode: 0o700 });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
-    if (code !== 'ENOENT') throw err;
+    if (code === 'ENOENT') mkdirSync(dirname(runDir), { recursive: true, mode: 0o700 });
+    // Left by a process of this pid that died while claiming: not a claim of anyone alive.
+    else if (code === 'EEXIST') rmSync(staging, { recursive: true, force: true });
+    else throw err;
+    mkdirSync(staging, { mode: 0o700 });
   }
-  mkdirSync(dirname(runDir), { recursive: true, mode: 0o700 });
-  return claimRunDir(runDir);
+  try {
+    writeFileSync(join(staging, 'meta.json'), JSON.stringify(meta), { mode: 0o600 });
+    renameSync(staging, runDir);
+    return true;
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTEMPTY') return false;
+    throw err;
+  }
 }
 
 /**
@@ -203,9 +226,7 @@ function claimRunDir(runDir: string): boolean {
  */
 export function startRun(req: RunRequest): RunStart {
   const { runDir } = req;
-  if (!claimRunDir(runDir)) return { earlier: true };
-  const meta: RunMeta = { ...req.meta, starter: selfIdentity() };
-  writeFileSync(join(runDir, 'meta.json'), JSON.stringify(meta), { mode: 0o600 });
+  if (!claimRunDir(runDir, { ...req.meta, starter: selfIdentity() })) return { earlier: true };
   let child: ChildProcess;
   const out = openSync(join(runDir, 'stdout'), 'w', 0o600);
   try {

@@ -21,6 +21,15 @@ export type SpawnReply =
 
 let running = 0;
 
+/**
+ * The node that forked this helper (its pid is the first argument). Requests it sent just
+ * before it died are still read from the channel after its death; they are not started: its
+ * successor recovers those messages, finds no run directory, and runs them itself, so a late
+ * start here would be a second run.
+ */
+const parent = Number.parseInt(process.argv[2] ?? '', 10);
+const parentGone = (): boolean => Number.isInteger(parent) && process.ppid !== parent;
+
 // A node that ended between the check and the write breaks the channel (EPIPE): with a
 // callback that is an error passed to it, not an unhandled 'error' event that crashes the
 // helper with a stack trace.
@@ -42,6 +51,7 @@ process.on('message', (req: SpawnRequest) => {
     }
     return;
   }
+  if (parentGone()) return;
   let start: ReturnType<typeof startRun>;
   try {
     start = startRun(req.run);

@@ -96,7 +96,7 @@ function startHelper(): ChildProcess | undefined {
   if (broken) return undefined;
   if (helper !== undefined) return helper;
   try {
-    const child = fork(HELPER, [], {
+    const child = fork(HELPER, [String(process.pid)], {
       execArgv: [],
       // The helper is the parent of every command: its /proc/PID/environ must hold no secret.
       env: withoutSecretEnv(process.env),

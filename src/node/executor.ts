@@ -260,8 +260,12 @@ export class Executor {
         data: '',
         error: `${this.#deps.nodeName} stopped while ${msg.method} was running; it was not run again`,
       },
+      undefined,
+      // Cleaned up only once the result is committed (#flush), as a run is: a crash before the
+      // commit must find the run directory again, not an empty place that reads as "never
+      // started" and runs the command a second time.
+      ctx,
     );
-    this.#settled(handler, ctx);
     this.wake();
   }
 

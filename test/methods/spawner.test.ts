@@ -179,6 +179,26 @@ test('the helper outlives its node until its commands have ended, and records th
   assert.equal(readFileSync(join(req.runDir, 'stdout'), 'utf8'), 'done\n');
 });
 
+test('requests read after the node that sent them died are not started: its successor runs them', async (t) => {
+  const root = await tempRoot(t);
+  // The helper's node is named as pid 1, not this process: to it, its node is gone (as when the
+  // node was killed with -9 while its requests were still unread in the channel).
+  const helper = fork(helperFile, ['1'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  t.after(() => helper.kill('SIGKILL'));
+  const answers: SpawnReply[] = [];
+  helper.on('message', (m: SpawnReply) => answers.push(m));
+  const req = request(root, ['sh', '-c', 'echo ran >> count.txt']);
+  helper.send({ id: 1, run: req });
+  const removed = new Promise<SpawnReply>((resolve) => helper.once('message', resolve));
+  helper.send({ id: 2, remove: join(root, 'nothing') });
+  assert.deepEqual(await removed, { id: 2, removed: null }, 'the requests were read, in order');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(existsSync(req.runDir), false, 'no run directory claimed');
+  assert.equal(existsSync(join(root, 'count.txt')), false, 'nothing ran');
+  assert.deepEqual(answers, [{ id: 2, removed: null }]);
+  helper.disconnect();
+});
+
 test("the node's secrets in the environment are taken out of the command's", async (t) => {
   const root = await tempRoot(t);
   const helper = fork(helperFile, [], {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -100,4 +101,48 @@ test('a result that cannot be recorded is left running; the others of its batch 
   assert.equal(b.store.inbox.get(bad)?.state, 'running', 'left for the next start to recover');
   for (const id of good) assert.equal(b.store.inbox.get(id)?.state, 'done');
   assert.equal(stateOf(bad), 'delivered', 'its result never went back');
+});
+
+test('a recovered result that cannot be recorded keeps its run directory: the next start reports it, never runs it again', async (t) => {
+  const { dir, a, b } = await twoNodes(t, 'admiral-settle-');
+  b.trust.add(a.identity.publicKey, 'a');
+  const sent = a.submit(
+    JSON.stringify([
+      {
+        toNode: 'b',
+        method: 'REQCliCommand',
+        methodArgs: ['sh', '-c', 'echo ran >> runs.log'],
+        replyMethod: 'REQNone',
+      },
+    ]),
+    'test',
+  );
+  assert.deepEqual(sent.rejected, []);
+  const [id] = sent.accepted as [string];
+  // On b, recording the command's result fails, as a crash just before the commit would leave it.
+  b.store.database.db.exec(`
+    CREATE TEMP TRIGGER cannot_record BEFORE UPDATE OF state ON inbox
+    WHEN NEW.id = '${id}' AND NEW.state = 'done'
+    BEGIN SELECT RAISE(ABORT, 'test: cannot record'); END;`);
+  const runDir = join(dir, 'b', 'run', id);
+  const runs = join(dir, 'b', 'runs.log');
+  await until('the command to run', () => existsSync(runs));
+  await until('its result to fail to commit', () => b.executor.running().length === 0);
+  assert.equal(b.store.inbox.get(id)?.state, 'running');
+  assert.ok(existsSync(join(runDir, 'exit')), 'the run directory stays');
+
+  // Recovery (as at the next start) finds the exit code, but cannot record it either: the run
+  // directory must outlive the failed commit, or the start after reads "never started".
+  await b.executor.recover(b.store.inbox.running());
+  assert.equal(b.store.inbox.get(id)?.state, 'running');
+  await new Promise((r) => setTimeout(r, 200)); // a cleanup started too early would be done by now
+  assert.ok(existsSync(join(runDir, 'exit')), 'the run directory outlives the failed commit');
+
+  // Once it can be recorded, recovery reports the result; the command ran once.
+  b.store.database.db.exec('DROP TRIGGER cannot_record');
+  await b.executor.recover(b.store.inbox.running());
+  assert.equal(b.store.inbox.get(id)?.state, 'done');
+  await until('a to hear the result', () => a.store.outbox.get(id)?.state === 'completed');
+  await until('the run directory to be removed', () => !existsSync(runDir));
+  assert.equal(await readFile(runs, 'utf8'), 'ran\n');
 });
