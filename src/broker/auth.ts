@@ -1,19 +1,13 @@
 // Client authentication as nats-server's server/auth.go (processClientOrLeafAuthentication):
 // nkey users (signed nonce), users with passwords, a single user, or a token.
 
-import {
-  createHash,
-  createPublicKey,
-  type KeyObject,
-  randomBytes,
-  timingSafeEqual,
-  verify,
-} from 'node:crypto';
+import { createHash, type KeyObject, randomBytes, timingSafeEqual, verify } from 'node:crypto';
 import { fromPublic } from '@nats-io/nkeys';
 import { BrokerConfigError } from './errors.js';
 import type { BrokerOptions, Permissions } from './options.js';
 import { JwtError, JwtTrust } from './jwt.js';
 import { ClientPermissions, PermissionSet } from './permissions.js';
+import { ed25519KeyOfNkey } from './nkey-key.js';
 
 /** The CONNECT fields that authentication reads. */
 export interface ConnectCredentials {
@@ -48,38 +42,11 @@ interface NkeyUser {
   permissions: PermissionSet | null;
 }
 
-// SPKI DER header of a raw 32-byte ed25519 public key (RFC 8410).
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-/** Decodes an nkey's base32 text (RFC 4648, no padding). */
-function base32Decode(text: string): Buffer {
-  const out: number[] = [];
-  let bits = 0;
-  let value = 0;
-  for (const ch of text) {
-    const v = BASE32.indexOf(ch);
-    if (v === -1) throw new Error(`invalid base32 character ${JSON.stringify(ch)}`);
-    value = (value << 5) | v;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
 /** Raw ed25519 public key of a user nkey (`U...`): prefix byte, 32 key bytes, 2 CRC bytes. */
 export function nkeyToPublicKey(nkey: string): KeyObject {
   fromPublic(nkey); // validates prefix and checksum, throws NKeysError otherwise
   if (!nkey.startsWith('U')) throw new Error('not a user nkey (expected a key starting with U)');
-  const raw = base32Decode(nkey).subarray(1, 33);
-  return createPublicKey({
-    key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
-    format: 'der',
-    type: 'spki',
-  });
+  return ed25519KeyOfNkey(nkey);
 }
 
 function digest(s: string): Buffer {

@@ -5,31 +5,11 @@
 // checked; the user proves it holds its key by signing the connection's nonce (unless the JWT is
 // a bearer token). Each account is its own subject space.
 
-import { createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { type KeyObject, verify } from 'node:crypto';
 import { fromPublic } from '@nats-io/nkeys';
 import { BrokerConfigError } from './errors.js';
 import type { PermissionsInput } from './options.js';
-
-// SPKI DER header of a raw 32-byte ed25519 public key (RFC 8410).
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-function base32Decode(text: string): Buffer {
-  const out: number[] = [];
-  let bits = 0;
-  let value = 0;
-  for (const ch of text) {
-    const v = BASE32.indexOf(ch);
-    if (v === -1) throw new Error(`invalid base32 character ${JSON.stringify(ch)}`);
-    value = (value << 5) | v;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
+import { ed25519KeyOfNkey } from './nkey-key.js';
 
 const keyCache = new Map<string, KeyObject>();
 
@@ -41,11 +21,7 @@ export function publicNkey(nkey: string, kinds: string): KeyObject {
   if (!kinds.includes(nkey[0]!)) {
     throw new Error(`expected a public nkey starting with ${kinds.split('').join(' or ')}`);
   }
-  const key = createPublicKey({
-    key: Buffer.concat([ED25519_SPKI_PREFIX, base32Decode(nkey).subarray(1, 33)]),
-    format: 'der',
-    type: 'spki',
-  });
+  const key = ed25519KeyOfNkey(nkey);
   if (keyCache.size > 4096) keyCache.clear();
   keyCache.set(nkey, key);
   return key;
