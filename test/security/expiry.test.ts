@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import {
@@ -25,6 +25,32 @@ import { startInProcessNode, twoNodes, until } from '../helpers/in-process.js';
 
 const FINAL = ['completed', 'failed', 'rejected', 'expired', 'interrupted', 'cancelled'] as const;
 const SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Nodes a and b; a sends b a command with a 1 s ttl (it would touch ran.marker), which b stores
+ * and ACKs but does not run (as a node whose slots are all busy: its executor is stopped).
+ */
+async function markerStoredNotRun(t: TestContext) {
+  const { dir, brokerUrl, a, b } = await twoNodes(t, 'admiral-expiry-');
+  b.trust.add(a.identity.publicKey, 'a');
+  b.executor.stop();
+  const sent = a.submit(
+    JSON.stringify([
+      {
+        toNode: 'b',
+        method: 'REQCliCommand',
+        methodArgs: ['sh', '-c', 'touch ran.marker'],
+        replyMethod: 'REQNone',
+        ttl: 1,
+      },
+    ]),
+    'test',
+  );
+  assert.deepEqual(sent.rejected, []);
+  const id = sent.accepted[0] as string;
+  await until('b to ACK', () => a.store.outbox.get(id)?.state === 'delivered');
+  return { dir, brokerUrl, a, b, id };
+}
 
 test('a stored message whose ttl passed while its node was down is never run after the restart, and both sides say expired', async (t) => {
   const fleet = await startFleet(t, { nodes: [] });
@@ -73,25 +99,7 @@ test('a stored message whose ttl passed while its node was down is never run aft
 });
 
 test('a delivered request that expires in the inbox before it runs ends expired on the sender at once, by the target’s answer', async (t) => {
-  const { dir, brokerUrl, a, b } = await twoNodes(t, 'admiral-expiry-');
-  b.trust.add(a.identity.publicKey, 'a');
-  // b stores and ACKs what it receives but runs nothing (as a node whose slots are all busy).
-  b.executor.stop();
-  const sent = a.submit(
-    JSON.stringify([
-      {
-        toNode: 'b',
-        method: 'REQCliCommand',
-        methodArgs: ['sh', '-c', 'touch ran.marker'],
-        replyMethod: 'REQNone',
-        ttl: 1,
-      },
-    ]),
-    'test',
-  );
-  assert.deepEqual(sent.rejected, []);
-  const id = sent.accepted[0] as string;
-  await until('b to ACK', () => a.store.outbox.get(id)?.state === 'delivered');
+  const { dir, brokerUrl, a, b, id } = await markerStoredNotRun(t);
   await b.close();
   await new Promise((r) => setTimeout(r, 1200));
 
@@ -209,24 +217,7 @@ test('the replay cache keeps an id until its capped expiry plus the clock skew, 
 });
 
 test('a command claimed but never started before a crash is not started by recovery once it has expired', async (t) => {
-  const { dir, brokerUrl, a, b } = await twoNodes(t, 'admiral-expiry-');
-  b.trust.add(a.identity.publicKey, 'a');
-  b.executor.stop();
-  const sent = a.submit(
-    JSON.stringify([
-      {
-        toNode: 'b',
-        method: 'REQCliCommand',
-        methodArgs: ['sh', '-c', 'touch ran.marker'],
-        replyMethod: 'REQNone',
-        ttl: 1,
-      },
-    ]),
-    'test',
-  );
-  assert.deepEqual(sent.rejected, []);
-  const id = sent.accepted[0] as string;
-  await until('b to ACK', () => a.store.outbox.get(id)?.state === 'delivered');
+  const { dir, brokerUrl, a, b, id } = await markerStoredNotRun(t);
   // As if b had claimed it and died before the command was spawned (no run directory).
   assert.equal(b.store.inbox.claimRunnable(1).length, 1);
   await b.close();
