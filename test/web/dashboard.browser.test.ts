@@ -319,6 +319,16 @@ test(
     await page.keyboard.type('echo typed');
     await page.keyboard.press('Enter');
     await page.waitForSelector('[data-testid="confirm-count"]');
+    // The confirmation takes the focus once it has rendered: wait for that (bounded), then check.
+    await page
+      .waitForFunction(
+        () => /Run on 1 node/.test(document.activeElement?.textContent ?? ''),
+        null,
+        {
+          timeout: 5000,
+        },
+      )
+      .catch(() => undefined);
     assert.match(
       await page.evaluate(() => document.activeElement?.textContent ?? ''),
       /Run on 1 node/,
