@@ -63,6 +63,8 @@ interface Run {
 }
 
 const TICK_MS = 25;
+/** Most nodes sent in one input (one validation, one transaction). */
+const SEND_CHUNK = 4096;
 /** How often every live row of every job is compared with its outbox row, and overdue ones found. */
 const SWEEP_MS = 1000;
 const HAS_CANCEL = (METHOD_NAMES as readonly string[]).includes('REQCancel');
@@ -508,11 +510,18 @@ export class JobRunner {
   }
 
   #send(run: Run, nodes: readonly JobNodeRecord[]): void {
-    const { ctx } = this.#deps;
+    // In inputs well below the input limits (protocol/limits.ts) however large the fleet.
+    for (let i = 0; i < nodes.length; i += SEND_CHUNK) {
+      this.#sendChunk(run, nodes.slice(i, i + SEND_CHUNK));
+    }
+  }
+
+  #sendChunk(run: Run, nodes: readonly JobNodeRecord[]): void {
     const { spec } = run;
-    const messages = nodes.map((n) => ({
-      id: newMessageId(),
-      toNode: n.node,
+    // One input for the batch: the node validates it once and expands toNodes into one message
+    // per node, each with its own id, in this order (protocol/message.ts, completeMessage).
+    const input = {
+      toNodes: nodes.map((n) => n.node),
       method: 'REQCliCommand',
       methodArgs: [...spec.args],
       // The result settles the outbox row (executor, inReplyTo); nothing else is done with it.
@@ -520,21 +529,20 @@ export class JobRunner {
       jobId: run.id,
       methodTimeout: spec.methodTimeout,
       ttl: Math.max(1, Math.ceil(spec.ttl)),
-    }));
+    };
     // The job rows and the outbox rows commit together: a crash cannot leave a node marked
     // waiting whose message was already sent (it would be sent, and run, twice).
     this.store.transaction(() => {
-      const result = ctx.services.submit(messages);
-      const rejected = new Map(result.rejected.map((r) => [r.index, r.errors]));
-      messages.forEach((m, i) => {
-        const node = nodes[i]?.node as string;
-        const errors = rejected.get(i);
+      const result = this.#deps.ctx.services.submit([input]);
+      const errors = result.rejected[0]?.errors;
+      nodes.forEach((n, i) => {
+        const id = errors === undefined ? result.accepted[i] : undefined;
         run.waiting--;
-        if (errors === undefined && this.store.markSent(run.id, node, m.id)) {
+        if (id !== undefined && this.store.markSent(run.id, n.node, id)) {
           run.running++;
-          this.#byMessage.set(m.id, { run, node });
+          this.#byMessage.set(id, { run, node: n.node });
         } else {
-          this.store.finishNode(run.id, node, {
+          this.store.finishNode(run.id, n.node, {
             state: 'rejected',
             error: `not sent: ${(errors ?? ['duplicate message id']).join('; ')}`,
           });
