@@ -124,8 +124,10 @@ export class JobRunner {
   readonly #waiters = new Map<string, Set<() => void>>();
   /** The live runs' sent messages: outbox id → run and node. */
   readonly #byMessage = new Map<string, { run: Run; node: string }>();
-  /** Outbox ids whose rows changed since they were last read. */
+  /** Outbox ids whose rows settled since they were last read. */
   #changed = new Set<string>();
+  /** Runs with a node ACKed since their watchers were last told. */
+  readonly #acked = new Set<Run>();
   #changeScheduled = false;
   #unwatch: (() => void) | undefined;
   #lastSweep = 0;
@@ -161,7 +163,9 @@ export class JobRunner {
     this.#purge();
     this.#purgeTimer = setInterval(() => this.#purge(), 3_600_000);
     this.#purgeTimer.unref();
-    this.#unwatch = this.#deps.ctx.store.outbox.onChange((id) => this.#outboxChanged(id));
+    this.#unwatch = this.#deps.ctx.store.outbox.onChange((id, state) =>
+      this.#outboxChanged(id, state),
+    );
     for (const job of this.store.running()) {
       const run = this.#load(job);
       this.#runs.set(job.id, run);
@@ -174,9 +178,16 @@ export class JobRunner {
     this.#schedule();
   }
 
-  #outboxChanged(id: string): void {
-    if (!this.#byMessage.has(id)) return;
-    this.#changed.add(id);
+  #outboxChanged(id: string, state: string): void {
+    const entry = this.#byMessage.get(id);
+    if (entry === undefined) return;
+    if (state === 'delivered') {
+      // An ACK: the job reads it from the outbox row (JobStore), so there is nothing to copy;
+      // the job's watchers are told once per turn.
+      this.#acked.add(entry.run);
+    } else {
+      this.#changed.add(id);
+    }
     if (this.#changeScheduled) return;
     this.#changeScheduled = true;
     // After the transaction that changed the row (it may roll back): read it then.
@@ -186,29 +197,27 @@ export class JobRunner {
   /** Copies the outbox rows that changed into their jobs, all in one transaction. */
   #applyChanged(): void {
     this.#changeScheduled = false;
-    if (this.#stopped || this.#changed.size === 0) return;
+    if (this.#stopped) return;
+    const touched = new Set<Run>([...this.#acked].filter((r) => this.#runs.has(r.id)));
+    this.#acked.clear();
     const ids = this.#changed;
     this.#changed = new Set();
-    const touched = new Set<Run>();
     const now = Date.now();
     try {
-      this.store.transaction(() => {
-        for (const id of ids) {
-          const entry = this.#byMessage.get(id);
-          if (entry === undefined) continue;
-          const c = this.store.outboxChange(id);
-          if (c === undefined || c.outboxState === 'pending') continue;
-          const { run, node } = entry;
-          if (!this.#runs.has(run.id)) continue;
-          touched.add(run);
-          if (c.outboxState === 'delivered') {
-            this.store.markAcked(run.id, node, c.deliveredAt ?? now);
-            continue;
+      if (ids.size > 0)
+        this.store.transaction(() => {
+          for (const id of ids) {
+            const entry = this.#byMessage.get(id);
+            if (entry === undefined) continue;
+            const c = this.store.outboxChange(id);
+            if (c === undefined || c.outboxState === 'pending') continue;
+            const { run, node } = entry;
+            if (!this.#runs.has(run.id) || c.outboxState === 'delivered') continue;
+            touched.add(run);
+            this.#finishNode(run, node, outcomeFromOutbox(c));
+            this.#byMessage.delete(id);
           }
-          this.#finishNode(run, node, outcomeFromOutbox(c));
-          this.#byMessage.delete(id);
-        }
-      });
+        });
     } catch (err) {
       // The sweep reads these rows again.
       this.#deps.log('error', 'cannot record job node changes', { error: String(err) });
@@ -429,10 +438,6 @@ export class JobRunner {
     if (changes.length > 0 || overdue.length > 0) {
       store.transaction(() => {
         for (const c of changes) {
-          if (c.outboxState === 'delivered') {
-            store.markAcked(run.id, c.node, c.deliveredAt ?? now);
-            continue;
-          }
           this.#finishNode(run, c.node, outcomeFromOutbox(c));
           this.#byMessage.delete(c.messageId);
         }
