@@ -287,10 +287,24 @@ export class JobRunner {
       replyGrace: settings.replyGrace,
       ...(req.requestedBy !== undefined && { requestedBy: req.requestedBy }),
     };
-    this.store.create({ id, spec, submittedBy, nodes });
+    // The first batch is sent in the transaction that creates the job: its rows are born `sent`.
+    const first = nodes.slice(0, spec.maxConcurrency > 0 ? spec.maxConcurrency : nodes.length);
+    const started = new Map<string, { messageId: string } | { error: string }>();
+    this.store.transaction(() => {
+      for (const r of this.#enqueue(id, spec, first)) {
+        started.set(
+          r.node,
+          r.id === undefined ? { error: r.error ?? 'not sent' } : { messageId: r.id },
+        );
+      }
+      this.store.create({ id, spec, submittedBy, nodes, started });
+    });
     const job = this.store.get(id);
     if (!job) throw new JobError(`job ${id} vanished`, 'ADMIRAL_JOB_NOT_FOUND');
-    this.#runs.set(id, this.#load(job));
+    const run = this.#load(job);
+    this.#runs.set(id, run);
+    for (const [node, s] of started)
+      if ('messageId' in s) this.#byMessage.set(s.messageId, { run, node });
     this.#event(id, JOB_EVENTS.started, {
       args: spec.args,
       target: spec.target,
@@ -298,7 +312,7 @@ export class JobRunner {
       submittedBy,
     });
     this.#deps.log('info', 'job started', { job: id, nodes: nodes.length, args: spec.args });
-    this.#tickRun(this.#runs.get(id) as Run, Date.now());
+    this.#tickRun(run, Date.now());
     this.#schedule();
     this.#changedJob(id);
     return this.view(id, false) as JobView;
@@ -515,47 +529,66 @@ export class JobRunner {
   }
 
   #send(run: Run, nodes: readonly JobNodeRecord[]): void {
-    // In inputs well below the input limits (protocol/limits.ts) however large the fleet.
-    for (let i = 0; i < nodes.length; i += SEND_CHUNK) {
-      this.#sendChunk(run, nodes.slice(i, i + SEND_CHUNK));
-    }
-  }
-
-  #sendChunk(run: Run, nodes: readonly JobNodeRecord[]): void {
-    const { spec } = run;
-    // One input for the batch: the node validates it once and expands toNodes into one message
-    // per node, each with its own id, in this order (protocol/message.ts, completeMessage).
-    const input = {
-      toNodes: nodes.map((n) => n.node),
-      method: 'REQCliCommand',
-      methodArgs: [...spec.args],
-      // The result settles the outbox row (executor, inReplyTo); nothing else is done with it.
-      replyMethod: 'REQNone',
-      jobId: run.id,
-      methodTimeout: spec.methodTimeout,
-      ttl: Math.max(1, Math.ceil(spec.ttl)),
-    };
     // The job rows and the outbox rows commit together: a crash cannot leave a node marked
     // waiting whose message was already sent (it would be sent, and run, twice).
     this.store.transaction(() => {
-      const result = this.#deps.ctx.services.submit([input]);
-      const errors = result.rejected[0]?.errors;
-      nodes.forEach((n, i) => {
-        const id = errors === undefined ? result.accepted[i] : undefined;
+      for (const r of this.#enqueue(
+        run.id,
+        run.spec,
+        nodes.map((n) => n.node),
+      )) {
         run.waiting--;
-        if (id !== undefined && this.store.markSent(run.id, n.node, id)) {
+        if (r.id !== undefined && this.store.markSent(run.id, r.node, r.id)) {
           run.running++;
-          this.#byMessage.set(id, { run, node: n.node });
+          this.#byMessage.set(r.id, { run, node: r.node });
         } else {
-          this.store.finishNode(run.id, n.node, {
+          this.store.finishNode(run.id, r.node, {
             state: 'rejected',
-            error: `not sent: ${(errors ?? ['duplicate message id']).join('; ')}`,
+            error: r.error ?? 'not sent: duplicate message id',
           });
           run.errors++;
         }
-      });
+      }
     });
     this.#changedJob(run.id);
+  }
+
+  /**
+   * Enqueues the job's message to each node (in the caller's transaction): in inputs well below
+   * the input limits (protocol/limits.ts) however large the fleet, each validated once by the
+   * node and expanded (toNodes) into one message per node with its own id, in this order.
+   */
+  #enqueue(
+    jobId: string,
+    spec: JobSpec,
+    nodes: readonly string[],
+  ): { node: string; id?: string; error?: string }[] {
+    const out: { node: string; id?: string; error?: string }[] = [];
+    for (let i = 0; i < nodes.length; i += SEND_CHUNK) {
+      const chunk = nodes.slice(i, i + SEND_CHUNK);
+      const result = this.#deps.ctx.services.submit([
+        {
+          toNodes: chunk,
+          method: 'REQCliCommand',
+          methodArgs: [...spec.args],
+          // The result settles the outbox row (executor, inReplyTo); nothing else is done with it.
+          replyMethod: 'REQNone',
+          jobId,
+          methodTimeout: spec.methodTimeout,
+          ttl: Math.max(1, Math.ceil(spec.ttl)),
+        },
+      ]);
+      const errors = result.rejected[0]?.errors;
+      chunk.forEach((node, k) => {
+        const id = errors === undefined ? result.accepted[k] : undefined;
+        out.push(
+          id === undefined
+            ? { node, error: `not sent: ${(errors ?? ['duplicate message id']).join('; ')}` }
+            : { node, id },
+        );
+      });
+    }
+    return out;
   }
 
   #end(run: Run): void {

@@ -247,7 +247,9 @@ export class JobStore {
       INSERT INTO jobs (id, state, spec, submitted_by, total, created_at, updated_at)
       VALUES (@id, 'running', @spec, @submittedBy, @total, @now, @now)`);
     this.#insertNode = db.prepare(`
-      INSERT INTO job_nodes (job_id, node, position, state) VALUES (?, ?, ?, 'waiting')`);
+      INSERT INTO job_nodes (job_id, node, position, state, message_id, sent_at, error,
+                             finished_at)
+      VALUES (@jobId, @node, @position, @state, @messageId, @sentAt, @error, @finishedAt)`);
     this.#getJob = db.prepare('SELECT * FROM jobs WHERE id = ?');
     this.#listJobs = db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?');
     this.#running = db.prepare(`SELECT * FROM jobs WHERE state = 'running' ORDER BY created_at`);
@@ -319,8 +321,19 @@ export class JobStore {
     this.#purge = db.prepare(`DELETE FROM jobs WHERE state <> 'running' AND finished_at <= ?`);
   }
 
-  /** Records a new job and its nodes (all `waiting`), in one transaction. */
-  create(job: { id: string; spec: JobSpec; submittedBy: string; nodes: readonly string[] }): void {
+  /**
+   * Records a new job and its nodes, in one transaction: `waiting`, or already `sent` (with the
+   * message id) or `rejected` (with the error) for those in `started` — the first batch, whose
+   * messages the caller enqueued in the same transaction (one insert per node, not an insert and
+   * an update).
+   */
+  create(job: {
+    id: string;
+    spec: JobSpec;
+    submittedBy: string;
+    nodes: readonly string[];
+    started?: ReadonlyMap<string, { messageId: string } | { error: string }>;
+  }): void {
     const now = Date.now();
     this.#db.transaction(() => {
       this.#insertJob.run({
@@ -330,8 +343,18 @@ export class JobStore {
         total: job.nodes.length,
         now,
       });
-      job.nodes.forEach((node, i) => {
-        this.#insertNode.run(job.id, node, i);
+      job.nodes.forEach((node, position) => {
+        const started = job.started?.get(node);
+        this.#insertNode.run({
+          jobId: job.id,
+          node,
+          position,
+          state: started === undefined ? 'waiting' : 'messageId' in started ? 'sent' : 'rejected',
+          messageId: started !== undefined && 'messageId' in started ? started.messageId : null,
+          sentAt: started !== undefined && 'messageId' in started ? now : null,
+          error: started !== undefined && 'error' in started ? started.error : null,
+          finishedAt: started !== undefined && 'error' in started ? now : null,
+        });
       });
     })();
   }

@@ -87,3 +87,31 @@ test("a sent node reads as acknowledged, with its ACK's time, once its outbox ro
   assert.equal(stateOf('a')?.state, 'completed');
   assert.equal(stateOf('a')?.ackedAt, clock.now());
 });
+
+test('the first batch is born sent (or rejected) in the insert that creates the job; the rest wait', (t) => {
+  const store = openStore({ dataDir: tempDataDir(t) });
+  t.after(() => store.close());
+  const jobs = new JobStore(store.database.db);
+  jobs.create({
+    id: 'j2',
+    spec: { ...spec, maxConcurrency: 2 },
+    submittedBy: 'op',
+    nodes: ['a', 'b', 'c'],
+    started: new Map([
+      ['a', { messageId: 'm-a' }],
+      ['b', { error: 'not sent: too big' }],
+    ]),
+  });
+  const rows = jobs.nodes('j2').map((n) => [n.node, n.state, n.messageId, n.error]);
+  assert.deepEqual(rows, [
+    ['a', 'sent', 'm-a', null],
+    ['b', 'rejected', null, 'not sent: too big'],
+    ['c', 'waiting', null, null],
+  ]);
+  assert.ok(jobs.nodes('j2')[0]?.sentAt !== null);
+  assert.ok(jobs.nodes('j2')[1]?.finishedAt !== null);
+  assert.deepEqual(
+    jobs.waiting('j2', 10).map((n) => n.node),
+    ['c'],
+  );
+});
