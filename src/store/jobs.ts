@@ -214,6 +214,19 @@ function nodeOf(r: JobNodeRow): JobNodeRecord {
   };
 }
 
+/**
+ * A job's node rows as JobNodeRow. A sent node is 'acknowledged' once its outbox row is delivered:
+ * the ACK is read from the outbox row (joined), not copied into the job's (one write less per
+ * node, bench/fleet).
+ */
+const NODE_ROWS = `
+  SELECT jn.job_id, jn.node, jn.position, jn.message_id,
+         CASE WHEN jn.state = 'sent' AND o.state = 'delivered' THEN 'acknowledged'
+              ELSE jn.state END AS state,
+         jn.exit_code, jn.output, jn.stderr, jn.error, jn.sent_at,
+         COALESCE(jn.acked_at, o.delivered_at) AS acked_at, jn.finished_at
+  FROM job_nodes jn LEFT JOIN outbox o ON o.id = jn.message_id AND jn.state = 'sent'`;
+
 /** Counts of a job's nodes by state (every state present). */
 export type JobNodeCounts = Record<JobNodeState, number>;
 
@@ -253,23 +266,11 @@ export class JobStore {
     this.#getJob = db.prepare('SELECT * FROM jobs WHERE id = ?');
     this.#listJobs = db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?');
     this.#running = db.prepare(`SELECT * FROM jobs WHERE state = 'running' ORDER BY created_at`);
-    // A sent node is 'acknowledged' once its outbox row is delivered: the ACK is read from the
-    // outbox row (joined), not copied into the job's (one write less per node, bench/fleet).
     this.#nodes = db.prepare(`
-      SELECT jn.job_id, jn.node, jn.position, jn.message_id,
-             CASE WHEN jn.state = 'sent' AND o.state = 'delivered' THEN 'acknowledged'
-                  ELSE jn.state END AS state,
-             jn.exit_code, jn.output, jn.stderr, jn.error, jn.sent_at,
-             COALESCE(jn.acked_at, o.delivered_at) AS acked_at, jn.finished_at
-      FROM job_nodes jn LEFT JOIN outbox o ON o.id = jn.message_id AND jn.state = 'sent'
+      ${NODE_ROWS}
       WHERE jn.job_id = ? ORDER BY jn.position`);
     this.#nodesPage = db.prepare(`
-      SELECT jn.job_id, jn.node, jn.position, jn.message_id,
-             CASE WHEN jn.state = 'sent' AND o.state = 'delivered' THEN 'acknowledged'
-                  ELSE jn.state END AS state,
-             jn.exit_code, jn.output, jn.stderr, jn.error, jn.sent_at,
-             COALESCE(jn.acked_at, o.delivered_at) AS acked_at, jn.finished_at
-      FROM job_nodes jn LEFT JOIN outbox o ON o.id = jn.message_id AND jn.state = 'sent'
+      ${NODE_ROWS}
       WHERE jn.job_id = ? ORDER BY jn.position LIMIT ? OFFSET ?`);
     this.#waiting = db.prepare(`
       SELECT * FROM job_nodes WHERE job_id = ? AND state = 'waiting' ORDER BY position LIMIT ?`);
@@ -307,12 +308,7 @@ export class JobStore {
       SELECT id AS messageId, state AS outboxState, result, error, delivered_at AS deliveredAt
       FROM outbox WHERE id = ?`);
     this.#overdue = db.prepare(`
-      SELECT jn.job_id, jn.node, jn.position, jn.message_id,
-             CASE WHEN jn.state = 'sent' AND o.state = 'delivered' THEN 'acknowledged'
-                  ELSE jn.state END AS state,
-             jn.exit_code, jn.output, jn.stderr, jn.error, jn.sent_at,
-             COALESCE(jn.acked_at, o.delivered_at) AS acked_at, jn.finished_at
-      FROM job_nodes jn LEFT JOIN outbox o ON o.id = jn.message_id AND jn.state = 'sent'
+      ${NODE_ROWS}
       WHERE jn.job_id = ? AND jn.state IN ('sent','acknowledged')
         AND COALESCE(jn.acked_at, o.delivered_at) <= ?`);
     this.#purgeNodes = db.prepare(`
