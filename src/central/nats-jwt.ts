@@ -107,23 +107,3 @@ export function userNats(
     version: 2,
   };
 }
-
-/** A `.creds` file, as `nsc generate creds` writes it (nats.js `credsAuthenticator` reads it). */
-export function formatCreds(jwt: string, seed: string): string {
-  return [
-    '-----BEGIN NATS USER JWT-----',
-    jwt,
-    '------END NATS USER JWT------',
-    '',
-    '************************* IMPORTANT *************************',
-    'NKEY Seed printed below can be used to sign and prove identity.',
-    'NKEYs are sensitive and should be treated as secrets.',
-    '',
-    '-----BEGIN USER NKEY SEED-----',
-    seed,
-    '------END USER NKEY SEED------',
-    '',
-    '*************************************************************',
-    '',
-  ].join('\n');
-}

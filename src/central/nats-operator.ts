@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { formatCreds } from '../protocol/creds.js';
 import { enrolUserPermissions, type SubjectPermissions } from '../protocol/enrolment.js';
 import {
   generateIdentity,
@@ -8,14 +9,7 @@ import {
   identityFromSeed,
   type Subjects,
 } from '../protocol/index.js';
-import {
-  accountLimits,
-  decodeJwtClaims,
-  encodeJwt,
-  formatCreds,
-  type JwtClaims,
-  userNats,
-} from './nats-jwt.js';
+import { accountLimits, decodeJwtClaims, encodeJwt, type JwtClaims, userNats } from './nats-jwt.js';
 
 // nats-server's decentralized auth ("operator mode") set up and run by admiral, with no nsc
 // (docs/security.md, "On nats-server with JWTs"). `admiral nats init` makes, once: an operator, a
@@ -39,6 +33,8 @@ export const NATS_OPERATOR_FILES = {
   systemCreds: 'system-user.creds',
   /** The public enrolment user (a bearer JWT, as the embedded broker's `enrol`/`enrol` login). */
   enrolJwt: 'enrol.jwt',
+  /** Central's own login: its identity key, every permission. */
+  centralCreds: 'central.creds',
   /** The fragment to `include` in nats-server's configuration. */
   serverConf: 'nats-server.conf',
 } as const;
@@ -118,7 +114,12 @@ export class NatsOperator {
    * system user and the enrolment user in `dir`, once; refuses to overwrite (every issued JWT
    * hangs on these keys).
    */
-  static init(dir: string, subjects: Subjects, name = 'admiral'): NatsOperator {
+  static init(
+    dir: string,
+    subjects: Subjects,
+    options: { name?: string; resolverDir?: string } = {},
+  ): NatsOperator {
+    const name = options.name ?? 'admiral';
     if (NatsOperator.exists(dir)) {
       throw new NatsOperatorError(
         `${dir} already holds an operator (${NATS_OPERATOR_FILES.operatorSeed}); every node's JWT is signed under it, so it is not made again`,
@@ -186,7 +187,7 @@ export class NatsOperator {
     writeSecret(join(dir, F.systemCreds), formatCreds(sysUserJwt, sysUser.seed));
     const op = new NatsOperator(dir, subjects);
     writeFileSync(join(dir, F.enrolJwt), `${op.enrolJwt()}\n`);
-    writeFileSync(join(dir, F.serverConf), op.serverConf('jwt'));
+    writeFileSync(join(dir, F.serverConf), op.serverConf(options.resolverDir ?? 'jwt'));
     return op;
   }
 
@@ -252,6 +253,18 @@ export class NatsOperator {
   /** A `.creds` file for `identity` with `permissions` (none: central's, unrestricted). */
   userCreds(identity: Identity, name: string, permissions?: SubjectPermissions): string {
     return formatCreds(this.userJwt(identity.publicKey, name, permissions), identity.seed);
+  }
+
+  /** The enrolment JWT `init` wrote (`enrol.jwt`), what joining nodes take as `--enrol-jwt`. */
+  storedEnrolJwt(): string {
+    return readFileSync(join(this.dir, NATS_OPERATOR_FILES.enrolJwt), 'utf8').trim();
+  }
+
+  /** Writes central's `.creds` (its identity, unrestricted) into the folder; returns its path. */
+  writeCentralCreds(identity: Identity, name: string): string {
+    const path = join(this.dir, NATS_OPERATOR_FILES.centralCreds);
+    writeSecret(path, this.userCreds(identity, name));
+    return path;
   }
 
   /** The public enrolment user: a bearer JWT allowed only to ask `enrol` (enrolUserPermissions). */

@@ -3,7 +3,11 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Broker, isLoopbackHost, type PermissionsInput } from '../broker/index.js';
-import { EnrolmentExtension, enrolmentBrokerUsers } from '../central/enrolment.js';
+import {
+  EnrolmentExtension,
+  embeddedBrokerAccess,
+  enrolmentBrokerUsers,
+} from '../central/enrolment.js';
 import { EnrolmentStore } from '../central/enrolment-store.js';
 import { centralExtensions } from '../central/index.js';
 import { type ChatExtension, chatExtension } from '../chat/bridge.js';
@@ -143,7 +147,7 @@ export function registerUp(program: Command): void {
         enrolment = fleet
           ? new EnrolmentExtension({
               store: fleet.store,
-              broker,
+              broker: embeddedBrokerAccess(broker),
               tokenTtlMs: loaded.config.central.enrol.tokenTtl * 1000,
               maxPending: loaded.config.central.enrol.maxPending,
               pendingTtlMs: loaded.config.central.enrol.pendingTtl * 1000,

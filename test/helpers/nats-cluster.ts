@@ -44,7 +44,7 @@ export interface NatsClusterOptions {
   /** Configuration text of each server (by name, e.g. `n1`, and the cluster's folder), passed with `-c`. */
   readonly config?: (name: string, dir: string) => string;
   /** How the route probe logs in (servers that require authentication). */
-  readonly probe?: Pick<ConnectionOptions, 'authenticator'>;
+  readonly probe?: Pick<ConnectionOptions, 'authenticator' | 'tls'>;
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -130,7 +130,7 @@ async function startServer(
 async function waitForRoutes(
   servers: readonly ClusterServer[],
   timeoutMs: number,
-  probe: Pick<ConnectionOptions, 'authenticator'> = {},
+  probe: Pick<ConnectionOptions, 'authenticator' | 'tls'> = {},
 ): Promise<void> {
   const conns: NatsConnection[] = [];
   try {

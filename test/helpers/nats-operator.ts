@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -21,8 +21,15 @@ export interface OperatorNatsOptions {
   readonly jetstream?: boolean;
   /** Subject prefix of the fleet; default `adm`. */
   readonly subjectPrefix?: string;
-  /** Extra configuration text for every server (e.g. a `tls { … }` block). */
+  /** Extra configuration text for every server. */
   readonly extraConfig?: string;
+  /** TLS on every server: its certificate chain and key files, and the CA clients verify it with. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
+  /**
+   * A central data dir whose `nats/` holds an operator (made by `admiral nats init`), used as
+   * it is and left in place; default a new temporary one, initialized here and removed by stop().
+   */
+  readonly dataDir?: string;
 }
 
 export interface OperatorNats {
@@ -46,20 +53,28 @@ export async function launchOperatorNats(
   bin: string,
   options: OperatorNatsOptions = {},
 ): Promise<OperatorNats> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'admiral-operator-'));
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'admiral-operator-')));
   const subjects = new Subjects(options.subjectPrefix ?? 'adm');
   const natsDir = join(dataDir, NATS_OPERATOR_FILES.dir);
-  const operator = NatsOperator.init(natsDir, subjects);
-  const identity = await loadOrCreateIdentity(join(dataDir, 'identity.seed'));
-  const centralCreds = join(natsDir, 'central.creds');
-  await writeFile(centralCreds, operator.userCreds(identity, 'central'), { mode: 0o600 });
+  let operator: NatsOperator;
+  let centralCreds = join(natsDir, NATS_OPERATOR_FILES.centralCreds);
+  if (options.dataDir !== undefined && NatsOperator.exists(natsDir)) {
+    operator = NatsOperator.load(natsDir, subjects);
+  } else {
+    operator = NatsOperator.init(natsDir, subjects);
+    const identity = await loadOrCreateIdentity(join(dataDir, 'identity.seed'));
+    centralCreds = operator.writeCentralCreds(identity, 'central');
+  }
   const systemCreds = join(natsDir, NATS_OPERATOR_FILES.systemCreds);
+  const { tls } = options;
+  const clientTls = tls ? { tls: { caFile: tls.caFile } } : {};
+  const systemAuth = () => credsAuthenticator(new TextEncoder().encode(operator.systemCreds()));
   const conns: NatsConnection[] = [];
   let cluster: NatsCluster | undefined;
   const stop = async (): Promise<void> => {
     for (const c of conns) await c.close().catch(() => undefined);
     await cluster?.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
   };
   try {
     cluster = await launchNatsCluster(bin, {
@@ -70,17 +85,19 @@ export async function launchOperatorNats(
           ...(options.jetstream === true
             ? [`jetstream { store_dir: ${JSON.stringify(join(dir, `${name}-js`))} }`]
             : []),
+          ...(tls
+            ? [
+                `tls { cert_file: ${JSON.stringify(tls.certFile)}, key_file: ${JSON.stringify(tls.keyFile)} }`,
+              ]
+            : []),
           options.extraConfig ?? '',
         ].join('\n'),
-      probe: {
-        authenticator: credsAuthenticator(new TextEncoder().encode(operator.systemCreds())),
-      },
+      probe: { authenticator: systemAuth(), ...clientTls },
     });
   } catch (err) {
     await stop();
     throw err;
   }
-  await mkdir(natsDir, { recursive: true });
   const urls = cluster.urls;
   return {
     cluster,
@@ -93,7 +110,8 @@ export async function launchOperatorNats(
       const nc = await connect({
         servers: urls.split(','),
         name: 'admiral-system',
-        authenticator: credsAuthenticator(new TextEncoder().encode(operator.systemCreds())),
+        authenticator: systemAuth(),
+        ...clientTls,
       });
       conns.push(nc);
       return nc;
