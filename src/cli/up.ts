@@ -100,6 +100,11 @@ export function registerUp(program: Command): void {
         },
       });
       const dataDir = resolve(first.config.dataDir);
+      if (first.config.central.enrol.natsOperatorDir !== undefined) {
+        throw new CliError(
+          'central.enrol.natsOperatorDir is for a central on nats-server (admiral node start --central-role); admiral up runs its own broker and enrolment: unset it',
+        );
+      }
       const fleet = secure
         ? await secureFleet(dataDir, first.config, listen, opts.advertise)
         : undefined;
