@@ -17,7 +17,10 @@ import { accountLimits, decodeJwtClaims, encodeJwt, type JwtClaims, userNats } f
 // users are signed by an account signing key that central holds. The servers trust the operator
 // and keep accounts in a full resolver (`resolver { type: full }`), which takes account JWT
 // updates on `$SYS.REQ.CLAIMS.UPDATE` (server/accounts.go, DirAccResolver.Start) and applies them
-// to connected clients at once: a revocation disconnects the revoked user, with no reload.
+// to connected clients at once: a revocation disconnects the revoked user, with no reload. The
+// operator JWT does not set `strict_signing_key_usage`, so the operator key itself signs the
+// account JWTs (the resolver refuses that only in strict mode); users are signed by the account's
+// signing key, never by the account key, which stays out of central's daily use.
 
 /** Files of `<dataDir>/nats/`, made by `admiral nats init` (seeds 0600). */
 export const NATS_OPERATOR_FILES = {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { NatsJwtAccess } from '../../src/central/nats-jwt-access.js';
 import { NatsOperator } from '../../src/central/nats-operator.js';
 import { nodeInboxPrefix, nodePermissions } from '../../src/protocol/enrolment.js';
 import { generateIdentity, Subjects } from '../../src/protocol/index.js';
@@ -81,4 +82,30 @@ test('init refuses to make a second operator over the first', async (t) => {
   const nats = await startOperatorNats(t);
   if (nats === undefined) return;
   assert.throws(() => NatsOperator.init(nats.operator.dir, subjects), /already holds an operator/);
+});
+
+test('a revocation no server took is refused out loud, then pushed when central starts again', async (t) => {
+  const nats = await startOperatorNats(t);
+  if (nats === undefined) return;
+  const ship = generateIdentity();
+  const nc = await connect({
+    servers: nats.urls,
+    authenticator: creds(nats.operator.userCreds(ship, 'ship1')),
+    maxReconnectAttempts: 2,
+    reconnectTimeWait: 100,
+  });
+  t.after(() => nc.close());
+  const down = new NatsJwtAccess(nats.operator, () =>
+    Promise.reject(new Error('connection refused: tls://nats.example:4222')),
+  );
+  await assert.rejects(down.revoke(ship.publicKey), /connection refused/);
+  assert.equal(await closedWithin(nc, 300), false);
+
+  // The next start (a new process: the account JWT is read back from the folder) pushes it.
+  const again = new NatsJwtAccess(NatsOperator.load(nats.operator.dir, subjects), () =>
+    nats.system(),
+  );
+  await again.start(() => undefined);
+  t.after(() => again.close());
+  assert.equal(await closedWithin(nc, 5000), true, 'the revoked node is still connected');
 });
