@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { type ConnectionOptions, connect, type NatsConnection } from '@nats-io/transport-node';
 import { requireNatsServer } from './nats-server.js';
+import { closedTcpPort } from './ports.js';
 
 // A cluster of nats-server processes joined by routes on loopback, for scale-out tests (DESIGN.md:
 // "for more than one machine's worth of fleet, point everything at a real nats-server cluster").
@@ -40,6 +41,10 @@ export interface NatsClusterOptions {
   readonly size?: number;
   /** ms to wait for each server to listen and for the routes to carry messages; default 15000. */
   readonly timeoutMs?: number;
+  /** Configuration text of each server (by name, e.g. `n1`, and the cluster's folder), passed with `-c`. */
+  readonly config?: (name: string, dir: string) => string;
+  /** How the route probe logs in (servers that require authentication). */
+  readonly probe?: Pick<ConnectionOptions, 'authenticator' | 'tls'>;
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -53,8 +58,13 @@ async function startServer(
   dir: string,
   routes: readonly number[],
   timeoutMs: number,
+  config: string | undefined,
+  clusterPort = -1,
 ): Promise<ClusterServer> {
+  const configFile = join(dir, `${name}.conf`);
+  if (config !== undefined) await writeFile(configFile, config);
   const args = [
+    ...(config !== undefined ? ['-c', configFile] : []),
     '-a',
     '127.0.0.1',
     '-p',
@@ -64,7 +74,7 @@ async function startServer(
     '--cluster_name',
     'admiral-test',
     '-cluster',
-    'nats://127.0.0.1:-1',
+    `nats://127.0.0.1:${clusterPort}`,
     ...(routes.length > 0 ? ['-routes', routes.map((p) => `nats://127.0.0.1:${p}`).join(',')] : []),
   ];
   const child = spawn(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -117,10 +127,16 @@ async function startServer(
 }
 
 /** Waits until a publish on every server reaches a subscriber on every other server. */
-async function waitForRoutes(servers: readonly ClusterServer[], timeoutMs: number): Promise<void> {
+async function waitForRoutes(
+  servers: readonly ClusterServer[],
+  timeoutMs: number,
+  probe: Pick<ConnectionOptions, 'authenticator' | 'tls'> = {},
+): Promise<void> {
   const conns: NatsConnection[] = [];
   try {
-    for (const s of servers) conns.push(await connect({ servers: s.url, name: 'cluster-probe' }));
+    for (const s of servers) {
+      conns.push(await connect({ ...probe, servers: s.url, name: 'cluster-probe' }));
+    }
     const deadline = Date.now() + timeoutMs;
     for (let i = 0; i < conns.length; i++) {
       const subject = `_probe.routes.${i}`;
@@ -163,18 +179,23 @@ export async function launchNatsCluster(
     await rm(dir, { recursive: true, force: true });
   };
   try {
+    // JetStream in a cluster wants configured routes on every server, the first too: it routes
+    // to its own port (nats-server drops a route to itself), chosen free just before.
+    const firstPort = await closedTcpPort();
     for (let i = 0; i < size; i++) {
       servers.push(
         await startServer(
           bin,
           `n${i + 1}`,
           dir,
-          servers.map((s) => s.clusterPort),
+          i === 0 ? [firstPort] : servers.map((s) => s.clusterPort),
           timeoutMs,
+          options.config?.(`n${i + 1}`, dir),
+          i === 0 ? firstPort : -1,
         ),
       );
     }
-    await waitForRoutes(servers, timeoutMs);
+    await waitForRoutes(servers, timeoutMs, options.probe);
   } catch (err) {
     await stop();
     throw err;
