@@ -87,6 +87,8 @@ interface EventBody {
   at?: unknown;
   /** The signing key, when not the node's own `publicKey` (protocol/event.ts). */
   signer?: unknown;
+  /** The node process's run (NodeEvent.instance). */
+  instance?: unknown;
 }
 
 /** The inventory itself: memory for queries, SQLite behind it (written in batches). */
@@ -98,6 +100,8 @@ export class Inventory {
   readonly #missed: number;
   readonly #now: () => number;
   readonly #listeners = new Set<(rec: InventoryRecord) => void>();
+  /** The run (NodeEvent.instance) each node's last online or hello came from. */
+  readonly #instances = new Map<string, string>();
 
   constructor(store: InventoryStore, options: InventoryOptions) {
     this.#store = store;
@@ -107,10 +111,27 @@ export class Inventory {
     for (const r of store.list()) this.#nodes.set(r.node, r);
   }
 
-  /** Records a lifecycle event of `node`; returns the updated record. */
+  /**
+   * Records a lifecycle event of `node`; returns the updated record. An offline event from
+   * another run of the node than the one last heard from changes nothing: it speaks only for the
+   * process that sent it (two processes with the same name and key, a late event of an old run).
+   */
   observe(node: string, event: 'online' | 'offline' | 'hello', body: EventBody): InventoryRecord {
     const now = this.#now();
     const prev = this.#nodes.get(node);
+    const instance = typeof body.instance === 'string' ? body.instance : undefined;
+    const current = this.#instances.get(node);
+    if (event === 'offline') {
+      if (
+        prev !== undefined &&
+        instance !== undefined &&
+        current !== undefined &&
+        instance !== current
+      ) {
+        return prev;
+      }
+      this.#instances.delete(node);
+    } else if (instance !== undefined) this.#instances.set(node, instance);
     const facts =
       event === 'hello' && body.facts !== null && typeof body.facts === 'object'
         ? (body.facts as Record<string, unknown>)
@@ -319,6 +340,7 @@ export function inventoryExtension(options: InventoryExtensionOptions = {}): Inv
         ctx.options.log,
         ctx.nodeKeys,
         ctx.reportError,
+        ctx.identity,
       );
       const flush = setInterval(() => {
         try {
@@ -394,6 +416,7 @@ class EventChecker {
     private readonly nodeKeys: NodeKeys,
     private readonly log: NodeContext['options']['log'],
     private readonly reportError: NodeContext['reportError'],
+    private readonly refuse: (node: string, publicKey: string, reason: string) => void,
     private readonly maxSkewMs = DEFAULT_MAX_CLOCK_SKEW_MS,
   ) {}
 
@@ -434,7 +457,12 @@ class EventChecker {
             if (!valid[k++]) reason = `bad signature from ${signer}`;
             else if (typeof e.body.at !== 'number' || Math.abs(now - e.body.at) > this.maxSkewMs) {
               reason = `the event's time (at) is missing or more than ${this.maxSkewMs / 1000} s from central's clock`;
-            } else reason = this.nodeKeys.admit(e.node, signer);
+            } else {
+              reason = this.nodeKeys.admit(e.node, signer);
+              // The name is someone else's: tell the newcomer, so it does not run on unheard.
+              if (reason !== undefined && e.event !== 'offline')
+                this.refuse(e.node, signer, reason);
+            }
           }
           if (reason === undefined) this.inv.observe(e.node, e.event, e.body);
           else this.#reject(e.node, e.event, reason);
@@ -468,6 +496,31 @@ class EventChecker {
   }
 }
 
+/**
+ * Publishes `adm.evt.<node>.refused`, signed by central and naming the refused key: the node
+ * that holds that key learns its events are refused (src/node/node.ts), the node that holds the
+ * name ignores it. At most one a second for each name and key.
+ */
+function refuser(
+  nc: NatsConnection,
+  subjects: Subjects,
+  identity: NodeContext['identity'],
+): (node: string, publicKey: string, reason: string) => void {
+  const last = new Map<string, number>();
+  return (node, publicKey, reason) => {
+    const now = Date.now();
+    const key = `${node} ${publicKey}`;
+    if (now - (last.get(key) ?? 0) < 1000 || nc.isClosed()) return;
+    if (last.size > 10_000) last.clear();
+    last.set(key, now);
+    const subject = subjects.event(node, 'refused');
+    nc.publish(
+      subject,
+      JSON.stringify(signEvent(subject, { node, publicKey, reason, at: now }, identity)),
+    );
+  };
+}
+
 function subscribe(
   nc: NatsConnection,
   subjects: Subjects,
@@ -476,8 +529,15 @@ function subscribe(
   log: NodeContext['options']['log'],
   nodeKeys: NodeKeys,
   reportError: NodeContext['reportError'],
+  identity: NodeContext['identity'],
 ): Subscription[] {
-  const checker = new EventChecker(inv, nodeKeys, log, reportError);
+  const checker = new EventChecker(
+    inv,
+    nodeKeys,
+    log,
+    reportError,
+    refuser(nc, subjects, identity),
+  );
   const events = nc.subscribe(subjects.eventSubscription(), {
     callback: guarded(log, 'inventory', (msg) => {
       const parsed = subjects.parse(msg.subject);
@@ -493,6 +553,8 @@ function subscribe(
       if (body === null || typeof body !== 'object' || body.node !== parsed.node) return;
       // The central's own word that a node went quiet: already recorded (as `stale`).
       if (parsed.event === 'offline' && body.stale === true) return;
+      // The central's own refusal of a node's key: not a node's word about itself.
+      if (parsed.event === 'refused') return;
       checker.push(msg.subject, parsed.node, parsed.event, body);
     }),
   });

@@ -51,7 +51,9 @@ export function registerFacts(program: Command): void {
           return;
         }
         const rows = flattenFacts(rec.facts).map(([fact, value]) => ({ fact, value }));
-        process.stdout.write(renderRows(rows, format, opts.cols ?? ['fact', 'value']));
+        process.stdout.write(
+          renderRows(rows, format, opts.cols ?? ['fact', 'value'], ['fact', 'value']),
+        );
       } catch (err) {
         throw withDataDirHint(err, client, opts.dataDir);
       } finally {

@@ -5,6 +5,15 @@ import { type Format, renderRows } from './output.js';
 // that names every node that failed or did not answer (Salt's complaint, answered).
 
 export const NODE_COLS = ['node', 'state', 'exitCode', 'output', 'stderr', 'error'] as const;
+/** Every column a node's row of a job has (JobNodeView and the job's id). */
+export const ALL_NODE_COLS = [
+  ...NODE_COLS,
+  'job',
+  'messageId',
+  'sentAt',
+  'ackedAt',
+  'finishedAt',
+] as const;
 export const JOB_COLS = [
   'id',
   'state',
@@ -87,7 +96,7 @@ export function renderJob(
     return renderNodes(job.nodes ?? []) + renderSummary(job, elapsedMs);
   }
   const rows = (job.nodes ?? []).map((n) => ({ ...n, job: job.id }));
-  return renderRows(rows, format, cols ?? NODE_COLS);
+  return renderRows(rows, format, cols ?? NODE_COLS, ALL_NODE_COLS);
 }
 
 /** One row per job for `admiral jobs`. */

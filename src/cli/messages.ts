@@ -11,6 +11,7 @@ function parseState(value: string): OutboxState {
 }
 
 const DEFAULT_COLS = ['id', 'toNode', 'method', 'state', 'attempts', 'created', 'error'];
+const MESSAGE_COLS = [...DEFAULT_COLS, 'kind', 'finished', 'result'];
 
 export function registerMessages(program: Command): void {
   program
@@ -42,7 +43,9 @@ export function registerMessages(program: Command): void {
             error: r.error ?? '',
             result: r.result,
           }));
-        process.stdout.write(renderRows(rows, opts.format ?? 'text', opts.cols ?? DEFAULT_COLS));
+        process.stdout.write(
+          renderRows(rows, opts.format ?? 'text', opts.cols ?? DEFAULT_COLS, MESSAGE_COLS),
+        );
       } finally {
         close();
       }

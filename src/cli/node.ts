@@ -90,8 +90,19 @@ export function registerNode(program: Command): void {
         '',
       ].join('\n'),
     );
-    const signal = await untilSignal();
-    logLine('info', 'shutting down', { signal });
+    const name = started.options.name;
+    const why = await Promise.race([
+      untilSignal().then((signal) => ({ signal })),
+      started.refused.then((reason) => ({ reason })),
+    ]);
+    if ('reason' in why) {
+      logLine(
+        'error',
+        `the central refuses this node: the name ${name} is held by another key; pick another --name, or if this is ${name} set up again, on the central run: admiral keys forget ${name}`,
+        { reason: why.reason },
+      );
+      process.exitCode = 1;
+    } else logLine('info', 'shutting down', { signal: why.signal });
     await started.close();
   });
 }

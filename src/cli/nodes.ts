@@ -1,13 +1,28 @@
 import type { Command } from 'commander';
 import { connectClient } from '../client/connect.js';
 import { queryInventory } from '../fleet/inventory-client.js';
-import { factAt } from '../fleet/target.js';
+import { factAt, isEmptyTarget } from '../fleet/target.js';
 import type { InventoryRecord } from '../store/inventory.js';
 import { withDataDirHint } from './central-client.js';
-import { type Format, renderRows } from './output.js';
+import { flattenFacts } from './facts.js';
+import { noMatchReason } from './no-match.js';
+import { checkCols, type Format, renderRows } from './output.js';
 import { addTargetOptions, type TargetFlags, targetFromOptions } from './target.js';
 
 const DEFAULT_COLS = ['node', 'state', 'lastSeen', 'hostname', 'os', 'arch', 'cpus', 'tags'];
+/** The record's own fields (inventoryRow); every other column is a fact path. */
+const OWN_COLS = [
+  'node',
+  'state',
+  'online',
+  'lastSeen',
+  'firstSeen',
+  'lastEvent',
+  'central',
+  'publicKey',
+  'admiralVersion',
+  'facts',
+];
 
 interface NodesFlags extends TargetFlags {
   broker?: string;
@@ -59,6 +74,20 @@ export function registerNodes(program: Command): void {
         onlineOnly: opts.online === true,
       });
       const cols = opts.cols ?? DEFAULT_COLS;
+      // Any fact a node has is a column too: check against the nodes listed, when there are some.
+      if (records.length > 0) {
+        const facts = records.flatMap((r) => flattenFacts(r.facts).map(([p]) => p));
+        checkCols(cols, [...new Set([...OWN_COLS, ...facts])], 'nodes');
+      } else {
+        checkCols(
+          cols.filter((c) => !c.includes('.')),
+          [...OWN_COLS, ...DEFAULT_COLS],
+          'nodes',
+        );
+        if (!isEmptyTarget(target) || opts.online === true) {
+          process.stderr.write(`${await noMatchReason(client, target, opts.online === true)}\n`);
+        }
+      }
       process.stdout.write(
         renderRows(
           records.map((r) => inventoryRow(r, cols)),

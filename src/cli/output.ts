@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { CliError } from './errors.js';
 
 // Output for every listing command (bpclient's --format and --cols): text (aligned columns),
 // json, jsonl, csv and csv-noheader.
@@ -21,6 +22,19 @@ export function parseCols(value: string, previous: string[] = []): string[] {
   ];
 }
 
+/** Refuses `--cols` naming a column `command` does not have, listing the ones it has. */
+export function checkCols(
+  cols: readonly string[] | undefined,
+  valid: readonly string[],
+  command: string,
+): void {
+  const unknown = (cols ?? []).filter((c) => !valid.includes(c));
+  if (unknown.length === 0) return;
+  throw new CliError(
+    `--cols: ${command} has no column ${unknown.map((c) => JSON.stringify(c)).join(', ')}; its columns: ${valid.join(', ')}`,
+  );
+}
+
 type Row = Readonly<Record<string, unknown>>;
 
 function cell(v: unknown): string {
@@ -34,8 +48,23 @@ function csvCell(v: unknown): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** Renders rows; `cols` picks and orders columns (default: `defaultCols`). */
-export function renderRows(rows: readonly Row[], format: Format, cols: readonly string[]): string {
+/**
+ * Renders rows; `cols` picks and orders columns. A column that is neither in `known` nor a field
+ * of any row is refused (a typo would otherwise print an empty column).
+ */
+export function renderRows(
+  rows: readonly Row[],
+  format: Format,
+  cols: readonly string[],
+  known: readonly string[] = [],
+): string {
+  if (rows.length > 0 || known.length > 0) {
+    checkCols(
+      cols,
+      [...new Set([...known, ...rows.flatMap((r) => Object.keys(r))])],
+      'this listing',
+    );
+  }
   const pick = (r: Row): Record<string, unknown> => Object.fromEntries(cols.map((c) => [c, r[c]]));
   switch (format) {
     case 'json':

@@ -3,6 +3,7 @@ import { connectClient } from '../client/connect.js';
 import { type PingReport, pingFleet } from '../fleet/ping.js';
 import { parseDuration } from './duration.js';
 import { type Format, renderRows } from './output.js';
+import { narrowToOnline, noMatchReason } from './no-match.js';
 import { runPingEcho } from './ping-echo.js';
 import { addTargetOptions, type TargetFlags, targetFromOptions } from './target.js';
 
@@ -20,6 +21,7 @@ interface PingFlags extends TargetFlags {
   cols?: string[];
   timeout: number;
   data?: string;
+  online?: boolean;
 }
 
 const ms = (v: number): string => `${v.toFixed(2)} ms`;
@@ -61,7 +63,7 @@ function renderStructured(report: PingReport, format: Format, cols: readonly str
     ...report.replies.map((r) => ({ node: r.node, status: 'ok', rttMs: r.rttMs })),
     ...report.missing.map((node) => ({ node, status: 'no-answer', rttMs: null })),
   ];
-  return renderRows(rows, format, cols);
+  return renderRows(rows, format, cols, ['node', 'status', 'rttMs']);
 }
 
 export function registerPing(program: Command): void {
@@ -73,6 +75,7 @@ export function registerPing(program: Command): void {
         'ping nodes: each answers with its round-trip time; then min/avg/max and who did not answer',
       )
       .option('--timeout <duration>', 'how long to wait for answers', parseDuration, 2)
+      .option('--online', 'only the targeted nodes that are online now')
       .option('--data <text>', "echo TEXT through the central's broker services (bpclient ping)"),
   ).action(async (positional: string | undefined, _opts: unknown, command: Command) => {
     const opts = command.optsWithGlobals<PingFlags>();
@@ -81,19 +84,22 @@ export function registerPing(program: Command): void {
       await runPingEcho(opts, opts.data, opts.timeout);
       return;
     }
-    const target = targetFromOptions(opts, positional);
+    let target = targetFromOptions(opts, positional);
     const client = await connectClient({
       ...(opts.broker !== undefined && { broker: opts.broker }),
       ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
       ...(opts.centralWait !== undefined && { centralWaitMs: opts.centralWait * 1000 }),
     });
     let report: PingReport;
+    let reason: string | undefined;
     try {
+      if (opts.online === true) target = await narrowToOnline(client, target);
       report = await pingFleet(client.nc, client.subjects, {
         target,
         identity: client.identity,
         timeoutMs: Math.round(opts.timeout * 1000),
       });
+      if (report.expected?.length === 0) reason = await noMatchReason(client, target);
     } finally {
       await client.close();
     }
@@ -103,6 +109,7 @@ export function registerPing(program: Command): void {
         ? renderText(report)
         : renderStructured(report, format, opts.cols ?? ['node', 'status', 'rttMs']),
     );
+    if (reason !== undefined) process.stderr.write(`${reason}\n`);
     if (report.missing.length > 0) process.exitCode = PING_EXIT.someNoAnswer;
     else if (report.replies.length === 0) process.exitCode = PING_EXIT.noNodes;
   });

@@ -17,7 +17,9 @@ import { FilterSyntaxError, isEmptyTarget, type Target, whereToRecord } from '..
 import { type GlobalFlags, withClient } from './central-client.js';
 import { parseDuration } from './duration.js';
 import { CliError } from './errors.js';
-import { progressLine, renderJob, renderNodes } from './job-output.js';
+import { ALL_NODE_COLS, progressLine, renderJob, renderNodes } from './job-output.js';
+import { narrowToOnline, noMatchReason } from './no-match.js';
+import { checkCols } from './output.js';
 import { addTargetOptions, type TargetFlags, targetFromOptions } from './target.js';
 
 // `admiral run [target] -- CMD ARGS...`: a durable job through central (docs/jobs.md), or with
@@ -50,10 +52,13 @@ function rateOption(what: string) {
   };
 }
 
-/** `Fatal error:` with the job's exit code when central refused the job for matching no node. */
-function refused(err: unknown): never {
+/**
+ * `Fatal error:` with the job's exit code when central refused the job for matching no node,
+ * saying which part of the target removed them all.
+ */
+async function refused(client: AdmiralClient, target: Target, err: unknown): Promise<never> {
   if (err instanceof CentralServiceError && err.code === 'ADMIRAL_JOB_NO_NODES') {
-    throw new CliError(err.message, EXIT_CODES.noNodes, { cause: err });
+    throw new CliError(await noMatchReason(client, target), EXIT_CODES.noNodes, { cause: err });
   }
   throw err;
 }
@@ -90,9 +95,16 @@ async function noteAbsent(client: AdmiralClient, job: JobSubmit, ttl: unknown): 
 /** Once every node online at the start has answered, how long to wait for late ones, ms. */
 const GRACE_MS = 1000;
 
-async function runDurable(client: AdmiralClient, job: JobSubmit, flags: RunFlags): Promise<number> {
+async function runDurable(
+  client: AdmiralClient,
+  job: JobSubmit,
+  target: Target,
+  flags: RunFlags,
+): Promise<number> {
   const t0 = performance.now();
-  const submitted = await submitJob(client, job).catch(refused);
+  const submitted = await submitJob(client, job).catch((err: unknown) =>
+    refused(client, target, err),
+  );
   const online = await onlineAtStart(client, submitted);
   await noteAbsent(client, job, submitted.options.ttl);
   if (flags.async === true) {
@@ -330,7 +342,8 @@ export function registerRun(program: Command): void {
             'Expected a target: node names or a filter before -- (run web1 -- hostname), --nodes a,b,c, --all or --where FACT=GLOB',
           );
         }
-        if (flags.online === true) target = await onlineOnly(client, target);
+        if (flags.online === true) target = await narrowToOnline(client, target);
+        checkCols(flags.cols, ALL_NODE_COLS, 'run');
         const job: JobSubmit = {
           args,
           ...(target.nodes !== undefined && { nodes: [...target.nodes] }),
@@ -342,21 +355,8 @@ export function registerRun(program: Command): void {
           ...(flags.timeout !== undefined && { methodTimeout: flags.timeout }),
           ...(flags.ttl !== undefined && { ttl: flags.ttl }),
         };
-        return runDurable(client, job, flags);
+        return runDurable(client, job, target, flags);
       });
       process.exitCode = code;
     });
-}
-
-/** `--online`: the target narrowed to the nodes the inventory sees online now, by name. */
-async function onlineOnly(client: AdmiralClient, target: Target): Promise<Target> {
-  const records = await queryInventory(client.nc, client.subjects, {
-    identity: client.identity,
-    target,
-    onlineOnly: true,
-  });
-  if (records.length === 0) {
-    throw new CliError('--online: none of the targeted nodes is online now', EXIT_CODES.noNodes);
-  }
-  return { nodes: records.map((r) => r.node) };
 }

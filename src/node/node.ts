@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -19,6 +20,7 @@ import {
   type Identity,
   InputLimitError,
   InputSyntaxError,
+  isEventSignedBy,
   loadOrCreateIdentity,
   type Message,
   parseInput,
@@ -55,6 +57,8 @@ export interface NodeEvent {
   readonly version: string;
   /** Unix ms. */
   readonly at: number;
+  /** This process's run of the node: an offline event speaks only for the run that sent it. */
+  readonly instance?: string;
   /** Extra fields from extensions (facts), on hello events. */
   readonly [field: string]: unknown;
 }
@@ -93,6 +97,15 @@ export class AdmiralNode {
   /** Methods whose subscriber REQOpProcessStop stopped; refused until REQOpProcessStart. */
   readonly #stoppedMethods = new Set<string>();
   #closed = false;
+  readonly #instance = randomUUID();
+  #onRefused: (reason: string) => void = () => undefined;
+  /**
+   * Resolves with central's reason when central refuses this node's events: its name is held by
+   * another key (a second node started under a name already taken). Never rejects.
+   */
+  readonly refused = new Promise<string>((resolve) => {
+    this.#onRefused = resolve;
+  });
 
   private constructor(options: NodeOptions, identity: Identity) {
     this.options = options;
@@ -419,6 +432,14 @@ export class AdmiralNode {
         },
       }),
     );
+    if (!options.isCentral) {
+      const refused = subjects.event(options.name, 'refused');
+      this.#subs.push(
+        nc.subscribe(refused, {
+          callback: guarded(options.log, 'refused events', (msg) => this.#observeRefused(msg.data)),
+        }),
+      );
+    }
     this.#subs.push(
       nc.subscribe(subjects.eventSubscription(undefined, 'online'), {
         callback: guarded(options.log, 'online events', (msg) => {
@@ -446,6 +467,18 @@ export class AdmiralNode {
     } catch {
       // The central is not up yet: its online event will carry its key.
     }
+  }
+
+  /** Central's refusal, taken only when it names this node's key and is signed by central's. */
+  #observeRefused(data: Uint8Array): void {
+    const body = parseEvent(data);
+    const central = this.trust.list().find((k) => k.label === `central ${this.options.central}`);
+    if (body === undefined || central === undefined || body.publicKey !== this.identity.publicKey) {
+      return;
+    }
+    const subject = this.subjects.event(this.options.name, 'refused');
+    if (!isEventSignedBy(subject, body, central.publicKey)) return;
+    this.#onRefused(typeof body.reason === 'string' ? body.reason : 'no reason given');
   }
 
   #observeOnline(event: NodeEvent): void {
@@ -499,6 +532,7 @@ export class AdmiralNode {
       central: this.options.isCentral,
       version: VERSION,
       at: Date.now(),
+      instance: this.#instance,
     };
   }
 

@@ -91,6 +91,7 @@ export function nodePermissions(
         subjects.broadcastSubscription(),
         subjects.key(node),
         subjects.eventSubscription(undefined, 'online'),
+        subjects.event(node, 'refused'),
         `${p}.ping`,
         `${p}.bulk.${node}.*`,
         `${nodeInboxPrefix(node)}.>`,

@@ -1,7 +1,7 @@
 import { sign } from 'node:crypto';
 import { canonicalJson } from './canonical.js';
 import { PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN } from './envelope.js';
-import type { Identity } from './signing.js';
+import { type Identity, isValidSignatureOver } from './signing.js';
 import type { VerifyItem } from './verifier.js';
 
 // Lifecycle events (`adm.evt.<node>.online|offline|hello`) are plain JSON objects that anyone may
@@ -54,4 +54,18 @@ export function eventVerifyItem(
   } catch (err) {
     return `the event cannot be checked: ${err instanceof Error ? err.message : String(err)}`;
   }
+}
+
+/** Whether `body` is an event on `subject` signed by `signer` (checked inline: for rare events). */
+export function isEventSignedBy(
+  subject: string,
+  body: Readonly<Record<string, unknown>>,
+  signer: string,
+): boolean {
+  const item = eventVerifyItem(subject, body);
+  return (
+    typeof item !== 'string' &&
+    item.signer === signer &&
+    isValidSignatureOver(Buffer.from(item.text, 'utf8'), item.sig, signer)
+  );
 }

@@ -121,4 +121,4 @@ export { DEFAULT_SUBJECT_PREFIX, EVENTS, Subjects } from './subjects.js';
 export type { TrustedKey, TrustStore } from './trust.js';
 export { FileTrustStore, MemoryTrustStore } from './trust.js';
 export { SignatureVerifier, signatureVerifier } from './verifier.js';
-export { eventSigner, eventVerifyItem, signEvent } from './event.js';
+export { eventSigner, eventVerifyItem, isEventSignedBy, signEvent } from './event.js';

@@ -8,7 +8,14 @@ import { assertNodeName, isValidNodeName } from './node-name.js';
 
 export const DEFAULT_SUBJECT_PREFIX = 'adm';
 
-export const EVENTS = { online: 'online', offline: 'offline', hello: 'hello' } as const;
+// `refused` is central's answer to a node whose events it rejects (its name is held by another
+// key): signed by central, naming the refused key, so only the newcomer acts on it.
+export const EVENTS = {
+  online: 'online',
+  offline: 'offline',
+  hello: 'hello',
+  refused: 'refused',
+} as const;
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];
 
 const SUBJECT_KIND = {

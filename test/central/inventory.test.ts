@@ -97,3 +97,20 @@ test('queries select by target, answer names only, and page large answers', asyn
   assert.equal(bad.ok, false);
   assert.match(bad.ok ? '' : bad.error, /expected a number/);
 });
+
+test('an offline event from another run of a node does not mark the run that said hello offline', async (t) => {
+  const { make } = await setup(t);
+  const inv = make();
+  inv.observe('web1', 'online', { node: 'web1', publicKey: 'k', instance: 'run-b' });
+  inv.observe('web1', 'offline', { node: 'web1', publicKey: 'k', instance: 'run-a' });
+  assert.equal(inv.get('web1')?.online, true, "run-a's offline speaks only for run-a");
+  inv.observe('web1', 'offline', { node: 'web1', publicKey: 'k', instance: 'run-b' });
+  assert.equal(inv.get('web1')?.online, false);
+  inv.observe('web1', 'hello', { node: 'web1', publicKey: 'k', instance: 'run-c' });
+  inv.observe('web1', 'offline', { node: 'web1', publicKey: 'k' });
+  assert.equal(
+    inv.get('web1')?.online,
+    false,
+    'an event without an instance (an older node) is taken',
+  );
+});
