@@ -478,6 +478,9 @@ export class AdmiralNode {
     }
     const subject = this.subjects.event(this.options.name, 'refused');
     if (!isEventSignedBy(subject, body, central.publicKey)) return;
+    // Fresh only: a refusal recorded once and replayed later must not stop this node.
+    const skew = this.options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+    if (typeof body.at !== 'number' || Math.abs(Date.now() - body.at) > skew) return;
     this.#onRefused(typeof body.reason === 'string' ? body.reason : 'no reason given');
   }
 
