@@ -1,0 +1,62 @@
+import { JetStreamApiCodes, JetStreamApiError, jetstream } from '@nats-io/jetstream';
+import { type KV, Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { JetStreamStateError } from '../errors.js';
+
+// Central's shared state on a nats-server with JetStream: one KV bucket per table family, named
+// `<prefix>_<family>`, created on first use with the replicas configured (R3 on a 3-server
+// cluster keeps every acknowledged write through the loss of one server: a KV put is acknowledged
+// once a majority of the stream's replicas stored it, see nats-server's JetStream clustering docs).
+
+export interface JetStreamStateOptions {
+  /** Bucket name prefix; default `admiral`. */
+  readonly prefix?: string;
+  /** Copies of each bucket on different servers (1, 3 or 5); default 1. */
+  readonly replicas?: number;
+}
+
+/** Opens (creating when missing) the bucket of `family`. */
+export async function openBucket(
+  nc: NatsConnection,
+  family: string,
+  options: JetStreamStateOptions & { readonly history?: number; readonly ttlMs?: number } = {},
+): Promise<KV> {
+  const bucket = `${options.prefix ?? 'admiral'}_${family}`;
+  try {
+    return await new Kvm(jetstream(nc)).create(bucket, {
+      replicas: options.replicas ?? 1,
+      history: options.history ?? 1,
+      ...(options.ttlMs !== undefined && { ttl: options.ttlMs }),
+    });
+  } catch (err) {
+    const why =
+      err instanceof JetStreamApiError &&
+      err.code === JetStreamApiCodes.JetStreamNotEnabledForAccount
+        ? 'JetStream is not enabled for this account'
+        : err instanceof Error && /jetstream not enabled|no responders/i.test(err.message)
+          ? 'the broker has no JetStream (start nats-server with -js, or set central.state.backend to sqlite)'
+          : err instanceof Error
+            ? err.message
+            : String(err);
+    throw new JetStreamStateError(
+      `cannot open KV bucket ${bucket}: ${why}`,
+      { bucket },
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** True when `err` is JetStream refusing a write because the key's revision moved on. */
+export function isWrongRevision(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+/** KV keys allow `[-/_=.A-Za-z0-9]`: names are stored base64url-encoded, so any name fits. */
+export const encodeKey = (name: string): string => Buffer.from(name, 'utf8').toString('base64url');
+export const decodeKey = (key: string): string => Buffer.from(key, 'base64url').toString('utf8');
