@@ -3,8 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { requireNatsServer } from './nats-server.js';
+import { closedTcpPort } from './ports.js';
 
 // A cluster of nats-server processes joined by routes on loopback, for scale-out tests (DESIGN.md:
 // "for more than one machine's worth of fleet, point everything at a real nats-server cluster").
@@ -40,6 +42,8 @@ export interface NatsClusterOptions {
   readonly size?: number;
   /** ms to wait for each server to listen and for the routes to carry messages; default 15000. */
   readonly timeoutMs?: number;
+  /** Run JetStream on every server (store in the cluster's temporary folder); default false. */
+  readonly jetstream?: boolean;
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -53,8 +57,11 @@ async function startServer(
   dir: string,
   routes: readonly number[],
   timeoutMs: number,
+  jetstream: boolean,
+  clusterPort = -1,
 ): Promise<ClusterServer> {
   const args = [
+    ...(jetstream ? ['-js', '-sd', join(dir, name)] : []),
     '-a',
     '127.0.0.1',
     '-p',
@@ -64,7 +71,7 @@ async function startServer(
     '--cluster_name',
     'admiral-test',
     '-cluster',
-    'nats://127.0.0.1:-1',
+    `nats://127.0.0.1:${clusterPort}`,
     ...(routes.length > 0 ? ['-routes', routes.map((p) => `nats://127.0.0.1:${p}`).join(',')] : []),
   ];
   const child = spawn(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -149,6 +156,32 @@ async function waitForRoutes(servers: readonly ClusterServer[], timeoutMs: numbe
   }
 }
 
+/** Waits until JetStream answers on every server (the cluster elected its meta leader). */
+async function waitForJetStream(
+  servers: readonly ClusterServer[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const s of servers) {
+    const nc = await connect({ servers: s.url, name: 'jetstream-probe' });
+    try {
+      for (;;) {
+        try {
+          await (await jetstreamManager(nc)).getAccountInfo();
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) {
+            throw new Error(`JetStream not up on ${s.name} within ${timeoutMs} ms: ${String(err)}`);
+          }
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    } finally {
+      await nc.close();
+    }
+  }
+}
+
 /** Starts the cluster without a test context; the caller must call stop(). */
 export async function launchNatsCluster(
   bin: string,
@@ -163,18 +196,22 @@ export async function launchNatsCluster(
     await rm(dir, { recursive: true, force: true });
   };
   try {
+    // A JetStream cluster refuses to start without routes, so the first server cannot learn its
+    // peers by gossip: their route ports are picked (free a moment ago) and every server gets all.
+    const jetstream = options.jetstream ?? false;
+    const picked = jetstream
+      ? await Promise.all(Array.from({ length: size }, () => closedTcpPort()))
+      : [];
     for (let i = 0; i < size; i++) {
+      const routes = jetstream
+        ? picked.filter((_p, j) => j !== i)
+        : servers.map((s) => s.clusterPort);
       servers.push(
-        await startServer(
-          bin,
-          `n${i + 1}`,
-          dir,
-          servers.map((s) => s.clusterPort),
-          timeoutMs,
-        ),
+        await startServer(bin, `n${i + 1}`, dir, routes, timeoutMs, jetstream, picked[i]),
       );
     }
     await waitForRoutes(servers, timeoutMs);
+    if (options.jetstream) await waitForJetStream(servers, timeoutMs);
   } catch (err) {
     await stop();
     throw err;
