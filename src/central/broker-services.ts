@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
 import type { Logger } from '../observability/logger.js';
 import { InputLimitError, parseJsonBytes } from '../protocol/index.js';
-import { type JetStreamStateOptions, openBucket } from '../store/jetstream/buckets.js';
+import { openBucket } from '../store/jetstream/buckets.js';
 import { KvRegistryState } from '../store/jetstream/registry.js';
 import type { RegistryState } from '../store/registry-state.js';
 import { ServiceStore, sqliteRegistryState } from '../store/services.js';
@@ -15,6 +15,7 @@ import { scheduleBackups } from './backups.js';
 import { DiscoveryResponder } from './discovery.js';
 import { BadRequestError } from './errors.js';
 import { type ExtensionLimits, parseMethod, runExtension } from './extensions.js';
+import type { CentralState, Leadership } from './leadership.js';
 import { Registry } from './registry.js';
 import { Semaphore } from './semaphore.js';
 import {
@@ -44,8 +45,7 @@ export interface BrokerServicesOptions {
     | undefined;
   readonly accessKeys: AccessKeyRules;
   /** Where the registry lives: the node's SQLite database, or JetStream KV shared by centrals. */
-  readonly state:
-    { readonly backend: 'sqlite' } | ({ readonly backend: 'jetstream' } & JetStreamStateOptions);
+  readonly state: CentralState;
 }
 
 /** Every central answers on this queue group: one of them handles each request. */
@@ -91,10 +91,7 @@ export function brokerServicesOptions(config: Config): BrokerServicesOptions {
 }
 
 /** Opens the registry's state where the options say it lives. */
-async function openRegistryState(
-  options: BrokerServicesOptions['state'],
-  ctx: NodeContext,
-): Promise<RegistryState> {
+async function openRegistryState(options: CentralState, ctx: NodeContext): Promise<RegistryState> {
   if (options.backend === 'sqlite') {
     return sqliteRegistryState(new ServiceStore(ctx.store.database.db));
   }
@@ -157,8 +154,11 @@ export class BrokerServices implements NodeExtension {
   #log: Logger = () => undefined;
   readonly #slots: Semaphore;
 
-  constructor(options: BrokerServicesOptions) {
+  readonly #leadership: Leadership;
+
+  constructor(options: BrokerServicesOptions, leadership: Leadership) {
     this.#options = options;
+    this.#leadership = leadership;
     this.#access = new AccessKeys(options.accessKeys);
     this.#slots = new Semaphore(options.extensions.maxConcurrent);
   }
@@ -185,6 +185,7 @@ export class BrokerServices implements NodeExtension {
       this.#service(registry, parse(ServiceRequestSchema, data)),
     );
     this.#serve(nc, subjects.central(CENTRAL_SERVICES.execute), (data) => this.#execute(data));
+    this.#serve(nc, subjects.central(CENTRAL_SERVICES.leader), () => this.#leadership.view());
     const b = this.#options.backups;
     this.#stopBackups = scheduleBackups({
       store: registry.store,

@@ -31,10 +31,12 @@ test('on an R3 cluster no acknowledged registry write is lost when a server is k
     }
   };
   for (let k = 0; k < 50; k++) await write();
-  // The writer's own server dies: it reconnects to another one and carries on.
+  // The writer's own server dies: it reconnects to another one and carries on once the stream
+  // has re-elected its leader (writes in between fail, unacknowledged).
   await s1!.kill();
-  for (let k = 0; k < 100; k++) await write();
-  assert.ok(acked.length >= 100, `only ${acked.length} of 150 writes were acknowledged`);
+  const deadline = Date.now() + 20_000;
+  while (acked.length < 100 && Date.now() < deadline) await write();
+  assert.ok(acked.length >= 100, `${acked.length - 50} writes acknowledged in 20 s after the kill`);
   const readerNc = await connect({ servers: [s3!.url] });
   t.after(() => readerNc.close());
   const reader = new Registry(

@@ -1,6 +1,6 @@
 import { JetStreamApiCodes, JetStreamApiError, jetstream } from '@nats-io/jetstream';
-import { type KV, Kvm } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { Bucket, Kvm } from '@nats-io/kv';
+import { type NatsConnection, TimeoutError } from '@nats-io/transport-node';
 import { JetStreamStateError } from '../errors.js';
 
 // Central's shared state on a nats-server with JetStream: one KV bucket per table family, named
@@ -15,19 +15,34 @@ export interface JetStreamStateOptions {
   readonly replicas?: number;
 }
 
+/** How long opening a bucket keeps asking a cluster that times out (re-electing), in ms. */
+const OPEN_WAIT_MS = 20_000;
+
 /** Opens (creating when missing) the bucket of `family`. */
 export async function openBucket(
   nc: NatsConnection,
   family: string,
   options: JetStreamStateOptions & { readonly history?: number; readonly ttlMs?: number } = {},
-): Promise<KV> {
+): Promise<Bucket> {
   const bucket = `${options.prefix ?? 'admiral'}_${family}`;
+  const deadline = Date.now() + OPEN_WAIT_MS;
   try {
-    return await new Kvm(jetstream(nc)).create(bucket, {
-      replicas: options.replicas ?? 1,
-      history: options.history ?? 1,
-      ...(options.ttlMs !== undefined && { ttl: options.ttlMs }),
-    });
+    let kv;
+    for (;;) {
+      try {
+        kv = await new Kvm(jetstream(nc)).create(bucket, {
+          replicas: options.replicas ?? 1,
+          history: options.history ?? 1,
+          ...(options.ttlMs !== undefined && { ttl: options.ttlMs }),
+        });
+        break;
+      } catch (err) {
+        // A cluster that just lost a server answers again once it re-elected its leaders.
+        if (!(err instanceof TimeoutError) || Date.now() > deadline) throw err;
+      }
+    }
+    if (!(kv instanceof Bucket)) throw new Error('@nats-io/kv returned no Bucket');
+    return kv;
   } catch (err) {
     const why =
       err instanceof JetStreamApiError &&
@@ -60,3 +75,13 @@ export function isWrongRevision(err: unknown): boolean {
 /** KV keys allow `[-/_=.A-Za-z0-9]`: names are stored base64url-encoded, so any name fits. */
 export const encodeKey = (name: string): string => Buffer.from(name, 'utf8').toString('base64url');
 export const decodeKey = (key: string): string => Buffer.from(key, 'base64url').toString('utf8');
+
+/**
+ * The keys of `kv` that hold or held a value, from the stream's subjects. Unlike `kv.keys()`, this
+ * makes no consumer, so it works while the cluster re-elects its meta leader after losing a server.
+ */
+export async function bucketKeys(kv: Bucket): Promise<string[]> {
+  const prefix = `$KV.${kv.bucket}.`;
+  const info = await kv.jsm.streams.info(kv.stream, { subjects_filter: `${prefix}>` });
+  return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
+}

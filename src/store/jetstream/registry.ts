@@ -1,8 +1,8 @@
-import type { KV, KvEntry } from '@nats-io/kv';
+import type { Bucket, KvEntry } from '@nats-io/kv';
 import { z } from 'zod';
 import type { RegistryState } from '../registry-state.js';
 import type { ServiceEntry } from '../services.js';
-import { decodeKey, encodeKey, isWrongRevision } from './buckets.js';
+import { bucketKeys, decodeKey, encodeKey, isWrongRevision } from './buckets.js';
 
 // The service registry in a KV bucket, one key per name. `register` is a KV create (refused when
 // the key has a live value), `update` a read then a write conditional on the revision read
@@ -28,15 +28,14 @@ function decode(e: KvEntry | null): ServiceEntry | undefined {
 const encode = (entry: ServiceEntry): string => JSON.stringify(entry);
 
 export class KvRegistryState implements RegistryState {
-  constructor(readonly kv: KV) {}
+  constructor(readonly kv: Bucket) {}
 
   async get(name: string): Promise<ServiceEntry | undefined> {
     return decode(await this.kv.get(encodeKey(name)));
   }
 
   async list(): Promise<ServiceEntry[]> {
-    const names: string[] = [];
-    for await (const k of await this.kv.keys()) names.push(decodeKey(k));
+    const names = (await bucketKeys(this.kv)).map(decodeKey);
     const entries = await Promise.all(names.sort().map((n) => this.get(n)));
     return entries.filter((e): e is ServiceEntry => e !== undefined);
   }
