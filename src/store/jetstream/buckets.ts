@@ -48,7 +48,7 @@ export async function openBucket(
       err instanceof JetStreamApiError &&
       err.code === JetStreamApiCodes.JetStreamNotEnabledForAccount
         ? 'JetStream is not enabled for this account'
-        : err instanceof Error && /jetstream not enabled|no responders/i.test(err.message)
+        : err instanceof Error && /jetstream (is )?not enabled|no responders/i.test(err.message)
           ? 'the broker has no JetStream (start nats-server with -js, or set central.state.backend to sqlite)'
           : err instanceof Error
             ? err.message
