@@ -67,5 +67,8 @@ test('state migrate without a database, with bad replicas, or to a broker withou
   if (!plain) return;
   const noJs = await runCli(['--broker', plain.url, 'state', 'migrate'], dir);
   assert.equal(noJs.code, 1);
-  assert.match(noJs.stderr, /cannot open KV bucket admiral_registry: the broker has no JetStream \(start nats-server with -js/);
+  assert.match(
+    noJs.stderr,
+    /cannot open KV bucket admiral_registry: the broker has no JetStream \(start nats-server with -js/,
+  );
 });
