@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { connectClient } from '../client/connect.js';
 import { loadConfig } from '../config/load.js';
 import { DEFAULT_DB_FILE, openDatabase } from '../store/db.js';
-import { openBucket } from '../store/jetstream/buckets.js';
+import { type JetStreamStateOptions, openBucket } from '../store/jetstream/buckets.js';
 import { KvRegistryState } from '../store/jetstream/registry.js';
 import { MIGRATIONS } from '../store/schema.js';
 import { ServiceStore } from '../store/services.js';
@@ -14,6 +14,27 @@ import { CliError } from './errors.js';
 // `admiral state migrate`: copies a single central's SQLite state into JetStream, so that
 // centrals started with `--central-state jetstream` find it (docs/operations.md, "Scaling out").
 // The families that live on JetStream today: the service registry.
+
+/**
+ * Runs `fn` on the JetStream registry of `--broker` (credentials of `dataDir`, as every client
+ * command), with the bucket's replicas and prefix; closes the connection whatever happens.
+ */
+export async function withJetStreamRegistry<T>(
+  flags: GlobalFlags,
+  dataDir: string,
+  bucket: JetStreamStateOptions,
+  fn: (registry: KvRegistryState) => Promise<T>,
+): Promise<T> {
+  const client = await connectClient({
+    ...(flags.broker !== undefined && { broker: flags.broker }),
+    dataDir,
+  });
+  try {
+    return await fn(new KvRegistryState(await openBucket(client.nc, 'registry', bucket)));
+  } finally {
+    await client.close();
+  }
+}
 
 interface MigrateFlags extends GlobalFlags {
   readonly replicas?: string;
@@ -55,20 +76,12 @@ export function registerState(program: Command): void {
       } finally {
         database.close();
       }
-      const client = await connectClient({
-        ...(flags.broker !== undefined && { broker: flags.broker }),
-        dataDir,
-      });
-      try {
-        const kv = await openBucket(client.nc, 'registry', { replicas, prefix });
-        const target = new KvRegistryState(kv);
+      await withJetStreamRegistry(flags, dataDir, { replicas, prefix }, async (target) => {
         for (const e of entries) await target.put(e);
         process.stdout.write(
-          `copied ${entries.length} registry entries into JetStream bucket ${kv.bucket} (R${replicas})\n` +
+          `copied ${entries.length} registry entries into JetStream bucket ${target.kv.bucket} (R${replicas})\n` +
             'start the centrals with --central-state jetstream (central.state.backend: jetstream)\n',
         );
-      } finally {
-        await client.close();
-      }
+      });
     });
 }

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { writeBackup } from '../../src/central/backups.js';
 import { openDatabase } from '../../src/store/db.js';
 import { openBucket } from '../../src/store/jetstream/buckets.js';
 import { KvRegistryState } from '../../src/store/jetstream/registry.js';
 import { MIGRATIONS } from '../../src/store/schema.js';
-import { type ServiceEntry, ServiceStore } from '../../src/store/services.js';
+import { type ServiceEntry, ServiceStore, sqliteRegistryState } from '../../src/store/services.js';
 import { runCli } from '../helpers/fleet.js';
 import { startJetStream } from '../helpers/jetstream.js';
 import { startNatsServer } from '../helpers/nats-server.js';
@@ -71,4 +73,21 @@ test('state migrate without a database, with bad replicas, or to a broker withou
     noJs.stderr,
     /cannot open KV bucket admiral_registry: the broker has no JetStream \(start nats-server with -js/,
   );
+});
+
+test("service restore puts a backup into the JetStream registry when the data dir's central keeps its state there", async (t) => {
+  const js = await startJetStream(t);
+  if (!js) return;
+  const dir = await centralDir(t, ENTRIES);
+  const dataDir = join(dir, 'admiral-data');
+  const database = openDatabase({ dataDir, migrations: MIGRATIONS });
+  const backup = await writeBackup(sqliteRegistryState(new ServiceStore(database.db)), dataDir);
+  database.close();
+  writeFileSync(join(dataDir, 'config.yaml'), 'central:\n  state:\n    backend: jetstream\n');
+  const target = new KvRegistryState(await openBucket(js.nc, 'registry'));
+  await target.put({ name: 'stale', value: 'gone after restore', isObject: false, updatedAt: 1 });
+  const r = await runCli(['--broker', js.url, 'service', 'restore', '--backup', backup], dir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /restored 2 entries/);
+  assert.deepEqual(await target.list(), ENTRIES);
 });
