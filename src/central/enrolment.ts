@@ -25,15 +25,40 @@ import { centralTrust, refusalText } from './trusted.js';
 // accept, reject, revoke). An admitted node's key becomes a broker user with its own subjects'
 // permissions; a revoked one's user is removed and its connections closed.
 
-/** What the enrolment needs of the broker: src/broker's runtime user API. */
+/** src/broker's runtime user API. */
 export interface BrokerUsers {
   addNkeyUser(nkey: string, permissions?: PermissionsInput): void;
   removeUser(id: string): Promise<number>;
 }
 
+/**
+ * What the enrolment needs of the broker: the embedded broker's users (embeddedBrokerAccess), or
+ * user JWTs on nats-server in operator mode (central/nats-jwt-access.ts).
+ */
+export interface NodeBrokerAccess {
+  /** Lets the node's key in with `permissions`; returns the user JWT it must log in with, if any. */
+  admit(name: string, publicKey: string, permissions: SubjectPermissions): string | undefined;
+  /** Cuts the key off, connected or not; resolves with the connections closed, when known. */
+  revoke(publicKey: string): Promise<number | undefined>;
+  /** Called when the enrolment starts and stops. */
+  start?(log: NodeContext['options']['log']): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** The embedded broker's users as NodeBrokerAccess: nkey users added and removed at run time. */
+export function embeddedBrokerAccess(broker: BrokerUsers): NodeBrokerAccess {
+  return {
+    admit(_name, publicKey, permissions) {
+      broker.addNkeyUser(publicKey, toBrokerPermissions(permissions));
+      return undefined;
+    },
+    revoke: (publicKey) => broker.removeUser(publicKey),
+  };
+}
+
 export interface EnrolmentOptions {
   readonly store: EnrolmentStore;
-  readonly broker: BrokerUsers;
+  readonly broker: NodeBrokerAccess;
   /** Lifetime of tokens made without one, in ms. */
   readonly tokenTtlMs: number;
   /** Most nodes waiting for an operator at once (`central.enrol.maxPending`); default 100. */
@@ -164,6 +189,7 @@ export class EnrolmentExtension implements NodeExtension {
 
   async start(ctx: NodeContext): Promise<void> {
     this.#ctx = ctx;
+    await this.#o.broker.start?.(ctx.options.log);
     const operators = centralTrust(ctx);
     const nc: NatsConnection = ctx.nc;
     this.#subs.push(
@@ -196,6 +222,7 @@ export class EnrolmentExtension implements NodeExtension {
   async stop(): Promise<void> {
     for (const s of this.#subs) s.unsubscribe();
     this.#subs.length = 0;
+    await this.#o.broker.close?.();
   }
 
   #enrol(raw: Uint8Array): EnrolReply {
@@ -287,14 +314,16 @@ export class EnrolmentExtension implements NodeExtension {
     this.#o.store.set(name, publicKey, 'accepted', { via });
     // From now on this key, and only this one, speaks for the name (node-keys.ts).
     ctx.nodeKeys.enrol(name, publicKey);
-    this.#o.broker.addNkeyUser(
+    const userJwt = this.#o.broker.admit(
+      name,
       publicKey,
-      toBrokerPermissions(nodePermissions(ctx.subjects, name, ctx.options.name)),
+      nodePermissions(ctx.subjects, name, ctx.options.name),
     );
     return {
       status: 'accepted',
       central: { name: ctx.options.name, publicKey: ctx.identity.publicKey },
       subjectPrefix: ctx.subjects.prefix,
+      ...(userJwt !== undefined && { userJwt }),
     };
   }
 
@@ -378,13 +407,25 @@ export class EnrolmentExtension implements NodeExtension {
         ctx.nodeKeys.revoke(rec.name);
         // What waits for the revoked node is never handed to whoever holds its name next.
         const cancelled = cancelQueuedFor(ctx, rec.name);
-        const closed = await this.#o.broker.removeUser(rec.publicKey);
+        let closed: number | undefined;
+        try {
+          closed = await this.#o.broker.revoke(rec.publicKey);
+        } catch (err) {
+          log('error', 'node revoked, but the broker did not take it', {
+            node: rec.name,
+            error: String(err),
+          });
+          return {
+            ok: false,
+            error: `node ${rec.name} is revoked in central's records, but the broker did not take it yet: ${err instanceof Error ? err.message : String(err)}; central tries again when it starts, or run the revoke again`,
+          };
+        }
         log('warn', 'node revoked: its broker user is removed', {
           node: rec.name,
           closed,
           cancelled,
         });
-        return { ok: true, node, closed };
+        return { ok: true, node, ...(closed !== undefined && { closed }) };
       }
       default:
         return {

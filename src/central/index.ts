@@ -5,6 +5,7 @@ import { dashboardExtension } from './dashboard.js';
 import { type InventoryExtension, inventoryExtension } from './inventory.js';
 import { jobsExtension, jobsOptionsFromConfig } from './jobs.js';
 import { Leadership } from './leadership.js';
+import { natsEnrolmentExtension } from './nats-jwt-access.js';
 
 // The one place that lists the central role's duties: `admiral up` and `admiral node start`
 // pass `centralExtensions(config)` to the node when `config.isCentral`. Each central feature
@@ -37,5 +38,8 @@ export function centralExtensions(config: Config): NodeExtension[] {
       registry: () => services.registry,
     }),
   );
+  // Enrolment on nats-server with JWTs (`admiral up --listen` runs its own on the embedded broker).
+  const operatorDir = config.central.enrol.natsOperatorDir;
+  if (operatorDir !== undefined) extensions.push(natsEnrolmentExtension(config, operatorDir));
   return extensions;
 }

@@ -121,12 +121,16 @@ export function registerNodeEnrolment(program: Command): void {
   nodes
     .command('revoke')
     .argument('<name>', 'the node to cut off')
-    .description('remove an enrolled node: its broker user is deleted and its connection closed')
+    .description(
+      'remove an enrolled node: its broker user is deleted (on nats-server: its JWT revoked) and its connection closed',
+    )
     .action((name: string, _opts: unknown, command: Command) =>
       run(command, async (client) => {
         const reply = await ask(client, { op: 'nodes.revoke', name });
         process.stdout.write(
-          `node ${name} revoked; ${reply.closed ?? 0} connection${reply.closed === 1 ? '' : 's'} closed\n`,
+          reply.closed === undefined
+            ? `node ${name} revoked; its JWT is revoked on the nats-servers, which close its connections\n`
+            : `node ${name} revoked; ${reply.closed} connection${reply.closed === 1 ? '' : 's'} closed\n`,
         );
       }),
     );

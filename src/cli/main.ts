@@ -37,6 +37,7 @@ const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promis
       },
     ],
     [['tokens'], async () => [(await import('./enrol.js')).registerTokens]],
+    [['nats'], async () => [(await import('./nats.js')).registerNats]],
     [['facts'], async () => [(await import('./facts.js')).registerFacts]],
     [['sub'], async () => [(await import('./sub.js')).registerSub]],
     [['pub'], async () => [(await import('./pub.js')).registerPub]],

@@ -3,7 +3,11 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Broker, isLoopbackHost, type PermissionsInput } from '../broker/index.js';
-import { EnrolmentExtension, enrolmentBrokerUsers } from '../central/enrolment.js';
+import {
+  EnrolmentExtension,
+  embeddedBrokerAccess,
+  enrolmentBrokerUsers,
+} from '../central/enrolment.js';
 import { EnrolmentStore } from '../central/enrolment-store.js';
 import { centralExtensions } from '../central/index.js';
 import { type ChatExtension, chatExtension } from '../chat/bridge.js';
@@ -96,6 +100,11 @@ export function registerUp(program: Command): void {
         },
       });
       const dataDir = resolve(first.config.dataDir);
+      if (first.config.central.enrol.natsOperatorDir !== undefined) {
+        throw new CliError(
+          'central.enrol.natsOperatorDir is for a central on nats-server (admiral node start --central-role); admiral up runs its own broker and enrolment: unset it',
+        );
+      }
       const fleet = secure
         ? await secureFleet(dataDir, first.config, listen, opts.advertise)
         : undefined;
@@ -143,7 +152,7 @@ export function registerUp(program: Command): void {
         enrolment = fleet
           ? new EnrolmentExtension({
               store: fleet.store,
-              broker,
+              broker: embeddedBrokerAccess(broker),
               tokenTtlMs: loaded.config.central.enrol.tokenTtl * 1000,
               maxPending: loaded.config.central.enrol.maxPending,
               pendingTtlMs: loaded.config.central.enrol.pendingTtl * 1000,

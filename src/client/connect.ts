@@ -94,6 +94,7 @@ function credentialsOf(config: Config, url: string): BrokerCredentials {
   return {
     url,
     ...(b.nkeySeedFile !== undefined && { nkeySeedFile: b.nkeySeedFile }),
+    ...(b.credsFile !== undefined && { credsFile: b.credsFile }),
     ...(b.token !== undefined && { token: b.token }),
     ...(b.user !== undefined && { user: b.user }),
     ...(b.password !== undefined && { password: b.password }),

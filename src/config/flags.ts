@@ -21,6 +21,11 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flags: '--central <name>', key: 'centralNode', description: 'name of the central node' },
   { flags: '--broker <url>', key: 'broker.url', description: 'broker address, nats://host:port' },
   { flags: '--nkey-seed-file <file>', key: 'broker.nkeySeedFile', description: 'nkey seed file' },
+  {
+    flags: '--creds <file>',
+    key: 'broker.credsFile',
+    description: 'NATS .creds file (user JWT + seed, operator mode)',
+  },
   { flags: '--token <token>', key: 'broker.token', description: 'broker token' },
   { flags: '--user <user>', key: 'broker.user', description: 'broker user' },
   { flags: '--password <password>', key: 'broker.password', description: 'broker password' },
@@ -44,6 +49,16 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
     flags: '--ca-fingerprint <sha256>',
     key: 'join.caFingerprint',
     description: "SHA-256 of the remote fleet's CA; joins that fleet",
+  },
+  {
+    flags: '--enrol-jwt <jwt>',
+    key: 'join.enrolJwt',
+    description: "the fleet's enrolment JWT (nats-server in operator mode)",
+  },
+  {
+    flags: '--nats-operator <dir>',
+    key: 'central.enrol.natsOperatorDir',
+    description: 'central: enrol nodes with JWTs from this admiral nats init folder',
   },
   { flags: '--tcp-listen <host:port>', key: 'inputs.tcpListen', description: 'TCP message input' },
   {

@@ -31,6 +31,8 @@ export const BrokerConfigSchema = z
     url: z.string().min(1).default('nats://127.0.0.1:4222'),
     /** File holding this node's nkey seed (`SU…`) for nkey authentication; default none. */
     nkeySeedFile: path().optional(),
+    /** NATS `.creds` file (user JWT and nkey seed) for nats-server in operator mode, e.g. central's `nats/central.creds` from `admiral nats init`; default none. */
+    credsFile: path().optional(),
     /** Token authentication; default none. Redacted when printed. */
     token: z.string().min(1).optional(),
     /** User for user/password authentication; default none. */
@@ -240,6 +242,8 @@ export const CentralEnrolConfigSchema = z
     pendingTtl: positiveSeconds().default(3600),
     /** Enrolment requests per second without a valid join token, all together (and at most 3 at once, then one per second, per node name); default 20. */
     requestsPerSecond: z.number().positive().default(20),
+    /** Folder made by `admiral nats init`: central enrols nodes on nats-server in operator mode, issuing each a user JWT, and pushes revocations to the servers; default none (no enrolment outside `admiral up --listen`). */
+    natsOperatorDir: path().optional(),
   })
   .strict();
 
@@ -256,6 +260,11 @@ export const JoinConfigSchema = z
       .optional(),
     /** Seconds between enrolment requests while the node waits to be accepted; default 10 s. */
     retryInterval: positiveSeconds().default(10),
+    /** The fleet's public enrolment JWT on nats-server in operator mode (`nats/enrol.jwt`, printed by `admiral nats init`); default none (the embedded broker's enrolment user). */
+    enrolJwt: z
+      .string()
+      .regex(/^[\w-]+\.[\w-]+\.[\w-]+$/, { message: 'a JWT (three base64url parts)' })
+      .optional(),
   })
   .strict();
 

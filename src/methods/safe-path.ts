@@ -34,6 +34,8 @@ export const DATA_DIR_STATE: ReadonlySet<string> = new Set([
   'relay',
   'tls',
   'keys',
+  // The operator, accounts and their seeds (`admiral nats init`): the fleet's root of trust.
+  'nats',
 ]);
 
 /** Whether the top-level name `name` of a data dir is admiral's own state. */

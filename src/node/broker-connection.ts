@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import {
   type ConnectionOptions,
   connect,
+  credsAuthenticator,
+  jwtAuthenticator,
   type NatsConnection,
   nkeyAuthenticator,
 } from '@nats-io/transport-node';
@@ -13,6 +15,10 @@ export interface BrokerCredentials {
   readonly url: string;
   /** File holding an nkey seed (`SU…`) for nkey authentication. */
   readonly nkeySeedFile?: string;
+  /** A NATS `.creds` file (user JWT + nkey seed) for nats-server in operator mode; read at every (re)connect. */
+  readonly credsFile?: string;
+  /** A bearer user JWT (operator mode, no seed: the enrolment user's). */
+  readonly bearerJwt?: string;
   readonly token?: string;
   readonly user?: string;
   readonly password?: string;
@@ -212,6 +218,11 @@ export function connectionOptions(
     const seed = readFileSync(creds.nkeySeedFile, 'utf8').trim();
     options.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
   }
+  if (creds.credsFile) {
+    const file = creds.credsFile;
+    options.authenticator = credsAuthenticator(() => new Uint8Array(readFileSync(file)));
+  }
+  if (creds.bearerJwt) options.authenticator = jwtAuthenticator(creds.bearerJwt);
   if (creds.token) options.token = creds.token;
   if (creds.user) options.user = creds.user;
   if (creds.password) options.pass = creds.password;

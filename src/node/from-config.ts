@@ -23,6 +23,7 @@ export function nodeOptionsFromConfig(config: Config, log: Logger): NodeOptions 
     broker: {
       url: broker.url,
       ...(broker.nkeySeedFile !== undefined && { nkeySeedFile: broker.nkeySeedFile }),
+      ...(broker.credsFile !== undefined && { credsFile: broker.credsFile }),
       ...(broker.token !== undefined && { token: broker.token }),
       ...(broker.user !== undefined && { user: broker.user }),
       ...(broker.password !== undefined && { password: broker.password }),
@@ -81,6 +82,7 @@ export function nodeOptionsFromConfig(config: Config, log: Logger): NodeOptions 
         caFingerprint: config.join.caFingerprint,
         retryIntervalMs: config.join.retryInterval * 1000,
         ...(config.join.token !== undefined && { token: config.join.token }),
+        ...(config.join.enrolJwt !== undefined && { enrolJwt: config.join.enrolJwt }),
       },
     }),
     store: {
@@ -115,6 +117,8 @@ function statePaths(config: Config, inData: (p: string) => string): string[] {
     c.registry.backupDir,
     c.extensions.dir,
     b.nkeySeedFile,
+    b.credsFile,
+    c.enrol.natsOperatorDir,
     b.rootCa,
     b.clientCert,
     b.clientKey,

@@ -14,13 +14,16 @@ import {
 } from '../protocol/enrolment.js';
 import type { FileTrustStore, Identity, Subjects } from '../protocol/index.js';
 import { signRequest } from '../protocol/signed-request.js';
+import { formatCreds } from '../protocol/creds.js';
 import { type BrokerCredentials, connectToBroker } from './broker-connection.js';
 
 // The joining side of enrolment (docs/security.md, "Joining a fleet"). Before anything is sent,
 // the broker's TLS chain must contain a CA whose SHA-256 fingerprint is the one the operator was
 // given; that CA is then the only root the node trusts for the broker. The node asks central to
 // enrol it, as the public enrolment user, until it is accepted (pinning central's key) or
-// rejected. From then on it connects with its identity key as its broker nkey.
+// rejected. From then on it connects with its identity key as its broker nkey; on nats-server
+// in operator mode it asks with the fleet's public enrolment JWT (`--enrol-jwt`) and is given a
+// user JWT for its key, kept with its seed in `<dataDir>/broker.creds`.
 
 /** `--join` and `--ca-fingerprint`, resolved. */
 export interface JoinOptions {
@@ -29,6 +32,8 @@ export interface JoinOptions {
   readonly caFingerprint: string;
   /** ms between enrolment requests while pending or unreachable. */
   readonly retryIntervalMs: number;
+  /** The fleet's enrolment bearer JWT (nats-server in operator mode); none: the `enrol` user. */
+  readonly enrolJwt?: string;
 }
 
 export class CaFingerprintMismatchError extends Error {
@@ -67,6 +72,8 @@ export class JoinError extends Error {
 /** Files a joined node keeps in its data dir. */
 export const FLEET_CA_FILE = 'fleet-ca.pem';
 export const JOINED_FILE = 'joined.json';
+/** The user JWT central issued (operator mode) with the node's seed: its broker login. */
+export const BROKER_CREDS_FILE = 'broker.creds';
 
 interface JoinedState {
   readonly central: string;
@@ -176,11 +183,17 @@ export interface JoinFleetOptions {
   readonly log: Logger;
 }
 
-/** The broker credentials of a joined node: its identity as nkey, the pinned fleet CA. */
+/**
+ * The broker credentials of a joined node: its identity as nkey (or, in operator mode, the user
+ * JWT central issued for it), the pinned fleet CA.
+ */
 function joinedCredentials(o: JoinFleetOptions): BrokerCredentials {
+  const creds = join(o.dataDir, BROKER_CREDS_FILE);
   return {
     ...o.broker,
-    nkeySeedFile: join(o.dataDir, 'identity.seed'),
+    ...(existsSync(creds)
+      ? { credsFile: creds }
+      : { nkeySeedFile: join(o.dataDir, 'identity.seed') }),
     rootCa: join(o.dataDir, FLEET_CA_FILE),
   };
 }
@@ -208,8 +221,12 @@ export async function joinFleet(o: JoinFleetOptions): Promise<BrokerCredentials>
   for (;;) {
     let reply: EnrolReply | undefined;
     try {
+      const login =
+        o.join.enrolJwt !== undefined
+          ? { bearerJwt: o.join.enrolJwt }
+          : { user: ENROL_USER, password: ENROL_PASSWORD };
       const nc = await connectToBroker(
-        { url: o.broker.url, user: ENROL_USER, password: ENROL_PASSWORD, rootCa: caFile },
+        { url: o.broker.url, ...login, rootCa: caFile },
         { name: `admiral-join:${o.name}`, inboxPrefix: ENROL_INBOX_PREFIX },
       );
       try {
@@ -234,6 +251,13 @@ export async function joinFleet(o: JoinFleetOptions): Promise<BrokerCredentials>
         );
       }
       o.trust.add(reply.central.publicKey, `central ${reply.central.name}`);
+      if (reply.userJwt !== undefined) {
+        writeFileSync(
+          join(o.dataDir, BROKER_CREDS_FILE),
+          formatCreds(reply.userJwt, o.identity.seed),
+          { mode: 0o600 },
+        );
+      }
       const state: JoinedState = {
         central: reply.central.name,
         centralKey: reply.central.publicKey,

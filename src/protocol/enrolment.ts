@@ -40,6 +40,8 @@ export type EnrolReply =
       /** The central's name and public key, which the node pins in its trust store. */
       readonly central: { readonly name: string; readonly publicKey: string };
       readonly subjectPrefix: string;
+      /** On nats-server in operator mode: the node's user JWT (its key, its permissions), issued by central. */
+      readonly userJwt?: string;
     }
   | { readonly status: 'pending'; readonly reason: string }
   /** Not recorded (rate limit, too many waiting): ask again later, or come with a join token. */

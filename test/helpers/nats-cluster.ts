@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { type ConnectionOptions, connect, type NatsConnection } from '@nats-io/transport-node';
 import { requireNatsServer } from './nats-server.js';
 import { closedTcpPort } from './ports.js';
 
@@ -42,6 +42,10 @@ export interface NatsClusterOptions {
   readonly size?: number;
   /** ms to wait for each server to listen and for the routes to carry messages; default 15000. */
   readonly timeoutMs?: number;
+  /** Configuration text of each server (by name, e.g. `n1`, and the cluster's folder), passed with `-c`. */
+  readonly config?: (name: string, dir: string) => string;
+  /** How the route probe logs in (servers that require authentication). */
+  readonly probe?: Pick<ConnectionOptions, 'authenticator' | 'tls'>;
   /** Run JetStream on every server (store in the cluster's temporary folder); default false. */
   readonly jetstream?: boolean;
 }
@@ -57,10 +61,14 @@ async function startServer(
   dir: string,
   routes: readonly number[],
   timeoutMs: number,
+  config: string | undefined,
   jetstream: boolean,
   clusterPort = -1,
 ): Promise<ClusterServer> {
+  const configFile = join(dir, `${name}.conf`);
+  if (config !== undefined) await writeFile(configFile, config);
   const args = [
+    ...(config !== undefined ? ['-c', configFile] : []),
     ...(jetstream ? ['-js', '-sd', join(dir, name)] : []),
     '-a',
     '127.0.0.1',
@@ -124,10 +132,16 @@ async function startServer(
 }
 
 /** Waits until a publish on every server reaches a subscriber on every other server. */
-async function waitForRoutes(servers: readonly ClusterServer[], timeoutMs: number): Promise<void> {
+async function waitForRoutes(
+  servers: readonly ClusterServer[],
+  timeoutMs: number,
+  probe: Pick<ConnectionOptions, 'authenticator' | 'tls'> = {},
+): Promise<void> {
   const conns: NatsConnection[] = [];
   try {
-    for (const s of servers) conns.push(await connect({ servers: s.url, name: 'cluster-probe' }));
+    for (const s of servers) {
+      conns.push(await connect({ ...probe, servers: s.url, name: 'cluster-probe' }));
+    }
     const deadline = Date.now() + timeoutMs;
     for (let i = 0; i < conns.length; i++) {
       const subject = `_probe.routes.${i}`;
@@ -160,10 +174,11 @@ async function waitForRoutes(servers: readonly ClusterServer[], timeoutMs: numbe
 async function waitForJetStream(
   servers: readonly ClusterServer[],
   timeoutMs: number,
+  probe: Pick<ConnectionOptions, 'authenticator' | 'tls'> = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const s of servers) {
-    const nc = await connect({ servers: s.url, name: 'jetstream-probe' });
+    const nc = await connect({ ...probe, servers: s.url, name: 'jetstream-probe' });
     try {
       for (;;) {
         try {
@@ -196,22 +211,25 @@ export async function launchNatsCluster(
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    // A JetStream cluster refuses to start without routes, so the first server cannot learn its
-    // peers by gossip: their route ports are picked (free a moment ago) and every server gets all.
-    const jetstream = options.jetstream ?? false;
-    const picked = jetstream
-      ? await Promise.all(Array.from({ length: size }, () => closedTcpPort()))
-      : [];
+    // JetStream in a cluster wants configured routes on every server, the first too: it routes
+    // to its own port (nats-server drops a route to itself), chosen free just before.
+    const firstPort = await closedTcpPort();
     for (let i = 0; i < size; i++) {
-      const routes = jetstream
-        ? picked.filter((_p, j) => j !== i)
-        : servers.map((s) => s.clusterPort);
       servers.push(
-        await startServer(bin, `n${i + 1}`, dir, routes, timeoutMs, jetstream, picked[i]),
+        await startServer(
+          bin,
+          `n${i + 1}`,
+          dir,
+          i === 0 ? [firstPort] : servers.map((s) => s.clusterPort),
+          timeoutMs,
+          options.config?.(`n${i + 1}`, dir),
+          options.jetstream ?? false,
+          i === 0 ? firstPort : -1,
+        ),
       );
     }
-    await waitForRoutes(servers, timeoutMs);
-    if (options.jetstream) await waitForJetStream(servers, timeoutMs);
+    await waitForRoutes(servers, timeoutMs, options.probe);
+    if (options.jetstream) await waitForJetStream(servers, timeoutMs, options.probe);
   } catch (err) {
     await stop();
     throw err;

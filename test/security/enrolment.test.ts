@@ -9,6 +9,7 @@ import {
   type EnrolAdminReply,
   EnrolmentExtension,
   type EnrolmentOptions,
+  embeddedBrokerAccess,
 } from '../../src/central/enrolment.js';
 import { EnrolmentStore } from '../../src/central/enrolment-store.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -42,7 +43,12 @@ async function startCentral(t: TestContext, limits: Limits = {}): Promise<Centra
   const dir = await mkdtemp(join(tmpdir(), 'admiral-enrol-'));
   const broker = await Broker.start({ host: '127.0.0.1', port: 0 });
   const store = new EnrolmentStore(join(dir, 'enrolment.json'));
-  const enrolment = new EnrolmentExtension({ store, broker, tokenTtlMs: 3_600_000, ...limits });
+  const enrolment = new EnrolmentExtension({
+    store,
+    broker: embeddedBrokerAccess(broker),
+    tokenTtlMs: 3_600_000,
+    ...limits,
+  });
   const loaded = loadConfig({
     flags: {
       nodeName: 'central',

@@ -1,0 +1,94 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Config } from '../config/schema.js';
+import { connectToBroker } from '../node/broker-connection.js';
+import type { Logger } from '../observability/logger.js';
+import type { SubjectPermissions } from '../protocol/enrolment.js';
+import { Subjects } from '../protocol/index.js';
+import { EnrolmentExtension, type NodeBrokerAccess } from './enrolment.js';
+import { EnrolmentStore } from './enrolment-store.js';
+import { NATS_OPERATOR_FILES, NatsOperator } from './nats-operator.js';
+
+// Enrolment on nats-server in operator mode: an admitted node gets a user JWT for its key with
+// the permissions an enrolled node has (protocol/enrolment.ts, nodePermissions), signed by the
+// account signing key; a revoked node's key goes into the account JWT's revocations, pushed to
+// the servers over a connection as the system account's user. nats-server then closes the
+// node's connections and refuses its JWT (server/accounts.go, checkUserRevoked).
+
+export class NatsJwtAccess implements NodeBrokerAccess {
+  readonly #operator: NatsOperator;
+  readonly #connectSystem: () => Promise<NatsConnection>;
+  #system: NatsConnection | undefined;
+
+  /** `connectSystem` dials the servers as the system user (NatsOperator.systemCreds). */
+  constructor(operator: NatsOperator, connectSystem: () => Promise<NatsConnection>) {
+    this.#operator = operator;
+    this.#connectSystem = connectSystem;
+  }
+
+  admit(name: string, publicKey: string, permissions: SubjectPermissions): string {
+    return this.#operator.userJwt(publicKey, name, permissions);
+  }
+
+  async revoke(publicKey: string): Promise<undefined> {
+    this.#operator.revoke(publicKey);
+    await this.#push();
+    return undefined;
+  }
+
+  /** Pushes the account JWT as it stands: a revocation that did not reach the servers before. */
+  async start(log: Logger): Promise<void> {
+    try {
+      await this.#push();
+    } catch (err) {
+      log('warn', 'the account JWT (revocations) could not be pushed to nats-server', {
+        error: String(err),
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#system?.close().catch(() => undefined);
+    this.#system = undefined;
+  }
+
+  async #push(): Promise<void> {
+    if (this.#system === undefined || this.#system.isClosed()) {
+      this.#system = await this.#connectSystem();
+    }
+    await this.#operator.push(this.#system);
+  }
+}
+
+/**
+ * Central's enrolment on nats-server in operator mode (`central.enrol.natsOperatorDir`): the
+ * operator folder of `admiral nats init`, the enrolment records in `<dataDir>/enrolment.json`
+ * (as `admiral up --listen`), updates pushed over the broker central uses, as the system user.
+ */
+export function natsEnrolmentExtension(config: Config, operatorDir: string): EnrolmentExtension {
+  const inData = (p: string): string => (isAbsolute(p) ? p : join(resolve(config.dataDir), p));
+  const dir = inData(operatorDir);
+  const operator = NatsOperator.load(dir, new Subjects(config.subjectPrefix));
+  const b = config.broker;
+  const access = new NatsJwtAccess(operator, () =>
+    connectToBroker(
+      {
+        url: b.url,
+        credsFile: join(dir, NATS_OPERATOR_FILES.systemCreds),
+        ...(b.rootCa !== undefined && { rootCa: inData(b.rootCa) }),
+        ...(b.clientCert !== undefined && { clientCert: inData(b.clientCert) }),
+        ...(b.clientKey !== undefined && { clientKey: inData(b.clientKey) }),
+      },
+      { name: `admiral-system:${config.nodeName ?? config.centralNode}` },
+    ),
+  );
+  const e = config.central.enrol;
+  return new EnrolmentExtension({
+    store: new EnrolmentStore(inData('enrolment.json')),
+    broker: access,
+    tokenTtlMs: e.tokenTtl * 1000,
+    maxPending: e.maxPending,
+    pendingTtlMs: e.pendingTtl * 1000,
+    requestsPerSecond: e.requestsPerSecond,
+  });
+}
