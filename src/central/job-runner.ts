@@ -63,6 +63,8 @@ interface Run {
 }
 
 const TICK_MS = 25;
+/** Most nodes sent in one input (one validation, one transaction). */
+const SEND_CHUNK = 4096;
 /** How often every live row of every job is compared with its outbox row, and overdue ones found. */
 const SWEEP_MS = 1000;
 const HAS_CANCEL = (METHOD_NAMES as readonly string[]).includes('REQCancel');
@@ -122,8 +124,10 @@ export class JobRunner {
   readonly #waiters = new Map<string, Set<() => void>>();
   /** The live runs' sent messages: outbox id → run and node. */
   readonly #byMessage = new Map<string, { run: Run; node: string }>();
-  /** Outbox ids whose rows changed since they were last read. */
+  /** Outbox ids whose rows settled since they were last read. */
   #changed = new Set<string>();
+  /** Runs with a node ACKed since their watchers were last told. */
+  readonly #acked = new Set<Run>();
   #changeScheduled = false;
   #unwatch: (() => void) | undefined;
   #lastSweep = 0;
@@ -159,7 +163,9 @@ export class JobRunner {
     this.#purge();
     this.#purgeTimer = setInterval(() => this.#purge(), 3_600_000);
     this.#purgeTimer.unref();
-    this.#unwatch = this.#deps.ctx.store.outbox.onChange((id) => this.#outboxChanged(id));
+    this.#unwatch = this.#deps.ctx.store.outbox.onChange((id, state) =>
+      this.#outboxChanged(id, state),
+    );
     for (const job of this.store.running()) {
       const run = this.#load(job);
       this.#runs.set(job.id, run);
@@ -172,9 +178,16 @@ export class JobRunner {
     this.#schedule();
   }
 
-  #outboxChanged(id: string): void {
-    if (!this.#byMessage.has(id)) return;
-    this.#changed.add(id);
+  #outboxChanged(id: string, state: string): void {
+    const entry = this.#byMessage.get(id);
+    if (entry === undefined) return;
+    if (state === 'delivered') {
+      // An ACK: the job reads it from the outbox row (JobStore), so there is nothing to copy;
+      // the job's watchers are told once per turn.
+      this.#acked.add(entry.run);
+    } else {
+      this.#changed.add(id);
+    }
     if (this.#changeScheduled) return;
     this.#changeScheduled = true;
     // After the transaction that changed the row (it may roll back): read it then.
@@ -184,29 +197,27 @@ export class JobRunner {
   /** Copies the outbox rows that changed into their jobs, all in one transaction. */
   #applyChanged(): void {
     this.#changeScheduled = false;
-    if (this.#stopped || this.#changed.size === 0) return;
+    if (this.#stopped) return;
+    const touched = new Set<Run>([...this.#acked].filter((r) => this.#runs.has(r.id)));
+    this.#acked.clear();
     const ids = this.#changed;
     this.#changed = new Set();
-    const touched = new Set<Run>();
     const now = Date.now();
     try {
-      this.store.transaction(() => {
-        for (const id of ids) {
-          const entry = this.#byMessage.get(id);
-          if (entry === undefined) continue;
-          const c = this.store.outboxChange(id);
-          if (c === undefined || c.outboxState === 'pending') continue;
-          const { run, node } = entry;
-          if (!this.#runs.has(run.id)) continue;
-          touched.add(run);
-          if (c.outboxState === 'delivered') {
-            this.store.markAcked(run.id, node, c.deliveredAt ?? now);
-            continue;
+      if (ids.size > 0)
+        this.store.transaction(() => {
+          for (const id of ids) {
+            const entry = this.#byMessage.get(id);
+            if (entry === undefined) continue;
+            const c = this.store.outboxChange(id);
+            if (c === undefined || c.outboxState === 'pending') continue;
+            const { run, node } = entry;
+            if (!this.#runs.has(run.id) || c.outboxState === 'delivered') continue;
+            touched.add(run);
+            this.#finishNode(run, node, outcomeFromOutbox(c));
+            this.#byMessage.delete(id);
           }
-          this.#finishNode(run, node, outcomeFromOutbox(c));
-          this.#byMessage.delete(id);
-        }
-      });
+        });
     } catch (err) {
       // The sweep reads these rows again.
       this.#deps.log('error', 'cannot record job node changes', { error: String(err) });
@@ -276,10 +287,24 @@ export class JobRunner {
       replyGrace: settings.replyGrace,
       ...(req.requestedBy !== undefined && { requestedBy: req.requestedBy }),
     };
-    this.store.create({ id, spec, submittedBy, nodes });
+    // The first batch is sent in the transaction that creates the job: its rows are born `sent`.
+    const first = nodes.slice(0, spec.maxConcurrency > 0 ? spec.maxConcurrency : nodes.length);
+    const started = new Map<string, { messageId: string } | { error: string }>();
+    this.store.transaction(() => {
+      for (const r of this.#enqueue(id, spec, first)) {
+        started.set(
+          r.node,
+          r.id === undefined ? { error: r.error ?? 'not sent' } : { messageId: r.id },
+        );
+      }
+      this.store.create({ id, spec, submittedBy, nodes, started });
+    });
     const job = this.store.get(id);
     if (!job) throw new JobError(`job ${id} vanished`, 'ADMIRAL_JOB_NOT_FOUND');
-    this.#runs.set(id, this.#load(job));
+    const run = this.#load(job);
+    this.#runs.set(id, run);
+    for (const [node, s] of started)
+      if ('messageId' in s) this.#byMessage.set(s.messageId, { run, node });
     this.#event(id, JOB_EVENTS.started, {
       args: spec.args,
       target: spec.target,
@@ -287,7 +312,7 @@ export class JobRunner {
       submittedBy,
     });
     this.#deps.log('info', 'job started', { job: id, nodes: nodes.length, args: spec.args });
-    this.#tickRun(this.#runs.get(id) as Run, Date.now());
+    this.#tickRun(run, Date.now());
     this.#schedule();
     this.#changedJob(id);
     return this.view(id, false) as JobView;
@@ -427,10 +452,6 @@ export class JobRunner {
     if (changes.length > 0 || overdue.length > 0) {
       store.transaction(() => {
         for (const c of changes) {
-          if (c.outboxState === 'delivered') {
-            store.markAcked(run.id, c.node, c.deliveredAt ?? now);
-            continue;
-          }
           this.#finishNode(run, c.node, outcomeFromOutbox(c));
           this.#byMessage.delete(c.messageId);
         }
@@ -508,41 +529,66 @@ export class JobRunner {
   }
 
   #send(run: Run, nodes: readonly JobNodeRecord[]): void {
-    const { ctx } = this.#deps;
-    const { spec } = run;
-    const messages = nodes.map((n) => ({
-      id: newMessageId(),
-      toNode: n.node,
-      method: 'REQCliCommand',
-      methodArgs: [...spec.args],
-      // The result settles the outbox row (executor, inReplyTo); nothing else is done with it.
-      replyMethod: 'REQNone',
-      jobId: run.id,
-      methodTimeout: spec.methodTimeout,
-      ttl: Math.max(1, Math.ceil(spec.ttl)),
-    }));
     // The job rows and the outbox rows commit together: a crash cannot leave a node marked
     // waiting whose message was already sent (it would be sent, and run, twice).
     this.store.transaction(() => {
-      const result = ctx.services.submit(messages);
-      const rejected = new Map(result.rejected.map((r) => [r.index, r.errors]));
-      messages.forEach((m, i) => {
-        const node = nodes[i]?.node as string;
-        const errors = rejected.get(i);
+      for (const r of this.#enqueue(
+        run.id,
+        run.spec,
+        nodes.map((n) => n.node),
+      )) {
         run.waiting--;
-        if (errors === undefined && this.store.markSent(run.id, node, m.id)) {
+        if (r.id !== undefined && this.store.markSent(run.id, r.node, r.id)) {
           run.running++;
-          this.#byMessage.set(m.id, { run, node });
+          this.#byMessage.set(r.id, { run, node: r.node });
         } else {
-          this.store.finishNode(run.id, node, {
+          this.store.finishNode(run.id, r.node, {
             state: 'rejected',
-            error: `not sent: ${(errors ?? ['duplicate message id']).join('; ')}`,
+            error: r.error ?? 'not sent: duplicate message id',
           });
           run.errors++;
         }
-      });
+      }
     });
     this.#changedJob(run.id);
+  }
+
+  /**
+   * Enqueues the job's message to each node (in the caller's transaction): in inputs well below
+   * the input limits (protocol/limits.ts) however large the fleet, each validated once by the
+   * node and expanded (toNodes) into one message per node with its own id, in this order.
+   */
+  #enqueue(
+    jobId: string,
+    spec: JobSpec,
+    nodes: readonly string[],
+  ): { node: string; id?: string; error?: string }[] {
+    const out: { node: string; id?: string; error?: string }[] = [];
+    for (let i = 0; i < nodes.length; i += SEND_CHUNK) {
+      const chunk = nodes.slice(i, i + SEND_CHUNK);
+      const result = this.#deps.ctx.services.submit([
+        {
+          toNodes: chunk,
+          method: 'REQCliCommand',
+          methodArgs: [...spec.args],
+          // The result settles the outbox row (executor, inReplyTo); nothing else is done with it.
+          replyMethod: 'REQNone',
+          jobId,
+          methodTimeout: spec.methodTimeout,
+          ttl: Math.max(1, Math.ceil(spec.ttl)),
+        },
+      ]);
+      const errors = result.rejected[0]?.errors;
+      chunk.forEach((node, k) => {
+        const id = errors === undefined ? result.accepted[k] : undefined;
+        out.push(
+          id === undefined
+            ? { node, error: `not sent: ${(errors ?? ['duplicate message id']).join('; ')}` }
+            : { node, id },
+        );
+      });
+    }
+    return out;
   }
 
   #end(run: Run): void {

@@ -128,6 +128,41 @@ export class Executor {
     this.wake();
   }
 
+  /**
+   * Whether `msg` is a reply to a method that does nothing (REQNone): all it does is settle the
+   * request it answers, so the receiver settles it in its own commit (`settle`), with no inbox
+   * row to store, claim and finish: one write for a job's reply instead of three (bench/fleet).
+   */
+  settlesOnly(msg: Message): boolean {
+    const { registry } = this.#deps;
+    return (
+      msg.inReplyTo !== undefined &&
+      !this.#stopped &&
+      registry.has(msg.method) &&
+      registry.get(msg.method).settlesOnly === true
+    );
+  }
+
+  /**
+   * Settles the request a settle-only reply answers, in the caller's transaction; whether the
+   * reply was new (a second copy finds the request settled). `settled` reports it after the commit.
+   */
+  settle(msg: Message): { id: string; state: OutboxTerminalState } | 'new' | 'duplicate' {
+    if (msg.inReplyTo === undefined || msg.final === false) return 'new'; // a chunk: nothing to settle
+    const state = stateOf(msg.status);
+    const finished = this.#deps.store.outbox.finish(msg.inReplyTo, state, {
+      result: replySummary(msg),
+      ...(msg.error && { error: msg.error }),
+    });
+    return finished ? { id: msg.inReplyTo, state } : 'duplicate';
+  }
+
+  /** After the commit of `settle`d replies: count them, as run ones are. */
+  settled(requests: readonly { id: string; state: OutboxTerminalState }[], replies: number): void {
+    this.executed += replies;
+    for (const f of requests) this.#deps.onFinished(f.id, f.state);
+  }
+
   /** The messages running now. */
   running(): RunningMethod[] {
     return [...this.#running.values()].map((r) => r.info);

@@ -203,6 +203,7 @@ export class AdmiralNode {
       log: options.log,
       verifier: signatureVerifier,
       onStored: (messages) => this.executor.received(messages),
+      settler: this.executor,
       onRejected: (refused, reason) => {
         options.log('warn', 'message rejected', {
           ...(refused.id !== undefined && { id: refused.id }),

@@ -15,6 +15,7 @@ import {
   UUIDV7_PATTERN,
 } from '../protocol/index.js';
 import type { AuditEntry } from '../store/audit.js';
+import type { OutboxTerminalState } from '../store/outbox.js';
 import type { Store } from '../store/store.js';
 import type { NodeKeys } from './node-keys.js';
 import type { Policy } from './policy.js';
@@ -35,6 +36,11 @@ export interface ReceiverDeps {
   readonly verifier: SignatureVerifier;
   /** New messages are in the inbox (decoded, verified): the executor need not decode them again. */
   readonly onStored: (messages: readonly Message[]) => void;
+  /**
+   * Replies that only settle the request they answer (the executor's `settlesOnly`): settled in
+   * the receiver's commit instead of being stored in the inbox.
+   */
+  readonly settler?: Settler;
   /** A message was refused; the node reports it to central's error log. */
   readonly onRejected: (refused: Refused, reason: string) => void;
 }
@@ -138,18 +144,31 @@ export class Receiver {
     const batch = this.#batch;
     this.#batch = [];
     const { store, nodeName, log } = this.#deps;
+    const { settler } = this.#deps;
     let statuses: ('stored' | 'duplicate')[];
+    const settled: { id: string; state: OutboxTerminalState }[] = [];
+    let settledReplies = 0;
+    const settles = batch.map(({ msg }) => settler?.settlesOnly(msg) === true);
     try {
-      statuses = store.inbox.storeMany(
-        batch.map(({ nats, msg }) => ({
-          id: msg.id,
-          fromNode: msg.fromNode,
-          method: msg.method,
-          envelope: nats.data,
-          // Never run at or past it; the id is kept until it plus the skew (Node.purgeInbox).
-          expiresAt: cappedExpiry(msg, this.#deps.maxTtlMs),
-        })),
-      );
+      statuses = store.database.db.transaction(() =>
+        batch.map(({ nats, msg }, i) => {
+          if (settler !== undefined && settles[i] === true) {
+            const s = settler.settle(msg);
+            if (s === 'duplicate') return 'duplicate';
+            settledReplies++;
+            if (s !== 'new') settled.push(s);
+            return 'stored';
+          }
+          return store.inbox.storeOnce({
+            id: msg.id,
+            fromNode: msg.fromNode,
+            method: msg.method,
+            envelope: nats.data,
+            // Never run at or past it; the id is kept until it plus the skew (Node.purgeInbox).
+            expiresAt: cappedExpiry(msg, this.#deps.maxTtlMs),
+          });
+        }),
+      )();
     } catch (err) {
       // Not stored, so not ACKed: every sender retries.
       log('error', 'cannot store received messages; their senders will retry', {
@@ -166,19 +185,23 @@ export class Receiver {
       const { nats, msg } = batch[i] as Received;
       const status = statuses[i] as 'stored' | 'duplicate';
       this.#respond(nats, { ack: msg.id, status });
-      if (status === 'stored') stored.push(msg);
-      audit.push({
+      const settledHere = settles[i] === true;
+      if (status === 'stored' && !settledHere) stored.push(msg);
+      const line = {
         at,
-        direction: 'in',
-        event: status === 'stored' ? 'received' : 'duplicate',
+        direction: 'in' as const,
         id: msg.id,
         fromNode: msg.fromNode,
         toNode: msg.toNode ?? nodeName,
         method: msg.method,
-        message: msg,
-      });
+      };
+      audit.push({ ...line, event: status === 'stored' ? 'received' : 'duplicate', message: msg });
+      // As the executor writes it for what it runs.
+      if (status === 'stored' && settledHere)
+        audit.push({ ...line, event: 'finished', state: 'ok' });
     }
     store.audit.appendMany(audit);
+    if (settledReplies > 0) settler?.settled(settled, settledReplies);
     if (stored.length > 0) this.#deps.onStored(stored);
   }
 
@@ -212,6 +235,13 @@ export class Receiver {
   #respond(nats: Msg, frame: AckFrame): void {
     if (nats.reply) nats.respond(encodeAck(frame));
   }
+}
+
+/** Settles replies that only settle their request (the node's executor). */
+export interface Settler {
+  settlesOnly(msg: Message): boolean;
+  settle(msg: Message): { id: string; state: OutboxTerminalState } | 'new' | 'duplicate';
+  settled(requests: readonly { id: string; state: OutboxTerminalState }[], replies: number): void;
 }
 
 /** What is known of a refused message: as much as could be read of it. */

@@ -233,7 +233,6 @@ export class JobStore {
     { state: JobNodeState; exit_code: number | null; acked: number; n: number }
   >;
   readonly #markSent: Statement;
-  readonly #markAcked: Statement;
   readonly #finishNode: Statement;
   readonly #finishJob: Statement;
   readonly #changes: Statement<[string], OutboxChange>;
@@ -248,14 +247,30 @@ export class JobStore {
       INSERT INTO jobs (id, state, spec, submitted_by, total, created_at, updated_at)
       VALUES (@id, 'running', @spec, @submittedBy, @total, @now, @now)`);
     this.#insertNode = db.prepare(`
-      INSERT INTO job_nodes (job_id, node, position, state) VALUES (?, ?, ?, 'waiting')`);
+      INSERT INTO job_nodes (job_id, node, position, state, message_id, sent_at, error,
+                             finished_at)
+      VALUES (@jobId, @node, @position, @state, @messageId, @sentAt, @error, @finishedAt)`);
     this.#getJob = db.prepare('SELECT * FROM jobs WHERE id = ?');
     this.#listJobs = db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?');
     this.#running = db.prepare(`SELECT * FROM jobs WHERE state = 'running' ORDER BY created_at`);
-    this.#nodes = db.prepare('SELECT * FROM job_nodes WHERE job_id = ? ORDER BY position');
-    this.#nodesPage = db.prepare(
-      'SELECT * FROM job_nodes WHERE job_id = ? ORDER BY position LIMIT ? OFFSET ?',
-    );
+    // A sent node is 'acknowledged' once its outbox row is delivered: the ACK is read from the
+    // outbox row (joined), not copied into the job's (one write less per node, bench/fleet).
+    this.#nodes = db.prepare(`
+      SELECT jn.job_id, jn.node, jn.position, jn.message_id,
+             CASE WHEN jn.state = 'sent' AND o.state = 'delivered' THEN 'acknowledged'
+                  ELSE jn.state END AS state,
+             jn.exit_code, jn.output, jn.stderr, jn.error, jn.sent_at,
+             COALESCE(jn.acked_at, o.delivered_at) AS acked_at, jn.finished_at
+      FROM job_nodes jn LEFT JOIN outbox o ON o.id = jn.message_id AND jn.state = 'sent'
+      WHERE jn.job_id = ? ORDER BY jn.position`);
+    this.#nodesPage = db.prepare(`
+      SELECT jn.job_id, jn.node, jn.position, jn.message_id,
+             CASE WHEN jn.state = 'sent' AND o.state = 'delivered' THEN 'acknowledged'
+                  ELSE jn.state END AS state,
+             jn.exit_code, jn.output, jn.stderr, jn.error, jn.sent_at,
+             COALESCE(jn.acked_at, o.delivered_at) AS acked_at, jn.finished_at
+      FROM job_nodes jn LEFT JOIN outbox o ON o.id = jn.message_id AND jn.state = 'sent'
+      WHERE jn.job_id = ? ORDER BY jn.position LIMIT ? OFFSET ?`);
     this.#waiting = db.prepare(`
       SELECT * FROM job_nodes WHERE job_id = ? AND state = 'waiting' ORDER BY position LIMIT ?`);
     this.#counts = db.prepare(
@@ -263,16 +278,16 @@ export class JobStore {
     );
     // Exit codes are grouped as 0 / non-zero / none: that is all the counts need.
     this.#tally = db.prepare(`
-      SELECT state, CASE WHEN exit_code IS NULL THEN NULL WHEN exit_code = 0 THEN 0 ELSE 1 END
+      SELECT CASE WHEN jn.state = 'sent' AND o.state = 'delivered' THEN 'acknowledged'
+                  ELSE jn.state END AS state,
+             CASE WHEN jn.exit_code IS NULL THEN NULL WHEN jn.exit_code = 0 THEN 0 ELSE 1 END
                AS exit_code,
-             acked_at IS NOT NULL AS acked, count(*) AS n
-      FROM job_nodes WHERE job_id = ? GROUP BY 1, 2, 3`);
+             COALESCE(jn.acked_at, o.delivered_at) IS NOT NULL AS acked, count(*) AS n
+      FROM job_nodes jn LEFT JOIN outbox o ON o.id = jn.message_id AND jn.state = 'sent'
+      WHERE jn.job_id = ? GROUP BY 1, 2, 3`);
     this.#markSent = db.prepare(`
       UPDATE job_nodes SET state = 'sent', message_id = @messageId, sent_at = @now
       WHERE job_id = @jobId AND node = @node AND state = 'waiting'`);
-    this.#markAcked = db.prepare(`
-      UPDATE job_nodes SET state = 'acknowledged', acked_at = @at
-      WHERE job_id = @jobId AND node = @node AND state = 'sent'`);
     this.#finishNode = db.prepare(`
       UPDATE job_nodes SET state = @state, exit_code = @exitCode, output = @output,
                            stderr = @stderr, error = @error, finished_at = @now,
@@ -286,21 +301,39 @@ export class JobStore {
       SELECT jn.node AS node, jn.state AS jobState, o.id AS messageId, o.state AS outboxState,
              o.result AS result, o.error AS error, o.delivered_at AS deliveredAt
       FROM job_nodes jn JOIN outbox o ON o.id = jn.message_id
-      WHERE jn.job_id = ? AND jn.state IN ('sent','acknowledged') AND o.state <> 'pending'
-        AND NOT (jn.state = 'acknowledged' AND o.state = 'delivered')`);
+      WHERE jn.job_id = ? AND jn.state IN ('sent','acknowledged')
+        AND o.state NOT IN ('pending','delivered')`);
     this.#outboxRow = db.prepare(`
       SELECT id AS messageId, state AS outboxState, result, error, delivered_at AS deliveredAt
       FROM outbox WHERE id = ?`);
     this.#overdue = db.prepare(`
-      SELECT * FROM job_nodes WHERE job_id = ? AND state = 'acknowledged' AND acked_at <= ?`);
+      SELECT jn.job_id, jn.node, jn.position, jn.message_id,
+             CASE WHEN jn.state = 'sent' AND o.state = 'delivered' THEN 'acknowledged'
+                  ELSE jn.state END AS state,
+             jn.exit_code, jn.output, jn.stderr, jn.error, jn.sent_at,
+             COALESCE(jn.acked_at, o.delivered_at) AS acked_at, jn.finished_at
+      FROM job_nodes jn LEFT JOIN outbox o ON o.id = jn.message_id AND jn.state = 'sent'
+      WHERE jn.job_id = ? AND jn.state IN ('sent','acknowledged')
+        AND COALESCE(jn.acked_at, o.delivered_at) <= ?`);
     this.#purgeNodes = db.prepare(`
       DELETE FROM job_nodes WHERE job_id IN
         (SELECT id FROM jobs WHERE state <> 'running' AND finished_at <= ?)`);
     this.#purge = db.prepare(`DELETE FROM jobs WHERE state <> 'running' AND finished_at <= ?`);
   }
 
-  /** Records a new job and its nodes (all `waiting`), in one transaction. */
-  create(job: { id: string; spec: JobSpec; submittedBy: string; nodes: readonly string[] }): void {
+  /**
+   * Records a new job and its nodes, in one transaction: `waiting`, or already `sent` (with the
+   * message id) or `rejected` (with the error) for those in `started` — the first batch, whose
+   * messages the caller enqueued in the same transaction (one insert per node, not an insert and
+   * an update).
+   */
+  create(job: {
+    id: string;
+    spec: JobSpec;
+    submittedBy: string;
+    nodes: readonly string[];
+    started?: ReadonlyMap<string, { messageId: string } | { error: string }>;
+  }): void {
     const now = Date.now();
     this.#db.transaction(() => {
       this.#insertJob.run({
@@ -310,8 +343,18 @@ export class JobStore {
         total: job.nodes.length,
         now,
       });
-      job.nodes.forEach((node, i) => {
-        this.#insertNode.run(job.id, node, i);
+      job.nodes.forEach((node, position) => {
+        const started = job.started?.get(node);
+        this.#insertNode.run({
+          jobId: job.id,
+          node,
+          position,
+          state: started === undefined ? 'waiting' : 'messageId' in started ? 'sent' : 'rejected',
+          messageId: started !== undefined && 'messageId' in started ? started.messageId : null,
+          sentAt: started !== undefined && 'messageId' in started ? now : null,
+          error: started !== undefined && 'error' in started ? started.error : null,
+          finishedAt: started !== undefined && 'error' in started ? now : null,
+        });
       });
     })();
   }
@@ -384,10 +427,6 @@ export class JobStore {
     return this.#markSent.run({ jobId, node, messageId, now: Date.now() }).changes === 1;
   }
 
-  markAcked(jobId: string, node: string, at: number): boolean {
-    return this.#markAcked.run({ jobId, node, at }).changes === 1;
-  }
-
   /** Records a node's terminal state; false when it already had one. */
   finishNode(jobId: string, node: string, outcome: JobNodeOutcome): boolean {
     return (
@@ -411,7 +450,7 @@ export class JobStore {
     );
   }
 
-  /** Live nodes whose outbox message was ACKed or settled since the job last looked. */
+  /** Live nodes whose outbox message settled (reached a terminal state) since the job last looked. */
   outboxChanges(jobId: string): OutboxChange[] {
     return this.#changes.all(jobId);
   }

@@ -99,8 +99,11 @@ export const outboxMigrations: readonly Migration[] = [
   },
 ];
 
-/** Told the id of a message whose state moved (delivered or terminal), possibly mid-transaction. */
-export type OutboxChangeListener = (id: string) => void;
+/**
+ * Told the id of a message whose state moved, and the state it moved to (delivered or terminal),
+ * possibly mid-transaction.
+ */
+export type OutboxChangeListener = (id: string, state: 'delivered' | OutboxTerminalState) => void;
 
 /** What the publisher supplies to enqueue a message. Times are epoch milliseconds. */
 export interface OutboxEnqueue {
@@ -332,8 +335,8 @@ export class Outbox {
     };
   }
 
-  #changed(id: string): void {
-    for (const l of this.#listeners) l(id);
+  #changed(id: string, state: 'delivered' | OutboxTerminalState): void {
+    for (const l of this.#listeners) l(id, state);
   }
 
   /** Pending messages whose next attempt is due, earliest first. */
@@ -366,7 +369,7 @@ export class Outbox {
   /** The receiver ACKed (stored it); false when the message was not pending. */
   markDelivered(id: string): boolean {
     const moved = this.#markDelivered.run({ id, now: this.#now() }).changes === 1;
-    if (moved) this.#changed(id);
+    if (moved) this.#changed(id, 'delivered');
     return moved;
   }
 
@@ -393,7 +396,7 @@ export class Outbox {
         error: details.error ?? null,
         result: details.result === undefined ? null : JSON.stringify(details.result),
       }).changes === 1;
-    if (moved) this.#changed(id);
+    if (moved) this.#changed(id, state);
     return moved;
   }
 
@@ -407,7 +410,7 @@ export class Outbox {
       for (const { id } of expired) {
         if (this.#expireOne.run({ id, now }).changes === 1) {
           ids.push(id);
-          this.#changed(id);
+          this.#changed(id, 'expired');
         }
       }
       return ids;
@@ -427,7 +430,7 @@ export class Outbox {
         const error = `delivered, but no result came back by ${new Date(answer_by).toISOString()} (ttl, methodTimeout and the reply's time to live had passed)`;
         if (this.#unansweredOne.run({ id, now, error }).changes === 1) {
           out.push({ id, error });
-          this.#changed(id);
+          this.#changed(id, 'expired');
         }
       }
       return out;

@@ -3,10 +3,13 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { connect } from '@nats-io/transport-node';
+import { decodeAck, decodeEnvelope } from '../../src/protocol/index.js';
 import { twoNodes, until } from '../helpers/in-process.js';
 
-// A reply whose method does nothing (REQNone) settles its request as soon as it is stored: the
-// executor never claims or runs it. Other reply methods are claimed and run as before.
+// A reply whose method does nothing (REQNone) settles its request in the receiver's commit: no
+// inbox row is stored, claimed or run for it, and a second copy is answered `duplicate` without
+// changing anything. Other reply methods are stored, claimed and run as before.
 
 interface InboxRow {
   id: string;
@@ -17,7 +20,7 @@ interface InboxRow {
 }
 
 test('a REQNone reply settles its request at receipt, never claimed; a REQToFile reply is still run', async (t) => {
-  const { dir, a, b } = await twoNodes(t, 'admiral-settle-');
+  const { dir, brokerUrl, a, b } = await twoNodes(t, 'admiral-settle-');
   b.trust.add(a.identity.publicKey, 'a');
 
   const sent = a.submit(
@@ -54,30 +57,49 @@ test('a REQNone reply settles its request at receipt, never claimed; a REQToFile
   const rows = a.store.database.db
     .prepare('SELECT id, method, state, started_at, finished_at FROM inbox ORDER BY method')
     .all() as InboxRow[];
-  const none = rows.filter((r) => r.method === 'REQNone');
-  assert.equal(none.length, 2, JSON.stringify(rows));
-  for (const r of none) {
-    assert.equal(r.state, 'done');
-    assert.equal(r.started_at, null, 'a REQNone reply is never claimed to run');
-    assert.ok(r.finished_at !== null);
-  }
+  assert.deepEqual(
+    rows.filter((r) => r.method === 'REQNone'),
+    [],
+    'a REQNone reply leaves no inbox row',
+  );
   const file = rows.filter((r) => r.method === 'REQToFile');
   assert.equal(file.length, 1);
   assert.equal(file[0]?.state, 'done');
   assert.ok(file[0]?.started_at !== null, 'a REQToFile reply is claimed and run');
   assert.match(await readFile(join(dir, 'a', 'results', 'ping.txt'), 'utf8'), /pong|b/i);
 
-  // Both replies still leave their audit lines: received, then finished.
+  // Both REQNone replies still leave their audit lines: received, then finished.
   const audit = (await readFile(join(dir, 'a', 'audit.log'), 'utf8'))
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as { id: string; event: string });
-  for (const r of none) {
+    .map((l) => JSON.parse(l) as { id: string; event: string; method: string; direction: string });
+  const noneIds = [
+    ...new Set(
+      audit.filter((e) => e.method === 'REQNone' && e.direction === 'in').map((e) => e.id),
+    ),
+  ];
+  assert.equal(noneIds.length, 2, JSON.stringify(audit));
+  for (const id of noneIds) {
     assert.deepEqual(
-      audit.filter((e) => e.id === r.id).map((e) => e.event),
+      audit.filter((e) => e.id === id).map((e) => e.event),
       ['received', 'finished'],
     );
   }
+
+  // A second copy of a reply (b resending it, or a replay) is answered duplicate; the state and
+  // result its first copy recorded stay.
+  const reply = b.store.outbox.list({ limit: 10 }).find((r) => r.method === 'REQNone');
+  assert.ok(reply, 'b sent REQNone replies');
+  const answered = decodeEnvelope(reply.envelope).msg.inReplyTo ?? '';
+  assert.ok([ping, failing].includes(answered));
+  const before = a.store.outbox.get(answered);
+  const nc = await connect({ servers: brokerUrl });
+  t.after(() => nc.close());
+  const answer = await nc.request(a.subjects.node('a', 'REQNone'), reply.envelope, {
+    timeout: 5000,
+  });
+  assert.equal(decodeAck(answer.data).status, 'duplicate');
+  assert.deepEqual(a.store.outbox.get(answered), before);
   assert.equal(a.executor.executed >= 3, true);
 });
 
