@@ -172,6 +172,11 @@ export function jobsExtension(
     async (req: HttpRequest): Promise<HttpReply> => {
       if (!hasBearer(req, token)) return unauthorized();
       if (!runner) return { status: 503, body: { error: 'the job service is not running' } };
+      if (!leadership.leading) {
+        const leader = leadership.view().leader;
+        const error = `this central stands by: ${leader === undefined ? 'no central leads right now' : `${leader} leads`}; ask it`;
+        return { status: 503, body: { error, leader: leader ?? null } };
+      }
       return fn(req, runner);
     };
 

@@ -21,6 +21,9 @@ import {
 
 export const LEADER_KEY = 'central';
 
+/** ms a lease lasts without a renewal: a dead leader is replaced within about this. */
+export const DEFAULT_LEASE_MS = 3000;
+
 const LeaseSchema = z.strictObject({ holder: z.string().min(1), since: z.number().int() });
 export type Lease = z.output<typeof LeaseSchema>;
 
@@ -52,7 +55,7 @@ export class LeaderLease {
   private constructor(kv: KV, options: LeaderLeaseOptions) {
     this.#kv = kv;
     this.#holder = options.holder;
-    this.#leaseMs = options.leaseMs ?? 3000;
+    this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.#log = options.log ?? (() => undefined);
     this.#onChange = options.onChange ?? (() => undefined);
   }
@@ -62,7 +65,7 @@ export class LeaderLease {
     nc: NatsConnection,
     options: LeaderLeaseOptions & JetStreamStateOptions,
   ): Promise<LeaderLease> {
-    const leaseMs = options.leaseMs ?? 3000;
+    const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     const kv = await openBucket(nc, 'leader', { ...options, ttlMs: leaseMs });
     const lease = new LeaderLease(kv, options);
     lease.#pending = lease.#tick();

@@ -1,7 +1,7 @@
 import type { Subscription } from '@nats-io/transport-node';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
 import type { JetStreamStateOptions } from '../store/jetstream/buckets.js';
-import { LeaderLease } from './leader.js';
+import { DEFAULT_LEASE_MS, LeaderLease } from './leader.js';
 
 // Which central leads (docs/operations.md, "Scaling out"). On SQLite a central is alone and always
 // leads; on JetStream the centrals sharing the state hold an election on a KV lease (leader.ts).
@@ -20,9 +20,6 @@ export interface LeaderView {
   readonly backend: CentralState['backend'];
 }
 
-/** ms of the leader lease on JetStream: a dead leader is replaced within about this. */
-export const LEASE_MS = 3000;
-
 export class Leadership implements NodeExtension {
   readonly name = 'leadership';
   readonly #state: CentralState;
@@ -32,7 +29,7 @@ export class Leadership implements NodeExtension {
   #self = '';
   #alone = false;
 
-  constructor(state: CentralState, leaseMs = LEASE_MS) {
+  constructor(state: CentralState, leaseMs = DEFAULT_LEASE_MS) {
     this.#state = state;
     this.#leaseMs = leaseMs;
   }
