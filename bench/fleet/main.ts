@@ -6,7 +6,8 @@
 //   each job, the job's wall time, central's peak RSS (VmHWM, reset before each job), beside the
 //   floor measured in the same run (one process signing one request, verifying one reply and
 //   committing both per node); ratio = floor CPU per node / central CPU per node.
-//   node dist/bench/fleet/main.js [--quick] [--broker embedded|nats-server|both] [--runs N]
+//   node dist/bench/fleet/main.js [--quick] [--broker embedded|nats-server|jetstream|both|all,…]
+//     [--runs N]   (jetstream: nats-server -js, central with --central-state jetstream)
 //     [--sizes 1000,10000]  (or ADMIRAL_BENCH_SIZES)
 //     [--run-only]      (only `admiral run` and its floor: no ping, no CLI process timing)
 //     [--profile DIR]   (central runs under `node --cpu-prof`, its profile written to DIR)
@@ -55,8 +56,11 @@ const SIZES = sizesArg
     ? [100, 1000]
     : [1000, 5000, 10000];
 const RUNS = Number(arg('--runs') ?? (quick ? 3 : 5));
-const BROKERS =
-  (arg('--broker') ?? 'both') === 'both' ? ['embedded', 'nats-server'] : [arg('--broker')!];
+const BROKER_SETS: Readonly<Record<string, readonly string[]>> = {
+  both: ['embedded', 'nats-server'],
+  all: ['embedded', 'nats-server', 'jetstream'],
+};
+const BROKERS = (arg('--broker') ?? 'both').split(',').flatMap((b) => BROKER_SETS[b] ?? [b]);
 /** Simulated nodes per sim process (at least 4 processes). */
 const PER_PROCESS = 2500;
 const PROFILE = arg('--profile');
@@ -300,7 +304,10 @@ function cliStartup(): Promise<number> {
   });
 }
 
-async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
+async function benchBroker(
+  broker: BrokerProcess,
+  centralArgs: readonly string[] = [],
+): Promise<Row[]> {
   const dir = await mkdtemp(join(tmpdir(), 'admiral-bench-fleet-'));
   const central = spawn(
     process.execPath,
@@ -318,6 +325,7 @@ async function benchBroker(broker: BrokerProcess): Promise<Row[]> {
       broker.url,
       '--log-level',
       'warn',
+      ...centralArgs,
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -501,11 +509,28 @@ for (const n of SIZES) {
   floors.set(n, median(xs));
 }
 for (const b of BROKERS) {
-  const broker = b === 'embedded' ? await startEmbedded() : await startNatsServer();
+  if (!['embedded', 'nats-server', 'jetstream'].includes(b)) {
+    throw new Error(
+      `Expected --broker to be embedded, nats-server, jetstream, both or all, got ${b}`,
+    );
+  }
+  const storeDir = await mkdtemp(join(tmpdir(), 'admiral-bench-js-'));
+  const broker =
+    b === 'embedded'
+      ? await startEmbedded()
+      : b === 'jetstream'
+        ? {
+            ...(await startNatsServer(['-js', '-sd', storeDir])),
+            name: 'nats-server + JetStream central',
+          }
+        : await startNatsServer();
   try {
-    all.push(...(await benchBroker(broker)));
+    all.push(
+      ...(await benchBroker(broker, b === 'jetstream' ? ['--central-state', 'jetstream'] : [])),
+    );
   } finally {
     await broker.stop();
+    await rm(storeDir, { recursive: true, force: true });
   }
 }
 if (!RUN_ONLY) {

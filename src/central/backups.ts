@@ -2,7 +2,8 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger.js';
-import type { ServiceEntry, ServiceStore } from '../store/services.js';
+import type { RegistryState } from '../store/registry-state.js';
+import type { ServiceEntry } from '../store/services.js';
 
 // Scheduled backups of the service registry (bpbroker's backup_freq_secs / backup_retain_n):
 // one JSON file per backup, `registry-<UTC time>.json`, written atomically; the oldest beyond
@@ -46,14 +47,19 @@ export function listBackups(dir: string): string[] {
 }
 
 /** Writes one backup of every entry; returns its path. */
-export function writeBackup(store: ServiceStore, dir: string, now = Date.now()): string {
+export async function writeBackup(
+  store: RegistryState,
+  dir: string,
+  now = Date.now(),
+): Promise<string> {
+  const entries = await store.list();
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `registry-${stamp(now)}.json`);
   const body = {
     format: BACKUP_FORMAT,
     version: 1,
     createdAt: new Date(now).toISOString(),
-    entries: store.list(),
+    entries,
   };
   const tmp = `${file}.${process.pid}.tmp`;
   // The registry may hold credentials of the services registered in it.
@@ -85,15 +91,15 @@ export function readBackup(file: string): ServiceEntry[] {
   return parsed.data.entries;
 }
 
-/** Replaces the registry with a backup's entries, in one transaction; returns their count. */
-export function restoreBackup(store: ServiceStore, file: string): number {
+/** Replaces the registry with a backup's entries; returns their count. */
+export async function restoreBackup(store: RegistryState, file: string): Promise<number> {
   const entries = readBackup(file);
-  store.replaceAll(entries);
+  await store.replaceAll(entries);
   return entries.length;
 }
 
 export interface BackupScheduleOptions {
-  readonly store: ServiceStore;
+  readonly store: RegistryState;
   readonly dir: string;
   /** Seconds between backups; 0 disables. */
   readonly freqSecs: number;
@@ -105,12 +111,11 @@ export interface BackupScheduleOptions {
 export function scheduleBackups(options: BackupScheduleOptions): () => void {
   if (options.freqSecs <= 0) return () => undefined;
   const tick = (): void => {
-    try {
-      writeBackup(options.store, options.dir);
-      pruneBackups(options.dir, options.retain);
-    } catch (err) {
-      options.log('warn', 'registry backup failed', { dir: options.dir, error: String(err) });
-    }
+    writeBackup(options.store, options.dir)
+      .then(() => pruneBackups(options.dir, options.retain))
+      .catch((err: unknown) => {
+        options.log('warn', 'registry backup failed', { dir: options.dir, error: String(err) });
+      });
   };
   const timer = setInterval(tick, options.freqSecs * 1000);
   timer.unref();

@@ -6,12 +6,16 @@ import type { Config } from '../config/schema.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
 import type { Logger } from '../observability/logger.js';
 import { InputLimitError, parseJsonBytes } from '../protocol/index.js';
-import { ServiceStore } from '../store/services.js';
+import { openBucket } from '../store/jetstream/buckets.js';
+import { KvRegistryState } from '../store/jetstream/registry.js';
+import type { RegistryState } from '../store/registry-state.js';
+import { ServiceStore, sqliteRegistryState } from '../store/services.js';
 import { type AccessKeyRules, AccessKeys } from './access-keys.js';
 import { scheduleBackups } from './backups.js';
 import { DiscoveryResponder } from './discovery.js';
 import { BadRequestError } from './errors.js';
 import { type ExtensionLimits, parseMethod, runExtension } from './extensions.js';
+import type { CentralState, Leadership } from './leadership.js';
 import { Registry } from './registry.js';
 import { Semaphore } from './semaphore.js';
 import {
@@ -40,7 +44,12 @@ export interface BrokerServicesOptions {
       }
     | undefined;
   readonly accessKeys: AccessKeyRules;
+  /** Where the registry lives: the node's SQLite database, or JetStream KV shared by centrals. */
+  readonly state: CentralState;
 }
+
+/** Every central answers on this queue group: one of them handles each request. */
+export const CENTRAL_QUEUE = 'admiral-central';
 
 /** Maps the validated config onto the broker services' options; paths resolve under the data dir. */
 export function brokerServicesOptions(config: Config): BrokerServicesOptions {
@@ -74,7 +83,19 @@ export function brokerServicesOptions(config: Config): BrokerServicesOptions {
         }
       : undefined,
     accessKeys: c.accessKeys,
+    state:
+      c.state.backend === 'jetstream'
+        ? { backend: 'jetstream', replicas: c.state.replicas, prefix: c.state.bucketPrefix }
+        : { backend: 'sqlite' },
   };
+}
+
+/** Opens the registry's state where the options say it lives. */
+async function openRegistryState(options: CentralState, ctx: NodeContext): Promise<RegistryState> {
+  if (options.backend === 'sqlite') {
+    return sqliteRegistryState(new ServiceStore(ctx.store.database.db));
+  }
+  return new KvRegistryState(await openBucket(ctx.nc, 'registry', options));
 }
 
 /** The broadcast address of 127.0.0.0/8, heard too by a local-mode responder. */
@@ -133,8 +154,11 @@ export class BrokerServices implements NodeExtension {
   #log: Logger = () => undefined;
   readonly #slots: Semaphore;
 
-  constructor(options: BrokerServicesOptions) {
+  readonly #leadership: Leadership;
+
+  constructor(options: BrokerServicesOptions, leadership: Leadership) {
     this.#options = options;
+    this.#leadership = leadership;
     this.#access = new AccessKeys(options.accessKeys);
     this.#slots = new Semaphore(options.extensions.maxConcurrent);
   }
@@ -151,7 +175,7 @@ export class BrokerServices implements NodeExtension {
 
   async start(ctx: NodeContext): Promise<void> {
     this.#log = ctx.options.log;
-    const registry = new Registry(new ServiceStore(ctx.store.database.db));
+    const registry = new Registry(await openRegistryState(this.#options.state, ctx));
     this.#registry = registry;
     const { nc, subjects } = ctx;
     this.#serve(nc, subjects.central(CENTRAL_SERVICES.ping), (data) => {
@@ -161,6 +185,7 @@ export class BrokerServices implements NodeExtension {
       this.#service(registry, parse(ServiceRequestSchema, data)),
     );
     this.#serve(nc, subjects.central(CENTRAL_SERVICES.execute), (data) => this.#execute(data));
+    this.#serve(nc, subjects.central(CENTRAL_SERVICES.leader), () => this.#leadership.view());
     const b = this.#options.backups;
     this.#stopBackups = scheduleBackups({
       store: registry.store,
@@ -223,6 +248,8 @@ export class BrokerServices implements NodeExtension {
     };
     this.#subs.push(
       nc.subscribe(subject, {
+        // Centrals sharing their state on JetStream all serve; one answers each request.
+        queue: CENTRAL_QUEUE,
         callback: (err, msg) => {
           if (err) return;
           let pending: unknown;
@@ -241,11 +268,13 @@ export class BrokerServices implements NodeExtension {
     );
   }
 
-  #service(registry: Registry, req: ServiceRequest): unknown {
+  async #service(registry: Registry, req: ServiceRequest): Promise<unknown> {
     const writer = { ip: req.clientIp ?? '' };
     if (req.op === 'list') {
       // Only the names the caller's key opens: the list says nothing about the others.
-      return registry.list().filter((e) => this.#access.allowsService(e.name, req.accessKey));
+      return (await registry.list()).filter((e) =>
+        this.#access.allowsService(e.name, req.accessKey),
+      );
     }
     this.#access.checkService(req.name, req.accessKey);
     switch (req.op) {
@@ -258,7 +287,7 @@ export class BrokerServices implements NodeExtension {
       case 'get':
         return registry.get(req.name);
       case 'delete':
-        registry.delete(req.name);
+        await registry.delete(req.name);
         return null;
     }
   }

@@ -456,11 +456,11 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
     {
       method: 'GET',
       path: '/ui/api/registry',
-      handler: guarded(false, () => {
+      handler: guarded(false, async () => {
         const reg = options.registry?.();
         if (!reg)
           return json(503, { error: 'the service registry is not running on this central' });
-        return json(200, reg.list());
+        return json(200, await reg.list());
       }),
     },
     {

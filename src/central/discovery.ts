@@ -21,7 +21,7 @@ export interface DiscoveryResponderOptions {
   readonly node: string;
   readonly identity: Identity;
   /** Whether the registry holds `name`. */
-  readonly has: (name: string) => boolean;
+  readonly has: (name: string) => boolean | Promise<boolean>;
   readonly ratePerSource: number;
   readonly log: Logger;
 }
@@ -64,7 +64,7 @@ export class DiscoveryResponder {
       socket.bind(port, host, () => {
         socket.off('error', reject);
         socket.on('error', (err) => log('warn', 'discovery socket error', { error: String(err) }));
-        socket.on('message', (msg, rinfo) => this.#onPacket(msg, rinfo.address, rinfo.port));
+        socket.on('message', (msg, rinfo) => void this.#onPacket(msg, rinfo.address, rinfo.port));
         resolve();
       });
     });
@@ -75,7 +75,7 @@ export class DiscoveryResponder {
     return this.socket.address().port;
   }
 
-  #onPacket(msg: Buffer, address: string, port: number): void {
+  async #onPacket(msg: Buffer, address: string, port: number): Promise<void> {
     // Rate limit before parsing: a flood costs one bucket lookup per packet.
     if (msg.length > MAX_PACKET_BYTES || !this.limiter.allow(address)) {
       this.dropped += 1;
@@ -84,7 +84,7 @@ export class DiscoveryResponder {
     const req = parseRequest(msg);
     let known = false;
     try {
-      known = req !== undefined && this.options.has(req.name);
+      known = req !== undefined && (await this.options.has(req.name));
     } catch (err) {
       this.options.log('warn', 'discovery lookup failed', { error: String(err) });
     }
@@ -93,10 +93,15 @@ export class DiscoveryResponder {
       return;
     }
     this.answered += 1;
+    // The socket may have closed while the lookup ran.
+    if (this.#closed) return;
     this.socket.send(encodeReply(req, this.options.node, this.options.identity), port, address);
   }
 
+  #closed = false;
+
   async close(): Promise<void> {
+    this.#closed = true;
     const closeOne = (socket: Socket): Promise<void> =>
       new Promise((resolve) => {
         try {

@@ -4,6 +4,7 @@ import { BrokerServices, brokerServicesOptions } from './broker-services.js';
 import { dashboardExtension } from './dashboard.js';
 import { type InventoryExtension, inventoryExtension } from './inventory.js';
 import { jobsExtension, jobsOptionsFromConfig } from './jobs.js';
+import { Leadership } from './leadership.js';
 import { natsEnrolmentExtension } from './nats-jwt-access.js';
 
 // The one place that lists the central role's duties: `admiral up` and `admiral node start`
@@ -12,8 +13,12 @@ import { natsEnrolmentExtension } from './nats-jwt-access.js';
 
 /** The extensions a central node runs, built from its validated config. */
 export function centralExtensions(config: Config): NodeExtension[] {
-  const services = new BrokerServices(brokerServicesOptions(config));
+  const options = brokerServicesOptions(config);
+  // First: the others ask it whether this central leads.
+  const leadership = new Leadership(options.state);
+  const services = new BrokerServices(options, leadership);
   const extensions: NodeExtension[] = [
+    leadership,
     services,
     inventoryExtension({ missedHellos: config.central.inventory.missedHellos }),
   ];
@@ -22,7 +27,7 @@ export function centralExtensions(config: Config): NodeExtension[] {
     (e): e is InventoryExtension => e.name === 'inventory' && 'inventory' in e,
   );
   const inventory = () => inventoryExt?.inventory?.list() ?? [];
-  const jobs = jobsExtension(jobsOptionsFromConfig(config, inventory));
+  const jobs = jobsExtension(jobsOptionsFromConfig(config, inventory), leadership);
   extensions.push(jobs);
   // After the inventory and the jobs: it watches both once they started.
   extensions.push(

@@ -1,4 +1,4 @@
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../config/schema.js';
 import { JobRequestError, type JobsRequest, parseJobSubmit } from '../fleet/job-request.js';
 import type { JobView } from '../fleet/job-view.js';
@@ -22,6 +22,7 @@ import { verifyRequest } from '../protocol/signed-request.js';
 import { toAmiral } from './job-amiral.js';
 import { centralTrust, refusalText } from './trusted.js';
 import { JobError, JobRunner, type JobSettings } from './job-runner.js';
+import type { Leadership } from './leadership.js';
 import type { CentralReply } from './wire.js';
 
 // Central's job duty: the runner, `adm.central.jobs` for the CLI (signed requests from trusted
@@ -112,9 +113,13 @@ function errorReply(err: unknown): CentralReply {
   return { ok: false, code, error: refusalText(err) };
 }
 
-export function jobsExtension(options: JobsExtensionOptions): JobsExtension {
+/** The job duty; `adm.central.jobs` is served only while this central leads. */
+export function jobsExtension(
+  options: JobsExtensionOptions,
+  leadership: Leadership,
+): JobsExtension {
   let runner: JobRunner | undefined;
-  let sub: Subscription | undefined;
+  let stopServing: () => void = () => undefined;
   let token: string | undefined;
 
   let trust: TrustLookup = { has: () => false };
@@ -167,6 +172,11 @@ export function jobsExtension(options: JobsExtensionOptions): JobsExtension {
     async (req: HttpRequest): Promise<HttpReply> => {
       if (!hasBearer(req, token)) return unauthorized();
       if (!runner) return { status: 503, body: { error: 'the job service is not running' } };
+      if (!leadership.leading) {
+        const leader = leadership.view().leader;
+        const error = `this central stands by: ${leader === undefined ? 'no central leads right now' : `${leader} leads`}; ask it`;
+        return { status: 503, body: { error, leader: leader ?? null } };
+      }
       return fn(req, runner);
     };
 
@@ -270,22 +280,24 @@ export function jobsExtension(options: JobsExtensionOptions): JobsExtension {
         log: c.options.log,
       });
       runner.start();
-      sub = c.nc.subscribe(c.subjects.central(JOBS_SERVICE), {
-        callback: (err, msg) => {
-          if (err) return;
-          handle(msg)
-            .then(
-              (reply) => respond(c.nc, msg, reply),
-              (e: unknown) => respond(c.nc, msg, errorReply(e)),
-            )
-            .catch((e: unknown) =>
-              c.options.log('warn', 'jobs: cannot answer', { error: String(e) }),
-            );
-        },
-      });
+      stopServing = leadership.whileLeading(() => [
+        c.nc.subscribe(c.subjects.central(JOBS_SERVICE), {
+          callback: (err, msg) => {
+            if (err) return;
+            handle(msg)
+              .then(
+                (reply) => respond(c.nc, msg, reply),
+                (e: unknown) => respond(c.nc, msg, errorReply(e)),
+              )
+              .catch((e: unknown) =>
+                c.options.log('warn', 'jobs: cannot answer', { error: String(e) }),
+              );
+          },
+        }),
+      ]);
     },
     async stop() {
-      sub?.unsubscribe();
+      stopServing();
       runner?.stop();
       runner = undefined;
     },

@@ -1,5 +1,6 @@
 import { checkJsonText } from '../protocol/limits.js';
-import type { ServiceEntry, ServiceStore } from '../store/services.js';
+import type { RegistryState } from '../store/registry-state.js';
+import type { ServiceEntry } from '../store/services.js';
 import { EntryExistsError, EntryNotFoundError } from './errors.js';
 import type { ListedService } from './wire.js';
 
@@ -9,7 +10,8 @@ import type { ListedService } from './wire.js';
 //   never fails.
 // - Data that parses as a JSON object gets `last_write_ts` (Unix seconds) and `last_write_ip`
 //   (the writer's address) first, then its own keys; any other data stays the string it was.
-// Every write is committed (SQLite WAL) before the result is returned and acknowledged.
+// Every write is durable (SQLite WAL, or a JetStream KV put) before the result is returned and
+// acknowledged.
 
 /** Who wrote, and when. */
 export interface Writer {
@@ -44,7 +46,7 @@ export function entryData(entry: ServiceEntry): unknown {
 
 export class Registry {
   constructor(
-    readonly store: ServiceStore,
+    readonly store: RegistryState,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -62,47 +64,49 @@ export class Registry {
   }
 
   /** Creates `name`; throws `EntryExistsError` when it exists. */
-  register(name: string, data: string, writer: Writer): unknown {
+  async register(name: string, data: string, writer: Writer): Promise<unknown> {
     const entry = this.#entry(name, data, writer);
-    if (!this.store.insert(entry)) throw new EntryExistsError(name);
+    if (!(await this.store.insert(entry))) throw new EntryExistsError(name);
     return entryData(entry);
   }
 
   /** Creates or overwrites `name`. */
-  replace(name: string, data: string, writer: Writer): unknown {
+  async replace(name: string, data: string, writer: Writer): Promise<unknown> {
     const entry = this.#entry(name, data, writer);
-    this.store.put(entry);
+    await this.store.put(entry);
     return entryData(entry);
   }
 
   /** Merges a JSON object into the existing object, or creates/overwrites like `replace`. */
-  update(name: string, data: string, writer: Writer): unknown {
-    return this.store.transaction(() => {
-      const old = this.store.get(name);
-      const base = old?.isObject ? (JSON.parse(old.value) as JsonObject) : undefined;
-      const entry = this.#entry(name, data, writer, base);
-      this.store.put(entry);
-      return entryData(entry);
-    });
+  async update(name: string, data: string, writer: Writer): Promise<unknown> {
+    const entry = await this.store.modify(name, (old) =>
+      this.#entry(
+        name,
+        data,
+        writer,
+        old?.isObject ? (JSON.parse(old.value) as JsonObject) : undefined,
+      ),
+    );
+    return entryData(entry);
   }
 
   /** The data of `name`; throws `EntryNotFoundError` when it is missing. */
-  get(name: string): unknown {
-    const entry = this.store.get(name);
+  async get(name: string): Promise<unknown> {
+    const entry = await this.store.get(name);
     if (entry === undefined) throw new EntryNotFoundError(name);
     return entryData(entry);
   }
 
-  has(name: string): boolean {
-    return this.store.get(name) !== undefined;
+  async has(name: string): Promise<boolean> {
+    return (await this.store.get(name)) !== undefined;
   }
 
   /** Removes `name`, whether or not it existed. */
-  delete(name: string): void {
-    this.store.delete(name);
+  async delete(name: string): Promise<void> {
+    await this.store.delete(name);
   }
 
-  list(): ListedService[] {
-    return this.store.list().map((e) => ({ name: e.name, data: entryData(e) }));
+  async list(): Promise<ListedService[]> {
+    return (await this.store.list()).map((e) => ({ name: e.name, data: entryData(e) }));
   }
 }

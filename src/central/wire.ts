@@ -3,7 +3,13 @@ import { z } from 'zod';
 // Requests and replies of the central's plain request/reply services on `adm.central.<service>`
 // (subjects.central): JSON both ways. A reply is `{ok: true, result}` or `{ok: false, code, error}`.
 
-export const CENTRAL_SERVICES = { ping: 'ping', service: 'service', execute: 'execute' } as const;
+export const CENTRAL_SERVICES = {
+  ping: 'ping',
+  service: 'service',
+  execute: 'execute',
+  /** Which central leads (any central answers; see leadership.ts). */
+  leader: 'leader',
+} as const;
 
 /** A registry name: 1 to 256 characters, no control characters. */
 export const serviceName = z

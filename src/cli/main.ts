@@ -46,6 +46,7 @@ const COMMANDS: readonly (readonly [names: readonly string[], load: () => Promis
     [['jobs'], async () => [(await import('./jobs.js')).registerJobs]],
     [['ping'], async () => [(await import('./ping.js')).registerPing]],
     [['service'], async () => [(await import('./service.js')).registerService]],
+    [['state'], async () => [(await import('./state.js')).registerState]],
     [['execute'], async () => [(await import('./execute.js')).registerExecute]],
     [['discover'], async () => [(await import('./discover.js')).registerDiscover]],
     [['chat'], async () => [(await import('./chat.js')).registerChat]],

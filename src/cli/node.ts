@@ -48,7 +48,9 @@ export function registerNode(program: Command): void {
     const opts = command.optsWithGlobals<Record<string, unknown>>();
     const flags = flagsFromOptions(opts);
     if (opts.centralRole === true) flags.isCentral = true;
-    if (typeof flags.helloInterval === 'string') flags.helloInterval = Number(flags.helloInterval);
+    for (const key of ['helloInterval', 'central.state.replicas']) {
+      if (typeof flags[key] === 'string') flags[key] = Number(flags[key]);
+    }
     const configFile = typeof opts.config === 'string' ? opts.config : undefined;
     const loaded = loadConfig({ flags, ...(configFile && { configFile }) });
     const log = stderrLogger(loaded.config.logLevel);

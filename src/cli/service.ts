@@ -5,11 +5,13 @@ import { readBackup } from '../central/backups.js';
 import { requestCentral } from '../central/client.js';
 import { CENTRAL_SERVICES, type ListedService, type ServiceOp } from '../central/wire.js';
 import { DEFAULT_DB_FILE, openDatabase } from '../store/db.js';
+import { loadConfig } from '../config/load.js';
 import { MIGRATIONS } from '../store/schema.js';
 import { ServiceStore } from '../store/services.js';
 import { formatResult, type GlobalFlags, withClient } from './central-client.js';
 import { parseDuration } from './duration.js';
 import { CliError } from './errors.js';
+import { withJetStreamRegistry } from './state.js';
 import { renderRows } from './output.js';
 
 // `admiral service …`: bpclient's key/value service registry on the central (register, replace,
@@ -104,11 +106,19 @@ export function registerService(program: Command): void {
     .command('restore')
     .description("replace the local central's registry with a backup (<data-dir>/backups/*.json)")
     .requiredOption('--backup <file>', 'a backup file written by the central')
-    .action((_opts: unknown, command: Command) => {
+    .action(async (_opts: unknown, command: Command) => {
       const flags = command.optsWithGlobals<GlobalFlags & { backup: string }>();
       const dataDir = resolve(flags.dataDir ?? process.env.ADMIRAL_DATA_DIR ?? 'admiral-data');
       // Check the file before touching the database: a bad backup changes nothing.
       const entries = readBackup(flags.backup);
+      const state = loadConfig({ flags: { dataDir } }).config.central.state;
+      if (state.backend === 'jetstream') {
+        // The centrals share the registry on JetStream: the backup goes there, not into SQLite.
+        const bucket = { replicas: state.replicas, prefix: state.bucketPrefix };
+        await withJetStreamRegistry(flags, dataDir, bucket, (r) => r.replaceAll(entries));
+        process.stdout.write(`restored ${entries.length} entries from ${flags.backup}\n`);
+        return;
+      }
       if (!existsSync(join(dataDir, DEFAULT_DB_FILE))) {
         throw new CliError(`no node database in ${dataDir} (give the central's --data-dir)`);
       }

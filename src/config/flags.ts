@@ -82,6 +82,16 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   },
   { flags: '--tags <tags>', key: 'tags', description: 'tags of this node, comma separated' },
   { flags: '--facts-dir <dir>', key: 'factsDir', description: 'custom facts folder' },
+  {
+    flags: '--central-state <backend>',
+    key: 'central.state.backend',
+    description: "central's state: sqlite, or jetstream (shared by several centrals)",
+  },
+  {
+    flags: '--state-replicas <n>',
+    key: 'central.state.replicas',
+    description: 'copies of each JetStream bucket (1, 3 or 5)',
+  },
 ];
 
 /** The commander attribute name of a flag: `--data-dir <dir>` → `dataDir`. */

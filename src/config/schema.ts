@@ -275,6 +275,20 @@ export const CentralInventoryConfigSchema = z
   })
   .strict();
 
+export const CentralStateConfigSchema = z
+  .object({
+    /** Where central keeps its shared state: `sqlite` (one file in the data dir) or `jetstream` (KV buckets on a nats-server with JetStream, shared by several centrals); default sqlite. */
+    backend: z.enum(['sqlite', 'jetstream']).default('sqlite'),
+    /** Copies of each JetStream bucket on different servers (1, 3 or 5; R3 on a 3-server cluster survives one loss); default 1. */
+    replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
+    /** Prefix of the JetStream bucket names (`<prefix>_registry`, `<prefix>_leader`); default `admiral`. */
+    bucketPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/, { message: '1 to 32 of A-Z a-z 0-9 _ -' })
+      .default('admiral'),
+  })
+  .strict();
+
 /** Duties of the central node; sections are added by the central features (jobs, registry, …). */
 export const CentralConfigSchema = z
   .object({
@@ -286,6 +300,7 @@ export const CentralConfigSchema = z
     accessKeys: CentralAccessKeysConfigSchema.prefault({}),
     inventory: CentralInventoryConfigSchema.prefault({}),
     enrol: CentralEnrolConfigSchema.prefault({}),
+    state: CentralStateConfigSchema.prefault({}),
   })
   .strict();
 

@@ -38,3 +38,15 @@ export class StoreStateError extends Error {
     this.state = fields.state;
   }
 }
+
+/** Central's state cannot be opened on JetStream (the broker has none, or refused the bucket). */
+export class JetStreamStateError extends Error {
+  readonly code = 'ADMIRAL_JETSTREAM_STATE';
+  override readonly name = 'JetStreamStateError';
+  /** The KV bucket concerned. */
+  readonly bucket: string;
+  constructor(message: string, fields: { bucket: string }, options?: ErrorOptions) {
+    super(message, options);
+    this.bucket = fields.bucket;
+  }
+}

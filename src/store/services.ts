@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { Migration } from './migrate.js';
+import type { RegistryState } from './registry-state.js';
 
 // The central's key/value service registry (bpbroker's "service" store): one row per name. The
 // value is kept as text; `is_object` says it is a JSON object (which gets last_write_ts and
@@ -108,4 +109,22 @@ export class ServiceStore {
       for (const e of entries) this.put(e);
     });
   }
+}
+
+/** The SQLite table as the registry's state: a single central's default. */
+export function sqliteRegistryState(store: ServiceStore): RegistryState {
+  return {
+    get: async (name) => store.get(name),
+    list: async () => store.list(),
+    put: async (entry) => store.put(entry),
+    insert: async (entry) => store.insert(entry),
+    modify: async (name, next) =>
+      store.transaction(() => {
+        const entry = next(store.get(name));
+        store.put(entry);
+        return entry;
+      }),
+    delete: async (name) => store.delete(name),
+    replaceAll: async (entries) => store.replaceAll(entries),
+  };
 }

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { type ConnectionOptions, connect, type NatsConnection } from '@nats-io/transport-node';
 import { requireNatsServer } from './nats-server.js';
 import { closedTcpPort } from './ports.js';
@@ -45,6 +46,8 @@ export interface NatsClusterOptions {
   readonly config?: (name: string, dir: string) => string;
   /** How the route probe logs in (servers that require authentication). */
   readonly probe?: Pick<ConnectionOptions, 'authenticator' | 'tls'>;
+  /** Run JetStream on every server (store in the cluster's temporary folder); default false. */
+  readonly jetstream?: boolean;
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -59,12 +62,14 @@ async function startServer(
   routes: readonly number[],
   timeoutMs: number,
   config: string | undefined,
+  jetstream: boolean,
   clusterPort = -1,
 ): Promise<ClusterServer> {
   const configFile = join(dir, `${name}.conf`);
   if (config !== undefined) await writeFile(configFile, config);
   const args = [
     ...(config !== undefined ? ['-c', configFile] : []),
+    ...(jetstream ? ['-js', '-sd', join(dir, name)] : []),
     '-a',
     '127.0.0.1',
     '-p',
@@ -165,6 +170,33 @@ async function waitForRoutes(
   }
 }
 
+/** Waits until JetStream answers on every server (the cluster elected its meta leader). */
+async function waitForJetStream(
+  servers: readonly ClusterServer[],
+  timeoutMs: number,
+  probe: Pick<ConnectionOptions, 'authenticator' | 'tls'> = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const s of servers) {
+    const nc = await connect({ ...probe, servers: s.url, name: 'jetstream-probe' });
+    try {
+      for (;;) {
+        try {
+          await (await jetstreamManager(nc)).getAccountInfo();
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) {
+            throw new Error(`JetStream not up on ${s.name} within ${timeoutMs} ms: ${String(err)}`);
+          }
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    } finally {
+      await nc.close();
+    }
+  }
+}
+
 /** Starts the cluster without a test context; the caller must call stop(). */
 export async function launchNatsCluster(
   bin: string,
@@ -191,11 +223,13 @@ export async function launchNatsCluster(
           i === 0 ? [firstPort] : servers.map((s) => s.clusterPort),
           timeoutMs,
           options.config?.(`n${i + 1}`, dir),
+          options.jetstream ?? false,
           i === 0 ? firstPort : -1,
         ),
       );
     }
     await waitForRoutes(servers, timeoutMs, options.probe);
+    if (options.jetstream) await waitForJetStream(servers, timeoutMs, options.probe);
   } catch (err) {
     await stop();
     throw err;
