@@ -150,6 +150,8 @@ export const BrokerOptionsSchema = z
     tls: TlsSchema.optional(),
     /** WebSocket listener for browsers and nats.js's `wsconnect`; default none. */
     websocket: WebSocketSchema.optional(),
+    /** Log connections and protocol errors at debug level (nats-server's `debug`/`trace`); default false. */
+    debug: z.boolean().default(false),
     /** Allow a non-loopback listener without TLS and auth; default false. */
     insecure: z.boolean().default(false),
   })

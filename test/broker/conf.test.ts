@@ -254,6 +254,12 @@ test('a nats-server option the embedded broker lacks is refused by name', async 
   await rejectsWith(options, /`jetstream` is a nats-server option .* does not support/);
 });
 
+test('debug or trace turns on debug logging; a non-boolean is refused', async (t) => {
+  assert.equal((await (await load(t, 'debug: false\ntrace: true\n')).options).debug, true);
+  assert.equal((await (await load(t, 'debug: off\n')).options).debug, false);
+  await rejectsWith((await load(t, 'trace: "loud"\n')).options, /Expected `trace` to be a boolean/);
+});
+
 test('a wrongly typed value says what was expected and what was found', async (t) => {
   const { options } = await load(t, 'max_payload: "big"\n');
   await rejectsWith(
