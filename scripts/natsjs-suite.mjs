@@ -45,9 +45,18 @@ const junit = join(work, `junit-${values.broker}.xml`);
 const tests = positionals.length > 0 ? positionals.map((p) => join('core', 'tests', p)) : ['core/tests'];
 const r = spawnSync(
   values.deno,
-  ['test', '-A', '--no-check', '--quiet', `--junit-path=${junit}`, ...tests],
+  [
+    'test',
+    '-A',
+    '--no-check',
+    '--quiet',
+    `--preload=${join(here, 'natsjs-suite', 'time-limit.ts')}`,
+    `--junit-path=${junit}`,
+    ...tests,
+  ],
   { cwd: work, stdio: 'inherit', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
 );
+killLeftServers(bin);
 if (r.error) fail(`could not run ${values.deno}: ${r.error.message} (npm install deno gives one)`);
 
 const results = parseJunit(readFileSync(junit, 'utf8'));
@@ -104,9 +113,23 @@ function writeServerWrapper(dest, broker) {
     broker === 'embedded'
       ? `exec -a nats-server ${process.execPath} ${join(repo, 'dist', 'src', 'cli', 'main.js')} broker start "$@"`
       : 'exec /usr/sbin/nats-server "$@"';
-  writeFileSync(join(bin, 'nats-server'), `#!/bin/bash\n${target}\n`);
+  rmSync(join(bin, 'pids'), { force: true });
+  // Each server's pid is noted, so that servers a timed-out test left running can be stopped.
+  writeFileSync(join(bin, 'nats-server'), `#!/bin/bash\necho $$ >> ${join(bin, 'pids')}\n${target}\n`);
   chmodSync(join(bin, 'nats-server'), 0o755);
   return bin;
+}
+
+function killLeftServers(bin) {
+  const file = join(bin, 'pids');
+  if (!existsSync(file)) return;
+  for (const pid of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }
 
 function parseJunit(xml) {
