@@ -3,7 +3,7 @@
 // it in memory. Rules cite nats-server's server/client.go.
 
 import type { Duplex } from 'node:stream';
-import type { Authenticator, ConnectCredentials } from './auth.js';
+import type { AuthResult, Authenticator, ConnectCredentials } from './auth.js';
 import { ServerErrorText } from './errors.js';
 import type { BrokerOptions, BrokerStats } from './options.js';
 import { OpKind, type ParsedOp, ParseErrorKind, Parser, type ParserSink } from './parser.js';
@@ -345,14 +345,7 @@ export class Connection implements ParserSink {
         }
         this.sublist = host.sublistFor(res.account);
       }
-      if (res.expiresAt !== undefined) {
-        // client.go setExpiration: closed with 'User Authentication Expired' when the JWT expires.
-        this.expireTimer = setTimeout(
-          () => this.closeWithError(ServerErrorText.AuthExpired),
-          Math.max(0, Math.min(res.expiresAt - Date.now(), 2 ** 31 - 1)),
-        );
-        this.expireTimer.unref();
-      }
+      this.expireAt(res);
       if (this.authTimer) {
         clearTimeout(this.authTimer);
         this.authTimer = null;
@@ -778,6 +771,23 @@ export class Connection implements ParserSink {
   }
 
   /** Sends -ERR then closes, as nats-server does for fatal protocol errors. */
+  /**
+   * client.go setExpiration and accounts.go expiredTimeout: the connection is closed when its user
+   * JWT expires ('User Authentication Expired') or its account's does ('Account Authentication Expired').
+   */
+  private expireAt(res: AuthResult): void {
+    const user = res.expiresAt ?? Infinity;
+    const account = res.accountExpiresAt ?? Infinity;
+    const at = Math.min(user, account);
+    if (at === Infinity) return;
+    const text = account <= user ? ServerErrorText.AccountAuthExpired : ServerErrorText.AuthExpired;
+    this.expireTimer = setTimeout(
+      () => this.closeWithError(text),
+      Math.max(0, Math.min(at - Date.now(), 2 ** 31 - 1)),
+    );
+    this.expireTimer.unref();
+  }
+
   closeWithError(text: string): void {
     if (this.closed) return;
     this.sendErr(text);
