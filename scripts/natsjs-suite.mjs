@@ -3,7 +3,8 @@
 // nats-server or the embedded broker and writes each test's result. See docs/broker.md.
 //
 //   node scripts/natsjs-suite.mjs --source NATSJS_GIT_DIR --work DIR --broker embedded|nats-server
-//                                 [--deno PATH] [--out results.json] [--compare other.json] [FILE_FILTER...]
+//                                 [--deno PATH] [--main admiral/dist/src/cli/main.js] [--out results.json]
+//                                 [--compare other.json] [TEST_FILE...]
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -20,6 +21,7 @@ const { values, positionals } = parseArgs({
     work: { type: 'string', default: '/tmp/natsjs-suite' },
     broker: { type: 'string', default: 'embedded' },
     deno: { type: 'string', default: 'deno' },
+    main: { type: 'string', default: join(repo, 'dist', 'src', 'cli', 'main.js') },
     out: { type: 'string' },
     compare: { type: 'string' },
   },
@@ -111,7 +113,7 @@ function writeServerWrapper(dest, broker) {
   mkdirSync(bin, { recursive: true });
   const target =
     broker === 'embedded'
-      ? `exec -a nats-server ${process.execPath} ${join(repo, 'dist', 'src', 'cli', 'main.js')} broker start "$@"`
+      ? `exec -a nats-server ${process.execPath} ${resolve(values.main)} broker start "$@"`
       : 'exec /usr/sbin/nats-server "$@"';
   rmSync(join(bin, 'pids'), { force: true });
   // Each server's pid is noted, so that servers a timed-out test left running can be stopped.
@@ -140,7 +142,7 @@ function parseJunit(xml) {
   for (const m of xml.matchAll(re)) {
     const body = m[4] ?? '';
     const status = /<failure/.test(body) ? 'fail' : /<skipped/.test(body) ? 'skip' : 'pass';
-    results[`${decode(m[2]).replace(/^.*core\/tests\//, '')} > ${decode(m[1])}`] = status;
+    results[decode(m[1])] = status;
   }
   return results;
 }

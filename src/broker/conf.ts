@@ -922,6 +922,9 @@ class Mapper {
           out.tls = this.tls(m, key);
           break;
         }
+        case 'allow_non_tls':
+          out.allowNonTls = this.bool(root, key, key);
+          break;
         default:
           this.unknown(root, key, key, UNSUPPORTED_TOP_LEVEL);
       }

@@ -148,6 +148,8 @@ export const BrokerOptionsSchema = z
     resolverPreload: z.record(z.string(), z.string()).default({}),
     authorization: AuthorizationSchema.optional(),
     tls: TlsSchema.optional(),
+    /** With `tls`, also serve clients that do not start TLS (INFO says `tls_available`); default false. */
+    allowNonTls: z.boolean().default(false),
     /** WebSocket listener for browsers and nats.js's `wsconnect`; default none. */
     websocket: WebSocketSchema.optional(),
     /** Log connections and protocol errors at debug level (nats-server's `debug`/`trace`); default false. */
