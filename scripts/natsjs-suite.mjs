@@ -38,13 +38,16 @@ if (!['embedded', 'nats-server'].includes(values.broker)) {
 const work = resolve(values.work);
 if (values.source) unpack(resolve(values.source), work);
 if (!existsSync(join(work, 'core', 'tests'))) {
-  fail(`${work}/core/tests not found: pass --source with a nats.js git directory (github:nats-io/nats.js)`);
+  fail(
+    `${work}/core/tests not found: pass --source with a nats.js git directory (github:nats-io/nats.js)`,
+  );
 }
 writeImportMap(work);
 const bin = writeServerWrapper(work, values.broker);
 
 const junit = join(work, `junit-${values.broker}.xml`);
-const tests = positionals.length > 0 ? positionals.map((p) => join('core', 'tests', p)) : ['core/tests'];
+const tests =
+  positionals.length > 0 ? positionals.map((p) => join('core', 'tests', p)) : ['core/tests'];
 const r = spawnSync(
   values.deno,
   [
@@ -65,7 +68,9 @@ const results = parseJunit(readFileSync(junit, 'utf8'));
 const out = values.out ?? join(work, `results-${values.broker}.json`);
 writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
 const passed = Object.values(results).filter((v) => v === 'pass').length;
-console.log(`${values.broker}: ${passed} of ${Object.keys(results).length} passed; results in ${out}`);
+console.log(
+  `${values.broker}: ${passed} of ${Object.keys(results).length} passed; results in ${out}`,
+);
 
 function fail(msg) {
   console.error(msg);
@@ -76,13 +81,18 @@ function fail(msg) {
 function unpack(source, dest) {
   rmSync(dest, { recursive: true, force: true });
   mkdirSync(dest, { recursive: true });
-  const archive = spawnSync('git', ['--git-dir', source, 'archive', 'HEAD', 'core', 'nst', 'transport-deno'], {
-    maxBuffer: 1 << 30,
-  });
+  const archive = spawnSync(
+    'git',
+    ['--git-dir', source, 'archive', 'HEAD', 'core', 'nst', 'transport-deno'],
+    {
+      maxBuffer: 1 << 30,
+    },
+  );
   if (archive.status !== 0) fail(`git archive in ${source} failed: ${archive.stderr}`);
   const tar = spawnSync('tar', ['-x', '-C', dest], { input: archive.stdout });
   if (tar.status !== 0) fail(`tar failed: ${tar.stderr}`);
-  for (const member of ['core', 'nst', 'transport-deno']) rmSync(join(dest, member, 'deno.json'), { force: true });
+  for (const member of ['core', 'nst', 'transport-deno'])
+    rmSync(join(dest, member, 'deno.json'), { force: true });
 }
 
 // jsr: is not reachable here: @std/* come from small local shims, the @nats-io helpers from npm.
@@ -108,16 +118,21 @@ function writeImportMap(dest) {
 }
 
 // The harness spawns `nats-server -c FILE` from PATH and waits for nats-server_<pid>.ports.
+// Some of its configurations listen on 0.0.0.0 without authentication, which the embedded broker
+// refuses unless told --insecure (see docs/broker.md): the run measures the protocol, not that default.
 function writeServerWrapper(dest, broker) {
   const bin = join(dest, `bin-${broker}`);
   mkdirSync(bin, { recursive: true });
   const target =
     broker === 'embedded'
-      ? `exec -a nats-server ${process.execPath} ${resolve(values.main)} broker start "$@"`
+      ? `exec -a nats-server ${process.execPath} ${resolve(values.main)} broker start --insecure "$@"`
       : 'exec /usr/sbin/nats-server "$@"';
   rmSync(join(bin, 'pids'), { force: true });
   // Each server's pid is noted, so that servers a timed-out test left running can be stopped.
-  writeFileSync(join(bin, 'nats-server'), `#!/bin/bash\necho $$ >> ${join(bin, 'pids')}\n${target}\n`);
+  writeFileSync(
+    join(bin, 'nats-server'),
+    `#!/bin/bash\necho $$ >> ${join(bin, 'pids')}\n${target}\n`,
+  );
   chmodSync(join(bin, 'nats-server'), 0o755);
   return bin;
 }
@@ -137,7 +152,12 @@ function killLeftServers(bin) {
 function parseJunit(xml) {
   const results = {};
   const decode = (s) =>
-    s.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    s
+      .replace(/&quot;/g, '"')
+      .replace(/&apos;/g, "'")
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
   const re = /<testcase name="([^"]*)" classname="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g;
   for (const m of xml.matchAll(re)) {
     const body = m[4] ?? '';
@@ -153,6 +173,7 @@ function compare(subjectFile, referenceFile) {
   const subject = JSON.parse(readFileSync(subjectFile, 'utf8'));
   const reference = JSON.parse(readFileSync(referenceFile, 'utf8'));
   for (const [name, status] of Object.entries(reference)) {
-    if (status === 'pass' && subject[name] !== 'pass') console.log(`${subject[name] ?? 'missing'}\t${name}`);
+    if (status === 'pass' && subject[name] !== 'pass')
+      console.log(`${subject[name] ?? 'missing'}\t${name}`);
   }
 }

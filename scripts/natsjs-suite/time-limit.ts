@@ -19,8 +19,7 @@ function limited(name: string, fn: Fn): Fn {
   };
 }
 
-// deno-lint-ignore no-explicit-any
-(Deno as any).test = (...args: unknown[]) => {
+(Deno as { test: unknown }).test = (...args: unknown[]) => {
   const fnAt = args.findIndex((a) => typeof a === "function");
   const def = (typeof args[0] === "object" ? args[0] : typeof args[1] === "object" ? args[1] : {}) as Deno.TestDefinition;
   const given = typeof args[0] === "string" ? args[0] : def.name ?? (args[fnAt] as Fn | undefined)?.name ?? "test";
