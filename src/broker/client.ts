@@ -173,6 +173,7 @@ export class Connection implements ParserSink {
   private creds: ConnectFields | null = null;
 
   private readonly parser: Parser;
+  private readonly trace: boolean;
   private out: Buffer = Buffer.allocUnsafe(0);
   private outPos = 0;
   private pingsOut = 0;
@@ -198,6 +199,7 @@ export class Connection implements ParserSink {
     this.transport = meta.transport ?? 'nats';
     this.sublist = host.sublist;
     const opts = host.options;
+    this.trace = opts.trace;
     this.parser = new Parser(this, {
       maxControlLine: opts.maxControlLine,
       maxPayload: opts.maxPayload,
@@ -259,6 +261,7 @@ export class Connection implements ParserSink {
   // ---- parser sink: the one dispatch switch ----
 
   onOp(op: ParsedOp): void {
+    if (this.trace) this.traceIn(op);
     switch (op.kind) {
       case OpKind.Pub:
       case OpKind.Hpub:
@@ -287,6 +290,35 @@ export class Connection implements ParserSink {
         // Clients may send these; nats-server ignores them from a client.
         break;
     }
+  }
+
+  /** client.go traceInOp: `<<- [SUB foo 1]`. CONNECT is left out: it may carry a password. */
+  private traceIn(op: ParsedOp): void {
+    const args = (...a: string[]): string => a.filter((x) => x !== '').join(' ');
+    let line: string;
+    switch (op.kind) {
+      case OpKind.Pub:
+        line = `PUB ${args(op.subject, op.reply, op.sizeText)}`;
+        break;
+      case OpKind.Hpub:
+        line = `HPUB ${args(op.subject, op.reply, op.hdrText, op.sizeText)}`;
+        break;
+      case OpKind.Sub:
+        line = `SUB ${args(op.subject, op.queue, op.sid)}`;
+        break;
+      case OpKind.Unsub:
+        line = `UNSUB ${args(op.sid, op.max >= 0 ? String(op.max) : '')}`;
+        break;
+      case OpKind.Ping:
+        line = 'PING';
+        break;
+      case OpKind.Pong:
+        line = 'PONG';
+        break;
+      default:
+        return;
+    }
+    this.host.log('debug', `<<- [${line}]`, { cid: this.cid });
   }
 
   onParseError(kind: ParseErrorKind): void {

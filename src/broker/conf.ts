@@ -903,9 +903,10 @@ class Mapper {
           break;
         }
         case 'debug':
+          out.debug = this.bool(root, key, key);
+          break;
         case 'trace':
-          // nats.js's test harness writes `debug: false` into some configurations.
-          out.debug = (out.debug ?? false) || this.bool(root, key, key);
+          out.trace = this.bool(root, key, key);
           break;
         case 'http_base_path':
           out.httpBasePath = this.str(root, key, key);

@@ -74,7 +74,8 @@ export function registerBroker(program: Command): void {
       const options: BrokerOptionsInput = { ...fromFile, ...flagOptions };
       // A configuration's `debug`/`trace` turns on debug logging unless --log-level says otherwise.
       const level =
-        options.debug && command.getOptionValueSource('logLevel') === 'default'
+        (options.debug === true || options.trace === true) &&
+        command.getOptionValueSource('logLevel') === 'default'
           ? 'debug'
           : flags.logLevel;
       const server = await Broker.start(options, stderrLogger(level));
