@@ -28,6 +28,8 @@ export interface AuthResult {
   readonly account?: string;
   /** When the credentials expire (ms since the epoch), if they do. */
   readonly expiresAt?: number;
+  /** When the account expires (ms since the epoch), if it does (operator mode). */
+  readonly accountExpiresAt?: number;
   /** Most connections of the account at once; -1 unlimited (operator mode). */
   readonly accountMaxConnections?: number;
 }
@@ -227,6 +229,7 @@ export class Authenticator {
           permissions: perms,
           account: r.account,
           expiresAt: r.expiresAt,
+          accountExpiresAt: r.accountExpiresAt,
           accountMaxConnections: r.maxConnections,
         };
       } catch (err) {

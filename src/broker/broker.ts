@@ -60,7 +60,7 @@ export function resolveOptions(input: BrokerOptionsInput | undefined): BrokerOpt
     );
   }
   const o = parsed.data;
-  if (!isLoopbackHost(o.host) && !o.insecure && !(o.tls && hasAuth(o))) {
+  if (!isLoopbackHost(o.host) && !o.insecure && !(o.tls && !o.allowNonTls && hasAuth(o))) {
     throw new InsecureListenError(o.host);
   }
   if (o.httpsPort !== undefined && !o.tls) {
@@ -211,8 +211,10 @@ class BrokerCore implements ConnectionHost, StreamAcceptor, MonitorSource {
       headers: true,
     };
     if (this.auth.required) info.auth_required = true;
-    if (o.tls) info.tls_required = true;
+    // server.go NewServer: with allow_non_tls, TLS is offered (tls_available), not required.
+    if (o.tls && !o.allowNonTls) info.tls_required = true;
     if (o.tls?.verify) info.tls_verify = true;
+    if (o.tls && o.allowNonTls) info.tls_available = true;
     info.max_payload = o.maxPayload;
     info.client_id = cid;
     if (clientIp !== '') info.client_ip = clientIp;

@@ -3,7 +3,7 @@
 // it in memory. Rules cite nats-server's server/client.go.
 
 import type { Duplex } from 'node:stream';
-import type { Authenticator, ConnectCredentials } from './auth.js';
+import type { AuthResult, Authenticator, ConnectCredentials } from './auth.js';
 import { ServerErrorText } from './errors.js';
 import type { BrokerOptions, BrokerStats } from './options.js';
 import { OpKind, type ParsedOp, ParseErrorKind, Parser, type ParserSink } from './parser.js';
@@ -173,6 +173,7 @@ export class Connection implements ParserSink {
   private creds: ConnectFields | null = null;
 
   private readonly parser: Parser;
+  private readonly trace: boolean;
   private out: Buffer = Buffer.allocUnsafe(0);
   private outPos = 0;
   private pingsOut = 0;
@@ -198,6 +199,7 @@ export class Connection implements ParserSink {
     this.transport = meta.transport ?? 'nats';
     this.sublist = host.sublist;
     const opts = host.options;
+    this.trace = opts.trace;
     this.parser = new Parser(this, {
       maxControlLine: opts.maxControlLine,
       maxPayload: opts.maxPayload,
@@ -259,6 +261,7 @@ export class Connection implements ParserSink {
   // ---- parser sink: the one dispatch switch ----
 
   onOp(op: ParsedOp): void {
+    if (this.trace) this.traceIn(op);
     switch (op.kind) {
       case OpKind.Pub:
       case OpKind.Hpub:
@@ -287,6 +290,35 @@ export class Connection implements ParserSink {
         // Clients may send these; nats-server ignores them from a client.
         break;
     }
+  }
+
+  /** client.go traceInOp: `<<- [SUB foo 1]`. CONNECT is left out: it may carry a password. */
+  private traceIn(op: ParsedOp): void {
+    const args = (...a: string[]): string => a.filter((x) => x !== '').join(' ');
+    let line: string;
+    switch (op.kind) {
+      case OpKind.Pub:
+        line = `PUB ${args(op.subject, op.reply, op.sizeText)}`;
+        break;
+      case OpKind.Hpub:
+        line = `HPUB ${args(op.subject, op.reply, op.hdrText, op.sizeText)}`;
+        break;
+      case OpKind.Sub:
+        line = `SUB ${args(op.subject, op.queue, op.sid)}`;
+        break;
+      case OpKind.Unsub:
+        line = `UNSUB ${args(op.sid, op.max >= 0 ? String(op.max) : '')}`;
+        break;
+      case OpKind.Ping:
+        line = 'PING';
+        break;
+      case OpKind.Pong:
+        line = 'PONG';
+        break;
+      default:
+        return;
+    }
+    this.host.log('debug', `<<- [${line}]`, { cid: this.cid });
   }
 
   onParseError(kind: ParseErrorKind): void {
@@ -345,14 +377,7 @@ export class Connection implements ParserSink {
         }
         this.sublist = host.sublistFor(res.account);
       }
-      if (res.expiresAt !== undefined) {
-        // client.go setExpiration: closed with 'User Authentication Expired' when the JWT expires.
-        this.expireTimer = setTimeout(
-          () => this.closeWithError(ServerErrorText.AuthExpired),
-          Math.max(0, Math.min(res.expiresAt - Date.now(), 2 ** 31 - 1)),
-        );
-        this.expireTimer.unref();
-      }
+      this.expireAt(res);
       if (this.authTimer) {
         clearTimeout(this.authTimer);
         this.authTimer = null;
@@ -778,6 +803,23 @@ export class Connection implements ParserSink {
   }
 
   /** Sends -ERR then closes, as nats-server does for fatal protocol errors. */
+  /**
+   * client.go setExpiration and accounts.go expiredTimeout: the connection is closed when its user
+   * JWT expires ('User Authentication Expired') or its account's does ('Account Authentication Expired').
+   */
+  private expireAt(res: AuthResult): void {
+    const user = res.expiresAt ?? Infinity;
+    const account = res.accountExpiresAt ?? Infinity;
+    const at = Math.min(user, account);
+    if (at === Infinity) return;
+    const text = account <= user ? ServerErrorText.AccountAuthExpired : ServerErrorText.AuthExpired;
+    this.expireTimer = setTimeout(
+      () => this.closeWithError(text),
+      Math.max(0, Math.min(at - Date.now(), 2 ** 31 - 1)),
+    );
+    this.expireTimer.unref();
+  }
+
   closeWithError(text: string): void {
     if (this.closed) return;
     this.sendErr(text);

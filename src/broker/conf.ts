@@ -545,7 +545,6 @@ const UNSUPPORTED_TOP_LEVEL = new Set([
   'client_advertise',
   'cluster',
   'connect_error_reports',
-  'debug',
   'gateway',
   'jetstream',
   'log_file',
@@ -559,7 +558,6 @@ const UNSUPPORTED_TOP_LEVEL = new Set([
   'reconnect_error_reports',
   'syslog',
   'remote_syslog',
-  'trace',
   'trace_verbose',
   'authentication',
   'max_closed_clients',
@@ -904,6 +902,12 @@ class Mapper {
           }
           break;
         }
+        case 'debug':
+          out.debug = this.bool(root, key, key);
+          break;
+        case 'trace':
+          out.trace = this.bool(root, key, key);
+          break;
         case 'http_base_path':
           out.httpBasePath = this.str(root, key, key);
           break;
@@ -919,6 +923,9 @@ class Mapper {
           out.tls = this.tls(m, key);
           break;
         }
+        case 'allow_non_tls':
+          out.allowNonTls = this.bool(root, key, key);
+          break;
         default:
           this.unknown(root, key, key, UNSUPPORTED_TOP_LEVEL);
       }

@@ -61,6 +61,7 @@ export const ServerErrorText = {
   NoRespondersNeedHeaders: 'no responders requires headers support',
   StaleConnection: 'Stale Connection',
   AuthExpired: 'User Authentication Expired',
+  AccountAuthExpired: 'Account Authentication Expired',
   MaxAccountConnections: 'maximum account active connections exceeded',
   InvalidSubject: 'Invalid Subject',
   InvalidPublishSubject: 'Invalid Publish Subject',

@@ -139,8 +139,14 @@ export interface JwtUser {
   permissions: PermissionsInput | undefined;
   /** When the user JWT expires (ms since the epoch), if it does. */
   expiresAt: number | undefined;
+  /** When the account JWT expires (ms since the epoch), if it does. */
+  accountExpiresAt: number | undefined;
   /** The account's `limits.conn`: -1 unlimited; a JWT without limits admits none (nats-server). */
   maxConnections: number;
+}
+
+function expiryMs(c: Claims): number | undefined {
+  return typeof c.exp === 'number' && c.exp > 0 ? c.exp * 1000 : undefined;
 }
 
 function subjectList(v: unknown): string[] | undefined {
@@ -291,7 +297,8 @@ export class JwtTrust {
       user: u.sub,
       account: accountPub,
       permissions: userPermissions(nats),
-      expiresAt: typeof u.exp === 'number' && u.exp > 0 ? u.exp * 1000 : undefined,
+      expiresAt: expiryMs(u),
+      accountExpiresAt: expiryMs(acc.claims),
       maxConnections: accountConnLimit(acc.claims.nats!),
     };
   }

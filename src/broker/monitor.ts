@@ -177,7 +177,7 @@ export class Monitor {
       port: s.port,
     };
     if (s.authRequired) v.auth_required = true;
-    if (o.tls) v.tls_required = true;
+    if (o.tls && !o.allowNonTls) v.tls_required = true;
     if (o.tls?.verify) v.tls_verify = true;
     const urls = s.connectUrls();
     if (urls.length > 0) v.connect_urls = urls;

@@ -148,8 +148,14 @@ export const BrokerOptionsSchema = z
     resolverPreload: z.record(z.string(), z.string()).default({}),
     authorization: AuthorizationSchema.optional(),
     tls: TlsSchema.optional(),
+    /** With `tls`, also serve clients that do not start TLS (INFO says `tls_available`); default false. */
+    allowNonTls: z.boolean().default(false),
     /** WebSocket listener for browsers and nats.js's `wsconnect`; default none. */
     websocket: WebSocketSchema.optional(),
+    /** Log connections and protocol errors at debug level (nats-server's `debug`); default false. */
+    debug: z.boolean().default(false),
+    /** Also log each operation a client sends, as nats-server's `trace` (`<<- [SUB foo 1]`); default false. */
+    trace: z.boolean().default(false),
     /** Allow a non-loopback listener without TLS and auth; default false. */
     insecure: z.boolean().default(false),
   })

@@ -75,11 +75,35 @@ export async function listen(options: BrokerOptions, acceptor: StreamAcceptor): 
       return;
     }
     raw.write(greeting.info);
+    if (!options.allowNonTls) {
+      startTls(raw, meta, greeting);
+      return;
+    }
+    // server.go createClient with allow_non_tls: a first byte of 0x16 (a TLS record) starts the
+    // handshake; anything else, or nothing within the TLS timeout, is a plain-text client.
+    const timer = setTimeout(() => choose(undefined), handshakeMs);
+    timer.unref();
+    const choose = (first: Buffer | undefined): void => {
+      clearTimeout(timer);
+      raw.off('data', choose);
+      raw.pause();
+      if (first !== undefined) raw.unshift(first);
+      if (first?.[0] === 0x16) {
+        startTls(raw, meta, greeting);
+        return;
+      }
+      acceptor.attach(raw, { ...meta, tls: false }, greeting, true);
+      raw.resume();
+    };
+    raw.on('data', choose);
+  });
+
+  function startTls(raw: net.Socket, meta: ConnectionMeta, greeting: Greeting): void {
     handshaking.add(raw);
     // Wrap before any data is read so the client's ClientHello reaches the TLS layer.
     const secure = new tls.TLSSocket(raw, {
       isServer: true,
-      secureContext: ctx,
+      secureContext: ctx!,
       requestCert: verify,
       rejectUnauthorized: verify,
     });
@@ -103,7 +127,7 @@ export async function listen(options: BrokerOptions, acceptor: StreamAcceptor): 
       secure.off('error', onError);
       acceptor.attach(secure, meta, greeting, true);
     });
-  });
+  }
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void =>

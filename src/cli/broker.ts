@@ -56,7 +56,7 @@ export function registerBroker(program: Command): void {
     .option('-n, --server-name <name>', 'server name reported in INFO')
     .option('--insecure', 'allow a non-loopback listener without TLS and auth')
     .option('--log-level <level>', 'debug, info, warn, error or silent', 'info')
-    .action(async (flags: BrokerStartFlags) => {
+    .action(async (flags: BrokerStartFlags, command: Command) => {
       const fromFile: BrokerOptionsInput = flags.config
         ? await loadBrokerConfigFile(flags.config)
         : {};
@@ -72,7 +72,13 @@ export function registerBroker(program: Command): void {
         ...(flags.insecure !== undefined && { insecure: flags.insecure }),
       };
       const options: BrokerOptionsInput = { ...fromFile, ...flagOptions };
-      const server = await Broker.start(options, stderrLogger(flags.logLevel));
+      // A configuration's `debug`/`trace` turns on debug logging unless --log-level says otherwise.
+      const level =
+        (options.debug === true || options.trace === true) &&
+        command.getOptionValueSource('logLevel') === 'default'
+          ? 'debug'
+          : flags.logLevel;
+      const server = await Broker.start(options, stderrLogger(level));
       process.stdout.write(`broker listening on ${server.url}\n`);
       if (server.monitorUrl) process.stdout.write(`monitoring on ${server.monitorUrl}\n`);
       if (server.monitorsUrl) process.stdout.write(`monitoring on ${server.monitorsUrl}\n`);

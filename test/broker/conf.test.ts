@@ -254,6 +254,13 @@ test('a nats-server option the embedded broker lacks is refused by name', async 
   await rejectsWith(options, /`jetstream` is a nats-server option .* does not support/);
 });
 
+test('debug and trace are booleans; a non-boolean is refused', async (t) => {
+  const options = await (await load(t, 'debug: false\ntrace: true\n')).options;
+  assert.equal(options.debug, false);
+  assert.equal(options.trace, true);
+  await rejectsWith((await load(t, 'trace: "loud"\n')).options, /Expected `trace` to be a boolean/);
+});
+
 test('a wrongly typed value says what was expected and what was found', async (t) => {
   const { options } = await load(t, 'max_payload: "big"\n');
   await rejectsWith(

@@ -518,6 +518,29 @@ conformance(
 );
 
 conformance(
+  'with allow_non_tls a TLS broker offers TLS (tls_available) and serves clients with and without it',
+  async (t, b) => {
+    const secure = await conn(t, b, { tls: { ca: tls!.ca } });
+    assert.equal(secure.info?.tls_available, true);
+    assert.equal(secure.info?.tls_required, undefined);
+    const plain = await conn(t, b, { tls: null });
+    const got = collect(secure, 'mixed.x');
+    await settle(secure);
+    plain.publish('mixed.x', 'from plain text');
+    await settle(plain);
+    await settle(secure);
+    assert.deepEqual(
+      got.map((m) => m.string()),
+      ['from plain text'],
+    );
+  },
+  {
+    configDir: () => tls!.dir,
+    config: 'allow_non_tls: true\ntls { cert_file: "server.pem", key_file: "server-key.pem" }\n',
+  },
+);
+
+conformance(
   'a monitoring endpoint over HTTPS uses the tls certificate',
   async (_t, b) => {
     assert.ok(b.monitorUrl);

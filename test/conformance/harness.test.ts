@@ -92,3 +92,17 @@ forEachBroker(
     config: `operator: "${opJwt}"\nresolver: MEMORY\nresolver_preload: {\n  ${acc.getPublicKey()}: "${accJwt}"\n}\n`,
   },
 );
+
+forEachBroker(
+  'the logging switches debug and trace load with the rest of the configuration',
+  async (t, b) => {
+    const nc = await connect({ servers: b.url, reconnect: false, user: 'a', pass: 'a' });
+    t.after(() => nc.close());
+    await nc.flush();
+    await assert.rejects(connect({ servers: b.url, reconnect: false, user: 'a', pass: 'b' }));
+  },
+  {
+    config:
+      'debug: false\ntrace: true\nauthorization {\n  users [ { user: "a", password: "a" } ]\n}\n',
+  },
+);

@@ -220,6 +220,35 @@ forEachBroker(
   { ...setup, timeoutMs: 20_000 },
 );
 
+let expiringAccountUser: { jwt: string; kp: KeyPair } | undefined;
+forEachBroker(
+  'the users of an account whose JWT expires are told Account Authentication Expired and closed',
+  async (t, b) => {
+    const c = await rawAs(t, b, expiringAccountUser!);
+    assert.ok(await c.waitFor((s) => s.includes('PONG\r\n')), c.text);
+    assert.ok(await c.waitFor((s) => s.includes('Expired'), 5000), c.text);
+    await c.closedAt;
+    assert.ok(c.text.endsWith("-ERR 'Account Authentication Expired'\r\n"), c.text);
+  },
+  {
+    timeoutMs: 20_000,
+    // A fresh account per broker, expiring 2 s after it starts.
+    config: async () => {
+      const op = createOperator();
+      const acc = createAccount();
+      const accJwt = await encodeAccount(
+        'short',
+        acc,
+        { limits: { conn: -1, subs: -1 } },
+        { signer: op, exp: now() + 2 },
+      );
+      const kp = createUser();
+      expiringAccountUser = { kp, jwt: await encodeUser('u', kp, acc) };
+      return `operator: "${await encodeOperator('op', op)}"\nresolver: MEMORY\nresolver_preload: {\n  ${acc.getPublicKey()}: "${accJwt}"\n}\n`;
+    },
+  },
+);
+
 forEachBroker(
   'an account’s connection limit is enforced with nats-server’s error',
   async (t, b) => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadBrokerConfigFile } from '../../src/broker/conf.js';
 import { connect } from '@nats-io/transport-node';
+import { CLI } from '../helpers/fleet.js';
 import { requireNatsServer } from '../helpers/nats-server.js';
 import { forEachBroker, RawClient } from './brokers.js';
 
@@ -119,3 +120,43 @@ forEachBroker(
   },
   { config: 'lame_duck_duration: "30s"\nlame_duck_grace_period: "100ms"\n' },
 );
+
+// nats.js's doublesubs test reads the server's trace for the SUBs a reconnecting client resends.
+for (const kind of ['embedded', 'nats-server'] as const) {
+  test(`trace: true logs each operation a client sends as <<- [SUB subject sid] [${kind}]`, async (t) => {
+    const bin = kind === 'nats-server' ? requireNatsServer(t) : process.execPath;
+    if (bin === undefined) return;
+    const dir = await mkdtemp(join(tmpdir(), 'admiral-trace-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'trace.conf');
+    await writeFile(file, `listen: 127.0.0.1:-1\ntrace: true\nports_file_dir: "${dir}"\n`);
+    const args = kind === 'nats-server' ? ['-c', file] : [CLI, 'broker', 'start', '-c', file];
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    let log = '';
+    child.stdout.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    let ports: { nats: string[] } | undefined;
+    for (let i = 0; i < 200 && ports === undefined; i++) {
+      const found = (await readdir(dir)).filter((f) => f.endsWith('.ports'));
+      try {
+        ports = JSON.parse(await readFile(join(dir, found[0] ?? 'none'), 'utf8')) as {
+          nats: string[];
+        };
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    assert.ok(ports, `no ports file; log:\n${log}`);
+    const nc = await connect({ servers: ports.nats[0], reconnect: false });
+    t.after(() => nc.close());
+    nc.subscribe('trace.me');
+    nc.subscribe('trace.q', { queue: 'workers' });
+    await nc.flush();
+    for (let i = 0; i < 100 && !log.includes('[SUB trace.q workers 2]'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(log, /<<- \[SUB trace\.me 1\]/);
+    assert.match(log, /<<- \[SUB trace\.q workers 2\]/);
+  });
+}
