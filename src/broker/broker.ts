@@ -1,7 +1,7 @@
 // The embedded broker: validates options, owns the sublist, the connections and the counters,
 // and hands sockets from server.ts (or any Duplex, for tests) to client.ts.
 
-import { rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -362,7 +362,10 @@ export class Broker {
     const exe = /^node(js)?(\.exe)?$/.test(argv0) ? basename(process.argv[1] ?? 'admiral') : argv0;
     const file = join(dir, `${exe}_${process.pid}.ports`);
     try {
-      await writeFile(file, JSON.stringify(this.ports()));
+      // Whole or not at all: a harness polling the folder never reads half a file (nats-server
+      // writes it in place).
+      await writeFile(`${file}.tmp`, JSON.stringify(this.ports()));
+      await rename(`${file}.tmp`, file);
     } catch (err) {
       throw new BrokerConfigError(
         `cannot write the ports file ${file}: ${err instanceof Error ? err.message : String(err)}`,

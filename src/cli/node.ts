@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { centralExtensions } from '../central/index.js';
 import { removeFromConfigFile, writeDefaultConfigFile } from '../config/default-file.js';
 import { CONFIG_FLAGS, flagsFromOptions } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
@@ -59,7 +58,11 @@ export function registerNode(program: Command): void {
       ...nodeOptionsFromConfig(loaded.config, log),
       extensions: [
         ...fleetExtensions(loaded.config),
-        ...(loaded.config.isCentral ? centralExtensions(loaded.config) : []),
+        // Central's code (registry, jobs, JetStream state, HTTP API, dashboard) is loaded only
+        // by a central: an ordinary node never uses it (bench/idle, issue 17).
+        ...(loaded.config.isCentral
+          ? (await import('../central/index.js')).centralExtensions(loaded.config)
+          : []),
       ],
     });
     // Steward writes a default config on first start and persists the flags given; admiral does

@@ -15,16 +15,18 @@ forEachBroker(
   async (t, b) => {
     const dir = portsDir;
     t.after(() => rm(dir, { recursive: true, force: true }));
-    let files: string[] = [];
-    for (let i = 0; i < 60 && files.length === 0; i++) {
-      files = (await readdir(dir)).filter((f) => f.endsWith('.ports'));
-      if (files.length === 0) await new Promise((r) => setTimeout(r, 50));
+    // nats-server creates the ports file and then writes it: wait (bounded) until it parses.
+    let ports: { nats: string[]; monitoring: string[]; websocket: string[] } | undefined;
+    for (let i = 0; i < 60 && ports === undefined; i++) {
+      const file = (await readdir(dir)).find((f) => f.endsWith('.ports'));
+      const text = file === undefined ? '' : await readFile(join(dir, file), 'utf8');
+      try {
+        ports = JSON.parse(text) as typeof ports;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
-    const ports = JSON.parse(await readFile(join(dir, files[0]!), 'utf8')) as {
-      nats: string[];
-      monitoring: string[];
-      websocket: string[];
-    };
+    assert.ok(ports, `no complete ports file in ${dir} within 3 s`);
     assert.equal(ports.nats[0], `nats://127.0.0.1:${b.port}`);
     assert.equal(ports.websocket.length > 0, true);
     const nc = await connect({ servers: b.url, reconnect: false });
