@@ -9,7 +9,7 @@ import https from 'node:https';
 import { availableParallelism, cpus } from 'node:os';
 import type { Connection } from './client.js';
 import { goDuration } from './duration.js';
-import { BrokerListenError } from './errors.js';
+import { listen } from './listen.js';
 import { isLoopbackHost } from './loopback.js';
 import type { BrokerOptions, BrokerStats } from './options.js';
 import { isValidLiteralSubject, subjectMatches } from './subject.js';
@@ -512,14 +512,7 @@ export async function listenMonitor(
   const server = secure
     ? https.createServer({ cert: secure.cert, key: secure.key }, handler)
     : http.createServer(handler);
-  await new Promise<void>((resolve, reject) => {
-    const fail = (err: Error): void => reject(new BrokerListenError(host, port, err));
-    server.once('error', fail);
-    server.listen(port, host, () => {
-      server.off('error', fail);
-      resolve();
-    });
-  });
+  await listen(server, port, host);
   server.on('error', onError);
   const addr = server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : port;

@@ -6,7 +6,8 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { ConnectionMeta } from './client.js';
-import { BrokerConfigError, BrokerListenError } from './errors.js';
+import { BrokerConfigError } from './errors.js';
+import { listen as openListener } from './listen.js';
 import type { BrokerOptions } from './options.js';
 
 /** Greeting prepared for a new connection before it is attached to the broker. */
@@ -129,15 +130,7 @@ export async function listen(options: BrokerOptions, acceptor: StreamAcceptor): 
     });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void =>
-      reject(new BrokerListenError(options.host, options.port, err));
-    server.once('error', onError);
-    server.listen(options.port, options.host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
+  await openListener(server, options.port, options.host);
   server.on('error', (err) => acceptor.log('error', 'listener error', { error: err.message }));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : options.port;

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { ConnectionMeta } from './client.js';
-import { BrokerListenError } from './errors.js';
+import { listen } from './listen.js';
 import type { BrokerOptions } from './options.js';
 import type { StreamAcceptor } from './server.js';
 
@@ -65,14 +65,7 @@ export async function listenWebSocket(
   wss.on('error', (err) =>
     acceptor.log('error', 'websocket listener error', { error: err.message }),
   );
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(new BrokerListenError(host, ws.port, err));
-    server.once('error', onError);
-    server.listen(ws.port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
+  await listen(server, ws.port, host);
   server.on('error', (err) =>
     acceptor.log('error', 'websocket listener error', { error: err.message }),
   );
