@@ -9,7 +9,7 @@ import { twoNodes } from '../helpers/in-process.js';
 // Such an event must be fresh: a refusal recorded once (a name clash since resolved with
 // `admiral keys forget`) and replayed later must not stop the node.
 
-test('a replayed (stale) refusal signed by central is ignored; a fresh one is taken', async (t) => {
+test('a refusal signed by another key, for another key, or replayed (stale) is ignored; a fresh one from central is taken', async (t) => {
   const { brokerUrl, b } = await twoNodes(t, 'admiral-refused-');
   const central = generateIdentity();
   b.trust.add(central.publicKey, `central ${b.options.central}`);
@@ -20,6 +20,27 @@ test('a replayed (stale) refusal signed by central is ignored; a fresh one is ta
     JSON.stringify(
       signEvent(subject, { node: 'b', publicKey: b.identity.publicKey, reason, at }, central),
     );
+  const forger = generateIdentity();
+  nc.publish(
+    subject,
+    JSON.stringify(
+      signEvent(
+        subject,
+        { node: 'b', publicKey: b.identity.publicKey, reason: 'forged', at: Date.now() },
+        forger,
+      ),
+    ),
+  );
+  nc.publish(
+    subject,
+    JSON.stringify(
+      signEvent(
+        subject,
+        { node: 'b', publicKey: forger.publicKey, reason: 'for another key', at: Date.now() },
+        central,
+      ),
+    ),
+  );
   nc.publish(subject, refusal('stale: recorded an hour ago', Date.now() - 3_600_000));
   nc.publish(subject, refusal('from the future', Date.now() + 3_600_000));
   nc.publish(subject, refusal('fresh', Date.now()));
