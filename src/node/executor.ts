@@ -21,7 +21,7 @@ import type { InboxRecord } from '../store/inbox.js';
 import type { OutboxTerminalState } from '../store/outbox.js';
 import type { Store } from '../store/store.js';
 import type { MessageDefaults, NodeOptions } from './options.js';
-import { replyMethodFor, sentMessage } from './reply-method.js';
+import { expectedReplyOf, replyMethodFor, sentMessage } from './reply-method.js';
 
 export interface ExecutorDeps {
   readonly nodeName: string;
@@ -562,6 +562,7 @@ export class Executor {
       expiresAt: reply.expiresAt,
       ackTimeoutMs: (reply.ACKTimeout ?? defaults.replyACKTimeout) * 1000,
       maxRetries: reply.retries ?? -1,
+      expectedReply: expectedReplyOf(reply),
     });
     this.#deps.onEnqueued();
   }

@@ -48,6 +48,7 @@ import type { NodeOptions } from './options.js';
 import { Policy } from './policy.js';
 import { Publisher } from './publisher.js';
 import { Receiver } from './receiver.js';
+import { expectedReplyOf } from './reply-method.js';
 
 /** A lifecycle event as published on `adm.evt.<node>.<event>`. */
 export interface NodeEvent {
@@ -645,6 +646,7 @@ export class AdmiralNode {
       maxRetries: msg.retries ?? -1,
       createdAt: msg.createdAt,
       ...(msg.inReplyTo === undefined && { answerBy: this.#answerBy(msg) }),
+      expectedReply: expectedReplyOf(msg),
     }));
     const ids = this.store.outbox.enqueueMany(records);
     // The first copy of each new id was enqueued; every other copy is a duplicate.

@@ -1,7 +1,7 @@
 import type { MethodHandler } from '../methods/types.js';
 import type { FileTrustStore, Message } from '../protocol/index.js';
 import type { Outbox } from '../store/outbox.js';
-import { replyMethodFor, sentMessage } from './reply-method.js';
+import { expectedReplyOf, sentMessage } from './reply-method.js';
 
 /**
  * Who may make this node do what (DESIGN.md, "Security by default"; Steward's allowed publishers).
@@ -47,19 +47,22 @@ export class Policy {
   }
 
   #checkReply(msg: Message): string | undefined {
-    const original = this.outbox.get(msg.inReplyTo ?? '');
+    const original = this.outbox.replyExpectation(msg.inReplyTo ?? '');
     if (original === undefined) return `reply to unknown message ${msg.inReplyTo}`;
     if (original.toNode !== msg.fromNode) {
       return `reply to ${msg.inReplyTo} came from ${msg.fromNode}, but that message was sent to ${original.toNode}`;
     }
-    const sent = sentMessage(original.envelope);
-    if (sent === undefined) return undefined;
-    const expectedMethod = replyMethodFor(sent);
-    if (msg.method !== expectedMethod) {
-      return `reply to ${msg.inReplyTo} asks for ${msg.method}, but the request named replyMethod ${expectedMethod}`;
+    let expected = original.expected;
+    if (expected === undefined) {
+      // A row from before the outbox recorded it: read the request itself.
+      const sent = original.envelope && sentMessage(original.envelope);
+      if (sent === undefined) return undefined;
+      expected = expectedReplyOf(sent);
     }
-    const expectedArgs = JSON.stringify(sent.replyMethodArgs ?? []);
-    if (JSON.stringify(msg.methodArgs ?? []) !== expectedArgs) {
+    if (msg.method !== expected.method) {
+      return `reply to ${msg.inReplyTo} asks for ${msg.method}, but the request named replyMethod ${expected.method}`;
+    }
+    if (JSON.stringify(msg.methodArgs ?? []) !== expected.args) {
       return `reply to ${msg.inReplyTo} carries methodArgs other than the request's replyMethodArgs`;
     }
     return undefined;

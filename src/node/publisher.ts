@@ -25,6 +25,8 @@ export interface PublisherDeps {
 }
 
 const TICK_MS = 200;
+/** How long an ACK waits to be written with others (`#deliveredLater`). */
+const DELIVERED_DELAY_MS = 250;
 /**
  * Default for `maxInFlight`. A full window waits for an ACK round trip before more go out; at 256
  * a 5,000-node job on central waited ~20 of them (bench/fleet). An unACKed delivery costs a map
@@ -51,6 +53,7 @@ export class Publisher {
   #flushScheduled = false;
   /** A pass found more due messages than free slots: run again as slots free up. */
   #backlog = false;
+  #deliveredTimer: NodeJS.Timeout | undefined;
   sent = 0;
 
   constructor(deps: PublisherDeps) {
@@ -82,6 +85,7 @@ export class Publisher {
   stop(): void {
     if (this.#stopped) return;
     this.#flush();
+    this.#writeDelivered();
     this.#stopped = true;
     clearInterval(this.#timer);
     this.#mux?.close();
@@ -96,6 +100,8 @@ export class Publisher {
     if (this.#stopped) return;
     const { store, onTerminal, metrics, backoff } = this.#deps;
     const now = Date.now();
+    // An ACKed message is not expired as undelivered for want of its deferred write.
+    if (store.outbox.unwrittenDeliveredBy(now + TICK_MS)) this.#writeDelivered();
     for (const id of store.outbox.expireDue(now)) {
       const method = store.outbox.methodOf(id);
       if (method) metrics.messages.inc({ method, state: 'expired' });
@@ -198,6 +204,32 @@ export class Publisher {
     if (this.#backlog && max - this.#inFlight.size >= Math.ceil(max / 8)) this.wake();
   }
 
+  /**
+   * Records an ACK (the request is stored on its target; its result will come as a reply) a
+   * little later, with others in one commit (Outbox.deliveredLater): most results of a fleet job
+   * arrive within that time, and need no `delivered` write (bench/fleet).
+   */
+  #deliveredLater(rec: OutboxRecord): void {
+    this.#deps.store.outbox.deliveredLater(rec.id, Date.now(), rec.expiresAt);
+    if (this.#deliveredTimer !== undefined) return;
+    this.#deliveredTimer = setTimeout(() => this.#writeDelivered(), DELIVERED_DELAY_MS);
+    this.#deliveredTimer.unref();
+  }
+
+  #writeDelivered(): void {
+    clearTimeout(this.#deliveredTimer);
+    this.#deliveredTimer = undefined;
+    if (this.#stopped) return;
+    try {
+      this.#deps.store.outbox.writeDelivered();
+    } catch (err) {
+      // Not recorded: the reserved next attempt resends them and their targets answer duplicate.
+      this.#deps.log('error', 'cannot record delivered messages; they will be resent', {
+        error: String(err),
+      });
+    }
+  }
+
   /** One answer's effect on the outbox; the terminal state it set, if any. */
   #record({
     rec,
@@ -226,7 +258,7 @@ export class Publisher {
         if (this.#deps.completesOnAck(rec.method, rec.kind)) {
           return store.outbox.finish(rec.id, 'completed') ? { rec, state: 'completed' } : undefined;
         }
-        store.outbox.markDelivered(rec.id);
+        this.#deliveredLater(rec);
         return undefined;
       }
     } else {

@@ -21,6 +21,14 @@ export function replyMethodFor(request: Message): MethodName {
 }
 
 /**
+ * What a reply to `sent` must name, recorded with it in the outbox (policy.ts checks replies
+ * against it): the reply method and the JSON text of the replyMethodArgs it carries.
+ */
+export function expectedReplyOf(sent: Message): { method: string; args: string } {
+  return { method: replyMethodFor(sent), args: JSON.stringify(sent.replyMethodArgs ?? []) };
+}
+
+/**
  * The message inside an envelope this node signed itself (read back from its outbox). It was
  * validated before it was signed and stored, so it is parsed, not validated again (a schema pass
  * per reply showed in bench/messaging's profile).

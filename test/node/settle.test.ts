@@ -122,6 +122,8 @@ test('a result that cannot be recorded is left running; the others of its batch 
   await until('the other pings to complete', () => good.every((id) => stateOf(id) === 'completed'));
   assert.equal(b.store.inbox.get(bad)?.state, 'running', 'left for the next start to recover');
   for (const id of good) assert.equal(b.store.inbox.get(id)?.state, 'done');
+  // Its ACK is written with others a moment later (Outbox.deliveredLater); no result follows it.
+  await until('its ACK to be recorded', () => stateOf(bad) !== 'pending');
   assert.equal(stateOf(bad), 'delivered', 'its result never went back');
 });
 

@@ -190,6 +190,63 @@ for (const kind of BROKER_KINDS) {
     assert.equal((s.a.store.outbox.get(id)?.result as { output?: string }).output, 'real\n');
   });
 
+  test(`[${kind}] a reply must name the reply method, replyMethodArgs and sender its request named, also for an outbox row from before they were recorded`, async (t) => {
+    const s = await setup(t, kind);
+    if (s === undefined) return;
+    // Nobody runs b: the attacker answers as b, with b's key (pinned by a on first contact) and
+    // as c with c's.
+    const bKey = generateIdentity();
+    const cKey = generateIdentity();
+    const id = submitOne(s.a, {
+      toNode: 'b',
+      method: 'REQPing',
+      replyMethod: 'REQNone',
+      replyMethodArgs: ['expected'],
+    });
+    const request = stored(s.a, id);
+    const reply = (over: Partial<Message>): Message => ({
+      ...createReply(request, { fromNode: 'b', data: ['pong'], status: 'ok' }),
+      method: 'REQNone',
+      methodArgs: ['expected'],
+      ...over,
+    });
+    const attacks = async (): Promise<void> => {
+      const otherMethod = await sendReply(
+        s.attacker,
+        reply({ method: 'REQCliCommand', methodArgs: ['sh', '-c', 'touch pwned'] }),
+        bKey,
+      );
+      assert.equal(otherMethod.status, 'rejected');
+      assert.match(
+        otherMethod.error ?? '',
+        /asks for REQCliCommand, but the request named replyMethod REQNone/,
+      );
+      const otherArgs = await sendReply(s.attacker, reply({ methodArgs: ['other'] }), bKey);
+      assert.equal(otherArgs.status, 'rejected');
+      assert.match(
+        otherArgs.error ?? '',
+        /carries methodArgs other than the request's replyMethodArgs/,
+      );
+      const unknown = await sendReply(s.attacker, reply({ inReplyTo: newMessageId() }), bKey);
+      assert.equal(unknown.status, 'rejected');
+      assert.match(unknown.error ?? '', /reply to unknown message/);
+      const fromC = await sendReply(s.attacker, reply({ fromNode: 'c' }), cKey);
+      assert.equal(fromC.status, 'rejected');
+      assert.match(fromC.error ?? '', new RegExp(`came from c, but that message was sent to b`));
+    };
+    await attacks();
+    // A row written before the outbox recorded the expected reply: checked from its envelope.
+    s.a.store.database.db
+      .prepare('UPDATE outbox SET reply_method = NULL, reply_args = NULL WHERE id = ?')
+      .run(id);
+    await attacks();
+    assert.equal(s.a.store.outbox.get(id)?.state, 'pending');
+    const genuine = await sendReply(s.attacker, reply({}), bKey);
+    assert.equal(genuine.status, 'stored', genuine.error);
+    await until('the request to complete', () => s.a.store.outbox.get(id)?.state === 'completed');
+    assert.equal(existsSync(join(s.dir, 'a', 'pwned')), false);
+  });
+
   test(`[${kind}] a message from a node is taken only with the key first seen for that node`, async (t) => {
     const s = await setup(t, kind);
     if (s === undefined) return;

@@ -274,3 +274,32 @@ test('expireUnanswered ends delivered requests past answer_by, and nothing else'
   // A result that comes after all is not recorded over the first terminal state.
   assert.equal(store.outbox.finish('late', 'completed'), false);
 });
+
+test('an ACK held by deliveredLater is written by writeDelivered, or by the finish of a result that came first, in no extra write', (t) => {
+  const { store, clock } = setup(t);
+  enqueueAll(store, [msg('slow'), msg('fast')]);
+  const changes: string[] = [];
+  store.outbox.onChange((id, state) => changes.push(`${id} ${state}`));
+  const ackedAt = clock.now();
+  store.outbox.deliveredLater('slow', ackedAt, ackedAt + 60_000);
+  store.outbox.deliveredLater('fast', ackedAt, ackedAt + 60_000);
+  assert.equal(store.outbox.get('slow')?.state, 'pending', 'not written yet');
+  assert.equal(store.outbox.unwrittenDeliveredBy(ackedAt + 59_999), false);
+  assert.equal(store.outbox.unwrittenDeliveredBy(ackedAt + 60_000), true);
+
+  clock.set(ackedAt + 500);
+  // The result of `fast` arrives first: its finish records the ACK time; nothing else is written.
+  assert.equal(store.outbox.finish('fast', 'completed', { result: { exitCode: 0 } }), true);
+  const fast = store.outbox.get('fast');
+  assert.equal(fast?.state, 'completed');
+  assert.equal(fast?.deliveredAt, ackedAt);
+  assert.equal(fast?.finishedAt, ackedAt + 500);
+
+  assert.equal(store.outbox.writeDelivered(), 1, 'only slow is left to write');
+  const slow = store.outbox.get('slow');
+  assert.equal(slow?.state, 'delivered');
+  assert.equal(slow?.deliveredAt, ackedAt, 'the time of the ACK, not of the write');
+  assert.deepEqual(changes, ['fast completed', 'slow delivered']);
+  assert.equal(store.outbox.writeDelivered(), 0);
+  assert.equal(store.outbox.unwrittenDeliveredBy(Number.MAX_SAFE_INTEGER), false);
+});
