@@ -15,6 +15,7 @@ import {
   type CompletionContext,
   cappedExpiry,
   DEFAULT_MAX_CLOCK_SKEW_MS,
+  type Envelope,
   encodeEnvelope,
   FileTrustStore,
   type Identity,
@@ -27,7 +28,7 @@ import {
   Subjects,
   signatureVerifier,
   signEvent,
-  signMessage,
+  signMessages,
 } from '../protocol/index.js';
 import { openStore, type Store } from '../store/store.js';
 import { VERSION } from '../version.js';
@@ -634,13 +635,15 @@ export class AdmiralNode {
     const { options } = this;
     // Steward's relay step 1: a message with relayViaNode goes to that node as REQRelay.
     const messages = submitted.map((msg) => wrapForRelay(msg, options.name));
-    const records = messages.map((msg) => ({
+    // One signature per batch of messages (a fleet job's thousands), each with its Merkle path.
+    const envelopes = signMessages(messages, this.identity);
+    const records = messages.map((msg, i) => ({
       id: msg.id,
       // A message that answers another (a reply forwarded by a relay) completes on its ACK.
       kind: msg.inReplyTo === undefined ? ('request' as const) : ('reply' as const),
       toNode: msg.toNode ?? '',
       method: msg.method,
-      envelope: encodeEnvelope(signMessage(msg, this.identity), options.compression),
+      envelope: encodeEnvelope(envelopes[i] as Envelope, options.compression),
       expiresAt: msg.expiresAt,
       ackTimeoutMs: (msg.ACKTimeout ?? options.defaults.ACKTimeout) * 1000,
       maxRetries: msg.retries ?? -1,

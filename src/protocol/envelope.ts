@@ -9,6 +9,7 @@ import {
 import { formatIssues } from './describe.js';
 import { InvalidEnvelopeError } from './errors.js';
 import { UUIDV7_PATTERN } from './id.js';
+import { MAX_PROOF_STEPS, PROOF_STEP_PATTERN } from './merkle.js';
 import { MESSAGE_FIELDS, messageSchema } from './message.js';
 
 // What goes over NATS. A message travels inside a signed envelope; the receiver answers the NATS
@@ -32,6 +33,19 @@ export const envelopeSchema = z.strictObject(
     signer: z
       .string({ error: 'an nkey public key' })
       .regex(PUBLIC_KEY_PATTERN, { error: 'an nkey public key' }),
+    // Set when `sig` signs a batch (merkle.ts): the path from this message to the signed root.
+    proof: z
+      .array(
+        z
+          .string({ error: 'a Merkle path step (L or R, then a SHA-256 hash in base64url)' })
+          .regex(PROOF_STEP_PATTERN, {
+            error: 'a Merkle path step (L or R, then a SHA-256 hash in base64url)',
+          }),
+        { error: 'an array of Merkle path steps' },
+      )
+      .min(1, { error: 'a non-empty array of Merkle path steps' })
+      .max(MAX_PROOF_STEPS, { error: `at most ${MAX_PROOF_STEPS} Merkle path steps` })
+      .optional(),
   },
   { error: 'an envelope object' },
 );

@@ -114,6 +114,8 @@ export {
   publicKeyBytes,
   saveIdentity,
   signMessage,
+  signMessages,
+  envelopeSigningText,
   verifyMessage,
 } from './signing.js';
 export type { EventName, ParsedSubject } from './subjects.js';

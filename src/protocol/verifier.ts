@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Message } from './message.js';
-import { canonicalSigningText, isValidSignatureOver } from './signing.js';
+import { envelopeSigningText, isValidSignatureOver } from './signing.js';
 
 // An ed25519 verify costs ~3 signs in OpenSSL (≈215 µs on the 2-core test machines, the largest
 // single item of bench/messaging's profile): receivers check signatures on a worker thread so the
@@ -8,7 +8,7 @@ import { canonicalSigningText, isValidSignatureOver } from './signing.js';
 // if the thread cannot run, the check runs inline.
 
 /**
- * One signature to check: the message's signing text (`canonicalSigningText`; a string, because a
+ * One signature to check: the message's signing text (`envelopeSigningText`; a string, because a
  * small Buffer is a view of a shared pool that postMessage would copy whole), signature, signer.
  */
 export interface VerifyItem {
@@ -44,13 +44,18 @@ export class SignatureVerifier {
 
   /** Whether each envelope's `sig` is its `signer`'s signature over its `msg`, in order. */
   verifyMany(
-    envelopes: readonly { msg: Message; sig: string; signer: string }[],
+    envelopes: readonly {
+      msg: Message;
+      sig: string;
+      signer: string;
+      proof?: readonly string[] | undefined;
+    }[],
   ): Promise<boolean[]> {
     const items: VerifyItem[] = [];
     const valid: (boolean | undefined)[] = [];
     for (const e of envelopes) {
       try {
-        items.push({ text: canonicalSigningText(e.msg), sig: e.sig, signer: e.signer });
+        items.push({ text: envelopeSigningText(e), sig: e.sig, signer: e.signer });
         valid.push(undefined);
       } catch {
         valid.push(false); // not canonicalisable, so it cannot have been signed
