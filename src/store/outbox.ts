@@ -441,6 +441,11 @@ export class Outbox {
     return this.batch(() => batch.filter(([id, { at }]) => this.markDelivered(id, at)).length);
   }
 
+  /** Whether `id` was ACKed and the ACK is not written yet. */
+  isDeliveredUnwritten(id: string): boolean {
+    return this.#unwritten.has(id);
+  }
+
   /** Whether an ACK not yet written belongs to a message that expires by `time`. */
   unwrittenDeliveredBy(time: number): boolean {
     for (const { expiresAt } of this.#unwritten.values()) if (expiresAt <= time) return true;
