@@ -7,6 +7,7 @@ import {
   encodeJson,
 } from './codec.js';
 import { formatIssues } from './describe.js';
+import { fastEnvelope } from './fast-envelope.js';
 import { InvalidEnvelopeError } from './errors.js';
 import { UUIDV7_PATTERN } from './id.js';
 import { MAX_PROOF_STEPS, PROOF_STEP_PATTERN } from './merkle.js';
@@ -83,7 +84,9 @@ export function encodeEnvelope(
 
 /** Decodes and validates an envelope (signature not checked: see `verifyMessage`). */
 export function decodeEnvelope(bytes: Uint8Array, options: DecodeOptions = {}): Envelope {
-  return validate(envelopeSchema, decodeJson(bytes, options));
+  const value = decodeJson(bytes, options);
+  // The common shapes in plain code, else the schema (which also names what is wrong).
+  return (fastEnvelope(value) as Envelope | undefined) ?? validate(envelopeSchema, value);
 }
 
 export function encodeAck(frame: AckFrame): Uint8Array {

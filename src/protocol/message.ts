@@ -11,6 +11,17 @@ import { NODE_NAME_PATTERN } from './node-name.js';
 // admiral's additions follow them. Each schema's `error` is the expected phrase used by
 // describe.ts to write "Expected `field` to be <phrase>, got <value> (<type>)".
 
+/** How a request ended on the node that ran it (a reply's `status`). */
+export const REPLY_STATUSES = [
+  'ok',
+  'error',
+  'timeout',
+  'cancelled',
+  'interrupted',
+  'noop',
+  'expired',
+] as const;
+
 /** Time to live (seconds) given to a message that names neither `ttl` nor `expiresAt`. */
 export const DEFAULT_TTL_SECONDS = 3600;
 /** Ten years: longer time-to-live values are surely mistakes (and overflow ms arithmetic). */
@@ -129,7 +140,7 @@ const admiralFields = {
     .optional()
     .describe('On a reply: true on the last reply of a stream.'),
   status: z
-    .enum(['ok', 'error', 'timeout', 'cancelled', 'interrupted', 'noop', 'expired'], {
+    .enum(REPLY_STATUSES, {
       error: 'one of ok, error, timeout, cancelled, interrupted, noop, expired',
     })
     .optional()
