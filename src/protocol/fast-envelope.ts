@@ -72,8 +72,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function isMessage(m: unknown): m is Message {
   if (!isPlainObject(m)) return false;
   for (const key of Object.keys(m)) {
-    const check = FIELDS[key];
-    if (check === undefined || !Object.hasOwn(FIELDS, key) || !check(m[key])) return false;
+    // Own fields only: `constructor` or `__proto__` must not find Object.prototype's.
+    if (!Object.hasOwn(FIELDS, key) || !(FIELDS[key] as Check)(m[key])) return false;
   }
   // Required on the wire; one target (toNode: `where` is left to the schema); times in order.
   return (

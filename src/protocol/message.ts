@@ -141,7 +141,7 @@ const admiralFields = {
     .describe('On a reply: true on the last reply of a stream.'),
   status: z
     .enum(REPLY_STATUSES, {
-      error: 'one of ok, error, timeout, cancelled, interrupted, noop, expired',
+      error: `one of ${REPLY_STATUSES.join(', ')}`,
     })
     .optional()
     .describe('On a reply: how the request ended on the node that ran it.'),

@@ -190,7 +190,6 @@ export function signMessage(msg: Message, identity: Identity): Envelope {
  * carrying its path (`proof`). The receiver accepts either the same way (`envelopeSigningText`).
  */
 export function signMessages(msgs: readonly Message[], identity: Identity): Envelope[] {
-  if (msgs.length < 2) return msgs.map((m) => signMessage(m, identity));
   const out: Envelope[] = [];
   for (let i = 0; i < msgs.length; i += BATCH_SIGNATURE_LEAVES) {
     const batch = msgs.slice(i, i + BATCH_SIGNATURE_LEAVES);
