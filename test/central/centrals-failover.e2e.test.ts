@@ -87,14 +87,17 @@ test('of two centrals on an R3 JetStream cluster, the standby leads within secon
   assert.equal(await answers(nc, 'adm.central.jobs', 500), 1, 'only the leader serves jobs');
 
   const acked: string[] = [];
+  const refused: string[] = []; // why the writes that were not acknowledged were not, for the failure message
   let i = 0;
   const write = async (): Promise<void> => {
     const name = `svc-${i++}`;
+    const sentAt = Date.now();
     try {
       const r = await ask(nc, 'adm.central.service', { op: 'register', name, data: name });
       if (r.ok) acked.push(name);
-    } catch {
-      // unanswered: not acknowledged
+      else refused.push(`${name} +${Date.now() - sentAt} ms: ${JSON.stringify(r)}`);
+    } catch (err) {
+      refused.push(`${name} +${Date.now() - sentAt} ms: ${String(err)}`); // unanswered
     }
   };
   for (let k = 0; k < 30; k++) await write();
@@ -122,7 +125,10 @@ test('of two centrals on an R3 JetStream cluster, the standby leads within secon
   assert.ok(list, 'no central answered the listing within 15 s');
   assert.ok(list.ok, JSON.stringify(list));
   const names = new Set((list.result as { name: string }[]).map((e) => e.name));
-  assert.ok(acked.length >= 40, `only ${acked.length} writes were acknowledged`);
+  assert.ok(
+    acked.length >= 40,
+    `only ${acked.length} writes were acknowledged; the others:\n${refused.join('\n')}\n${b.output()}`,
+  );
   assert.deepEqual(
     acked.filter((n) => !names.has(n)),
     [],

@@ -49,3 +49,28 @@ test('on an R3 cluster no acknowledged registry write is lost when a server is k
     'acknowledged writes missing after the loss of a server',
   );
 });
+
+test('a registry write sent while the bucket stream re-elects its leader waits for the new leader and is acknowledged', async (t) => {
+  const cluster = await startNatsCluster(t, { size: 3, jetstream: true });
+  if (!cluster) return;
+  const nc = await connect({ servers: cluster.urls, noRandomize: true });
+  t.after(() => nc.close());
+  const kv = await openBucket(nc, 'registry', { replicas: 3 });
+  const state = new KvRegistryState(kv);
+  const registry = new Registry(state);
+  await registry.register('before', '"x"', { ip: '10.0.0.1' });
+  // Kill the server that leads the bucket's stream: until the two others elect a new leader
+  // (seconds: nats-server's raft election timeout), nothing takes the stream's subjects and a
+  // publish gets "no responders", which the JetStream client reports as "jetstream is not enabled".
+  const leader = (await kv.jsm.streams.info(kv.stream)).cluster?.leader;
+  const victim = cluster.servers.find((s) => s.name === leader);
+  assert.ok(victim, `no server named ${String(leader)} leads the stream`);
+  await victim.kill();
+  const startedAt = Date.now();
+  await registry.register('during', '"y"', { ip: '10.0.0.1' });
+  await registry.update('before', '"x2"', { ip: '10.0.0.1' });
+  const tookMs = Date.now() - startedAt;
+  assert.equal((await state.get('during'))?.value, '"y"');
+  assert.equal((await state.get('before'))?.value, '"x2"');
+  assert.ok(tookMs < 15_000, `the writes waited ${tookMs} ms`);
+});

@@ -1,6 +1,6 @@
 import { JetStreamApiCodes, JetStreamApiError, jetstream } from '@nats-io/jetstream';
 import { Bucket, Kvm } from '@nats-io/kv';
-import { type NatsConnection, TimeoutError } from '@nats-io/transport-node';
+import { delay, type NatsConnection, RequestError, TimeoutError } from '@nats-io/transport-node';
 import { JetStreamStateError } from '../errors.js';
 
 // Central's shared state on a nats-server with JetStream: one KV bucket per table family, named
@@ -63,6 +63,45 @@ export async function openBucket(
   }
 }
 
+/**
+ * How long a read or write of an open bucket keeps asking while its stream has no leader, in ms:
+ * when the server leading the stream dies, the others elect another within nats-server's raft
+ * election timeout (4-9 s), and until then nothing takes the stream's subjects.
+ */
+const LEADERLESS_WAIT_MS = 15_000;
+
+/**
+ * True when `err` says no server took the request: "no responders" (no stream leader right now;
+ * the JetStream client reports it as "jetstream is not enabled", the cause being the no-responders
+ * RequestError) or no answer in time (a leader that died after taking it, or a client moving to
+ * another server).
+ */
+function isLeaderless(err: unknown): boolean {
+  if (err instanceof TimeoutError) return true;
+  const cause = err instanceof Error && err.name === 'JetStreamNotEnabled' ? err.cause : err;
+  return cause instanceof RequestError && cause.isNoResponders();
+}
+
+/**
+ * Runs `op` (on a bucket already opened, so JetStream exists) and runs it again, backing off,
+ * while it fails because its stream is re-electing, up to `waitMs`. `op` gets the attempt number:
+ * an attempt after a timeout may find the effect of the one before it (see KvRegistryState.insert).
+ */
+export async function whileLeaderless<T>(
+  op: (attempt: number) => Promise<T>,
+  waitMs = LEADERLESS_WAIT_MS,
+): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await op(attempt);
+    } catch (err) {
+      if (!isLeaderless(err) || Date.now() >= deadline) throw err;
+      await delay(Math.min(100 * 2 ** attempt, 1000));
+    }
+  }
+}
+
 /** True when `err` is JetStream refusing a write because the key's revision moved on. */
 export function isWrongRevision(err: unknown): boolean {
   return (
@@ -82,6 +121,8 @@ export const decodeKey = (key: string): string => Buffer.from(key, 'base64url').
  */
 export async function bucketKeys(kv: Bucket): Promise<string[]> {
   const prefix = `$KV.${kv.bucket}.`;
-  const info = await kv.jsm.streams.info(kv.stream, { subjects_filter: `${prefix}>` });
+  const info = await whileLeaderless(() =>
+    kv.jsm.streams.info(kv.stream, { subjects_filter: `${prefix}>` }),
+  );
   return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
 }

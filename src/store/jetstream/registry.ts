@@ -2,11 +2,12 @@ import type { Bucket, KvEntry } from '@nats-io/kv';
 import { z } from 'zod';
 import type { RegistryState } from '../registry-state.js';
 import type { ServiceEntry } from '../services.js';
-import { bucketKeys, decodeKey, encodeKey, isWrongRevision } from './buckets.js';
+import { bucketKeys, decodeKey, encodeKey, isWrongRevision, whileLeaderless } from './buckets.js';
 
 // The service registry in a KV bucket, one key per name. `register` is a KV create (refused when
 // the key has a live value), `update` a read then a write conditional on the revision read
-// (compare-and-set), retried when another central wrote in between: no write is lost.
+// (compare-and-set), retried when another central wrote in between: no write is lost. Every call
+// waits out a re-election of the bucket's stream (whileLeaderless) instead of failing during it.
 
 const EntrySchema = z.strictObject({
   name: z.string().min(1),
@@ -31,7 +32,7 @@ export class KvRegistryState implements RegistryState {
   constructor(readonly kv: Bucket) {}
 
   async get(name: string): Promise<ServiceEntry | undefined> {
-    return decode(await this.kv.get(encodeKey(name)));
+    return decode(await whileLeaderless(() => this.kv.get(encodeKey(name))));
   }
 
   async list(): Promise<ServiceEntry[]> {
@@ -41,17 +42,30 @@ export class KvRegistryState implements RegistryState {
   }
 
   async put(entry: ServiceEntry): Promise<void> {
-    await this.kv.put(encodeKey(entry.name), encode(entry));
+    await whileLeaderless(() => this.kv.put(encodeKey(entry.name), encode(entry)));
   }
 
   async insert(entry: ServiceEntry): Promise<boolean> {
+    const key = encodeKey(entry.name);
+    const value = encode(entry);
+    let attempts = 0;
     try {
-      await this.kv.create(encodeKey(entry.name), encode(entry));
+      await whileLeaderless((attempt) => {
+        attempts = attempt + 1;
+        return this.kv.create(key, value);
+      });
       return true;
     } catch (err) {
-      if (isWrongRevision(err)) return false;
-      throw err;
+      if (!isWrongRevision(err)) throw err;
+      // An attempt after an unanswered one may find that one's write: the very value, to the
+      // millisecond of updatedAt, is this write, not another writer's.
+      if (attempts > 1) return (await this.#raw(key))?.string() === value;
+      return false;
     }
+  }
+
+  #raw(key: string): Promise<KvEntry | null> {
+    return whileLeaderless(() => this.kv.get(key));
   }
 
   async modify(
@@ -60,12 +74,16 @@ export class KvRegistryState implements RegistryState {
   ): Promise<ServiceEntry> {
     const key = encodeKey(name);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const raw = await this.kv.get(key);
+      const raw = await this.#raw(key);
       const entry = next(decode(raw));
       try {
-        // Revision 0 means "no value yet"; a deleted key is written over its delete marker.
-        if (raw === null) await this.kv.create(key, encode(entry));
-        else await this.kv.update(key, encode(entry), raw.revision);
+        // Revision 0 means "no value yet"; a deleted key is written over its delete marker. An
+        // attempt after an unanswered one that had landed fails on the revision: read again.
+        await whileLeaderless(() =>
+          raw === null
+            ? this.kv.create(key, encode(entry))
+            : this.kv.update(key, encode(entry), raw.revision),
+        );
         return entry;
       } catch (err) {
         if (!isWrongRevision(err)) throw err;
@@ -76,7 +94,7 @@ export class KvRegistryState implements RegistryState {
 
   async delete(name: string): Promise<boolean> {
     const had = (await this.get(name)) !== undefined;
-    await this.kv.delete(encodeKey(name));
+    await whileLeaderless(() => this.kv.delete(encodeKey(name)));
     return had;
   }
 
