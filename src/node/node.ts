@@ -295,7 +295,7 @@ export class AdmiralNode {
       // (enrolment; `admiral keys nats-user` for nats-server).
       inboxPrefix: nodeInboxPrefix(options.name),
     });
-    this.metrics.brokerConnected.set(1);
+    this.metrics.brokerConnected.set({}, 1);
     await this.#learnCentralKey(this.#nc);
     this.#subscribe(this.#nc);
     void this.#watchStatus(this.#nc);
@@ -508,10 +508,10 @@ export class AdmiralNode {
   async #watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') {
-        this.metrics.brokerConnected.set(0);
+        this.metrics.brokerConnected.set({}, 0);
         this.options.log('warn', 'disconnected from the broker', { server: s.server });
       } else if (s.type === 'reconnect') {
-        this.metrics.brokerConnected.set(1);
+        this.metrics.brokerConnected.set({}, 1);
         this.options.log('info', 'reconnected to the broker', { server: s.server });
         this.#publishEvent('online');
         this.publisher.wake();

@@ -66,7 +66,7 @@ test('a node serves Prometheus metrics on --metrics-listen and appends every mes
   const id = await ping(fleet, 'ship1', 'central');
 
   const text = await (await fetch(url)).text();
-  assert.match(text, /admiral_messages_total\{method="REQPing",state="completed",node="ship1"\} 1/);
+  assert.match(text, /admiral_messages_total\{node="ship1",method="REQPing",state="completed"\} 1/);
   assert.match(text, /admiral_ack_latency_seconds_count\{node="ship1",method="REQPing"\} 1/);
   assert.match(text, /admiral_broker_connected\{node="ship1"\} 1/);
   assert.match(text, /# TYPE admiral_retries_total counter/);
