@@ -75,21 +75,25 @@ abstract class Family<L extends string, S> {
   }
 }
 
-export class Counter<L extends string = never> extends Family<L, { value: number }> {
-  readonly type = 'counter';
+/** A family whose series are one number each (counters and gauges). */
+abstract class Scalar<L extends string> extends Family<L, { value: number }> {
   protected fresh(): { value: number } {
     return { value: 0 };
   }
   protected write(state: { value: number }, line: (s: string, e: [], v: number) => void): void {
     line('', [], state.value);
   }
+}
+
+export class Counter<L extends string = never> extends Scalar<L> {
+  readonly type = 'counter';
   inc(labels: Labels<L>, by = 1): void {
     if (!(by >= 0)) throw new RangeError(`${this.name}: a counter only goes up (got ${by})`);
     this.series(labels).value += by;
   }
 }
 
-export class Gauge<L extends string = never> extends Family<L, { value: number }> {
+export class Gauge<L extends string = never> extends Scalar<L> {
   readonly type = 'gauge';
   readonly #collect: ((g: Gauge<L>) => void) | undefined;
   constructor(
@@ -100,12 +104,6 @@ export class Gauge<L extends string = never> extends Family<L, { value: number }
   ) {
     super(name, help, labelNames);
     this.#collect = collect;
-  }
-  protected fresh(): { value: number } {
-    return { value: 0 };
-  }
-  protected write(state: { value: number }, line: (s: string, e: [], v: number) => void): void {
-    line('', [], state.value);
   }
   override collect(): void {
     this.#collect?.(this);

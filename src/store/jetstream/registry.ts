@@ -32,7 +32,7 @@ export class KvRegistryState implements RegistryState {
   constructor(readonly kv: Bucket) {}
 
   async get(name: string): Promise<ServiceEntry | undefined> {
-    return decode(await whileLeaderless(() => this.kv.get(encodeKey(name))));
+    return decode(await this.#raw(encodeKey(name)));
   }
 
   async list(): Promise<ServiceEntry[]> {
