@@ -271,11 +271,16 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
     await writeFile(join(src, 'f'), content);
     const loop = loopback(dest);
     // The first run's frames from 5000 on get no answer, and it dies without sending its abort.
-    loop.bulk.intercept = (_s, data) => (frameOffset(data) < 5000 ? data : undefined);
+    // It dies once the frame at 5000 went unanswered, not after a fixed time: on a loaded machine
+    // 30 ms was sometimes only enough for four chunks.
+    const first = makeContext(src, { method: 'REQCopyFileFrom', methodArgs: ['f', 'ship2', 'f'] });
+    loop.bulk.intercept = (_s, data) => {
+      if (frameOffset(data) < 5000) return data;
+      setImmediate(() => first.controller.abort('cancelled'));
+      return undefined;
+    };
     loop.drop = (step) => step === 'abort';
     const from = createCopyFileFrom({ chunkBytes: 1000, window: 1, chunkTimeoutMs: 20 });
-    const first = makeContext(src, { method: 'REQCopyFileFrom', methodArgs: ['f', 'ship2', 'f'] });
-    setTimeout(() => first.controller.abort('cancelled'), 30);
     const out1 = await from.run({ ...first, services: loop.services });
     assert.equal(out1.status, 'cancelled');
     assert.equal(existsSync(join(dest, 'f')), false);
