@@ -85,7 +85,12 @@ export function brokerServicesOptions(config: Config): BrokerServicesOptions {
     accessKeys: c.accessKeys,
     state:
       c.state.backend === 'jetstream'
-        ? { backend: 'jetstream', replicas: c.state.replicas, prefix: c.state.bucketPrefix }
+        ? {
+            backend: 'jetstream',
+            replicas: c.state.replicas,
+            prefix: c.state.bucketPrefix,
+            ...(c.state.instance !== undefined && { instance: c.state.instance }),
+          }
         : { backend: 'sqlite' },
   };
 }

@@ -389,7 +389,7 @@ export function dashboardExtension(options: DashboardOptions): DashboardExtensio
       handler: guarded(true, async (req) =>
         withRunner(async (r) => {
           try {
-            return json(201, r.submit(parseJobSubmit(await jsonBody(req)), 'dashboard'));
+            return json(201, await r.submit(parseJobSubmit(await jsonBody(req)), 'dashboard'));
           } catch (err) {
             return badRequest(err);
           }

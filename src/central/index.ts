@@ -27,7 +27,10 @@ export function centralExtensions(config: Config): NodeExtension[] {
     (e): e is InventoryExtension => e.name === 'inventory' && 'inventory' in e,
   );
   const inventory = () => inventoryExt?.inventory?.list() ?? [];
-  const jobs = jobsExtension(jobsOptionsFromConfig(config, inventory), leadership);
+  const jobs = jobsExtension(
+    { ...jobsOptionsFromConfig(config, inventory), state: options.state },
+    leadership,
+  );
   extensions.push(jobs);
   // After the inventory and the jobs: it watches both once they started.
   extensions.push(

@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto';
 import type { ParsedJobSubmit } from '../fleet/job-request.js';
 import {
   countNodes,
@@ -21,6 +22,7 @@ import {
   JobStore,
   type OutboxChange,
 } from '../store/jobs.js';
+import type { JobJournal, JournalJob, JournalOutcome } from '../store/jetstream/jobs.js';
 
 // The job runner on central (DESIGN.md, "Roles": central keeps the job store). A job is one
 // durable REQCliCommand message per targeted node, sent through central's outbox; the runner
@@ -60,6 +62,8 @@ interface Run {
   nextStartAt: number;
   /** Batch mode: the current batch has started and not yet drained. */
   batchOpen: boolean;
+  /** A batch is being recorded in the journal before it is sent: start no other meanwhile. */
+  sending: boolean;
 }
 
 const TICK_MS = 25;
@@ -115,6 +119,28 @@ export interface JobRunnerDeps {
   /** The inventory, for `all` and `where` targets. */
   readonly candidates: () => Iterable<TargetCandidate>;
   readonly log: Logger;
+  /**
+   * Shared state (JetStream) that outlives this central: jobs, their batches and their nodes'
+   * end states are written there first, so a standby continues them (takeOver).
+   */
+  readonly journal?: JobJournal;
+}
+
+/**
+ * The message ids of a job's copies: the same for a node whichever central sends it (centrals
+ * sharing state share their key), and unguessable without that key, so nobody can take a node's
+ * id first. A UUIDv7 whose time is the job's (its id's first 48 bits) and the rest an HMAC.
+ */
+export function jobMessageIds(seed: string, jobId: string): (node: string | undefined) => string {
+  const key = createHash('sha256').update(`admiral job message ids\0${seed}\0${jobId}`).digest();
+  const time = jobId.replace(/-/g, '').slice(0, 12);
+  return (node) => {
+    const h = createHmac('sha256', key)
+      .update(node ?? '')
+      .digest('hex');
+    const variant = ((parseInt(h[3] as string, 16) & 3) | 8).toString(16);
+    return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${h.slice(0, 3)}-${variant}${h.slice(4, 7)}-${h.slice(7, 19)}`;
+  };
 }
 
 export class JobRunner {
@@ -135,6 +161,12 @@ export class JobRunner {
   #purgeTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   readonly #listeners = new Set<(jobId: string) => void>();
+  /** Job messages whose node's end state is being written to the journal. */
+  readonly #journaling = new Map<string, Promise<void>>();
+  /** Job messages whose end state could not be written: written again when a reply is held. */
+  readonly #unjournaled = new Map<string, () => Promise<void>>();
+  /** Replies settled, whose end state the runner has not read yet: their ACKs wait for it. */
+  readonly #held = new Map<string, { promise: Promise<void>; done: (err?: unknown) => void }>();
 
   constructor(deps: JobRunnerDeps) {
     this.#deps = deps;
@@ -158,7 +190,10 @@ export class JobRunner {
     }
   }
 
-  /** Resumes the jobs a previous process left running; purges old ones. */
+  /**
+   * Resumes the jobs a previous process left running; purges old ones. With a journal the jobs
+   * are resumed from it, by `takeOver`, once this central leads.
+   */
   start(): void {
     this.#purge();
     this.#purgeTimer = setInterval(() => this.#purge(), 3_600_000);
@@ -166,6 +201,7 @@ export class JobRunner {
     this.#unwatch = this.#deps.ctx.store.outbox.onChange((id, state) =>
       this.#outboxChanged(id, state),
     );
+    if (this.#deps.journal !== undefined) return;
     for (const job of this.store.running()) {
       const run = this.#load(job);
       this.#runs.set(job.id, run);
@@ -214,13 +250,23 @@ export class JobRunner {
             const { run, node } = entry;
             if (!this.#runs.has(run.id) || c.outboxState === 'delivered') continue;
             touched.add(run);
-            this.#finishNode(run, node, outcomeFromOutbox(c));
+            this.#finishNode(run, node, outcomeFromOutbox(c), id);
             this.#byMessage.delete(id);
           }
         });
     } catch (err) {
       // The sweep reads these rows again.
       this.#deps.log('error', 'cannot record job node changes', { error: String(err) });
+    }
+    // The replies held for these rows are ACKed once what they brought is in the journal.
+    for (const id of ids) {
+      const held = this.#held.get(id);
+      if (held === undefined) continue;
+      this.#held.delete(id);
+      (this.#journaling.get(id) ?? Promise.resolve()).then(
+        () => held.done(),
+        (err: unknown) => held.done(err),
+      );
     }
     for (const run of touched) {
       this.#changedJob(run.id);
@@ -230,6 +276,118 @@ export class JobRunner {
         this.#deps.log('error', 'job tick failed', { job: run.id, error: String(err) });
       }
     }
+  }
+
+  /**
+   * What the ACK of a settled reply to one of `requests` waits for (NodeContext.holdReplies): its
+   * node's end state in the journal. Undefined when nothing is to wait for (no journal, or not a
+   * job's message).
+   */
+  hold(requests: readonly string[]): Promise<void> | undefined {
+    if (this.#deps.journal === undefined) return undefined;
+    const waits: Promise<void>[] = [];
+    for (const id of requests) {
+      const writing = this.#journaling.get(id);
+      const retry = this.#unjournaled.get(id);
+      if (writing !== undefined) waits.push(writing);
+      else if (retry !== undefined) {
+        this.#unjournaled.delete(id);
+        waits.push(retry());
+      } else if (this.#byMessage.has(id)) {
+        let held = this.#held.get(id);
+        if (held === undefined) {
+          let done: (err?: unknown) => void = () => undefined;
+          const promise = new Promise<void>((resolve, reject) => {
+            done = (err) => (err === undefined ? resolve() : reject(err));
+          });
+          held = { promise, done };
+          this.#held.set(id, held);
+        }
+        waits.push(held.promise);
+      }
+    }
+    return waits.length === 0 ? undefined : Promise.all(waits).then(() => undefined);
+  }
+
+  /**
+   * Continues the journal's running jobs (this central now leads): every node with an end state
+   * keeps it, every node started and not ended is sent its message again under the same id (a
+   * node that has it answers `duplicate` and does not run it twice), the rest wait their turn.
+   * Returns how many jobs it took over.
+   */
+  async takeOver(): Promise<number> {
+    const { journal } = this.#deps;
+    if (journal === undefined) return 0;
+    let n = 0;
+    for (const job of await journal.running()) {
+      if (this.#runs.has(job.id)) continue;
+      const [started, outcomes] = await Promise.all([
+        journal.started(job.id),
+        journal.outcomes(job.id),
+      ]);
+      // The first batch goes out with the job: the journal's job record is its start.
+      const first = job.spec.maxConcurrency > 0 ? job.spec.maxConcurrency : job.nodes.length;
+      for (const node of job.nodes.slice(0, first)) started.add(node);
+      this.#adopt(job, started, outcomes);
+      n++;
+    }
+    if (n > 0) this.#deps.log('info', 'took over running jobs from the shared state', { jobs: n });
+    return n;
+  }
+
+  #adopt(job: JournalJob, started: Set<string>, outcomes: Map<string, JournalOutcome>): void {
+    const ids = jobMessageIds(this.#deps.ctx.identity.seed, job.id);
+    const resend: string[] = [];
+    const inOutbox = new Map<string, string>();
+    for (const node of job.nodes) {
+      if (outcomes.has(node) || !started.has(node)) continue;
+      // This central may have sent it itself when it led before: its outbox row goes on.
+      const id = ids(node);
+      if (this.store.outboxChange(id) === undefined) resend.push(node);
+      else inOutbox.set(node, id);
+    }
+    const sent = new Map<string, { messageId: string } | { error: string }>(
+      [...inOutbox].map(([node, messageId]) => [node, { messageId }]),
+    );
+    this.store.transaction(() => {
+      this.store.remove(job.id);
+      for (const r of this.#enqueue(job.id, job.spec, resend))
+        sent.set(
+          r.node,
+          r.id === undefined ? { error: r.error ?? 'not sent' } : { messageId: r.id },
+        );
+      this.store.create({
+        id: job.id,
+        spec: job.spec,
+        submittedBy: job.submittedBy,
+        nodes: job.nodes,
+        started: sent,
+        createdAt: job.createdAt,
+      });
+      for (const [node, o] of outcomes) {
+        const { finishedAt: _at, ...outcome } = o;
+        this.store.finishNode(job.id, node, outcome);
+      }
+    });
+    const record = this.store.get(job.id);
+    if (!record) return;
+    const run = this.#load(record);
+    this.#runs.set(job.id, run);
+    for (const [node, s] of sent)
+      if ('messageId' in s) this.#byMessage.set(s.messageId, { run, node });
+    this.#tickRun(run, Date.now());
+    this.#schedule();
+    this.#changedJob(job.id);
+  }
+
+  /** Stops running jobs here (this central no longer leads); they stay in the journal. */
+  suspend(): void {
+    for (const set of this.#waiters.values()) for (const wake of set) wake();
+    this.#waiters.clear();
+    this.#runs.clear();
+    this.#byMessage.clear();
+    for (const held of this.#held.values()) held.done(new Error('this central no longer leads'));
+    this.#held.clear();
   }
 
   stop(): void {
@@ -245,6 +403,11 @@ export class JobRunner {
     const before = Date.now() - this.#deps.settings.retention * 1000;
     const n = this.store.purge(before);
     if (n > 0) this.#deps.log('info', 'purged finished jobs past retention', { jobs: n });
+    this.#deps.journal?.purge(before).catch((err: unknown) =>
+      this.#deps.log('warn', 'cannot purge finished jobs from the shared state', {
+        error: String(err),
+      }),
+    );
   }
 
   #load(job: JobRecord): Run {
@@ -260,11 +423,16 @@ export class JobRunner {
       aborted: false,
       nextStartAt: 0,
       batchOpen: (by.sent ?? 0) + (by.acknowledged ?? 0) > 0,
+      sending: false,
     };
   }
 
   /** Creates a job and starts it; throws JobError when the target matches no node. */
-  submit(req: ParsedJobSubmit, submittedBy: string, id: string = newMessageId()): JobView {
+  async submit(
+    req: ParsedJobSubmit,
+    submittedBy: string,
+    id: string = newMessageId(),
+  ): Promise<JobView> {
     const existing = this.store.get(id);
     if (existing) return this.view(id, false) as JobView; // a replayed request
     const nodes = resolveTarget(req.target, this.#deps.candidates());
@@ -287,6 +455,19 @@ export class JobRunner {
       replyGrace: settings.replyGrace,
       ...(req.requestedBy !== undefined && { requestedBy: req.requestedBy }),
     };
+    // On shared state the job is recorded there before anything is sent: a standby continues it.
+    const { journal } = this.#deps;
+    if (journal !== undefined) {
+      await journal.putJob({
+        id,
+        spec,
+        submittedBy,
+        nodes,
+        createdAt: Date.now(),
+        state: 'running',
+      });
+      if (this.store.get(id)) return this.view(id, false) as JobView; // replayed meanwhile
+    }
     // The first batch is sent in the transaction that creates the job: its rows are born `sent`.
     const first = nodes.slice(0, spec.maxConcurrency > 0 ? spec.maxConcurrency : nodes.length);
     const started = new Map<string, { messageId: string } | { error: string }>();
@@ -452,14 +633,19 @@ export class JobRunner {
     if (changes.length > 0 || overdue.length > 0) {
       store.transaction(() => {
         for (const c of changes) {
-          this.#finishNode(run, c.node, outcomeFromOutbox(c));
+          this.#finishNode(run, c.node, outcomeFromOutbox(c), c.messageId);
           this.#byMessage.delete(c.messageId);
         }
         for (const n of overdue) {
-          this.#finishNode(run, n.node, {
-            state: 'did-not-answer',
-            error: `ACKed but no result within ${run.spec.methodTimeout + run.spec.replyGrace} s (methodTimeout ${run.spec.methodTimeout} s + replyGrace ${run.spec.replyGrace} s)`,
-          });
+          this.#finishNode(
+            run,
+            n.node,
+            {
+              state: 'did-not-answer',
+              error: `ACKed but no result within ${run.spec.methodTimeout + run.spec.replyGrace} s (methodTimeout ${run.spec.methodTimeout} s + replyGrace ${run.spec.replyGrace} s)`,
+            },
+            n.messageId ?? undefined,
+          );
           if (n.messageId !== null) this.#byMessage.delete(n.messageId);
         }
       });
@@ -483,8 +669,9 @@ export class JobRunner {
     if (run.waiting === 0 && run.running === 0) this.#end(run);
   }
 
-  #finishNode(run: Run, node: string, outcome: JobNodeOutcome): void {
+  #finishNode(run: Run, node: string, outcome: JobNodeOutcome, messageId?: string): void {
     if (!this.store.finishNode(run.id, node, outcome)) return;
+    this.#journalOutcome(run.id, node, outcome, messageId);
     run.running--;
     const o = outcomeOf({
       state: outcome.state,
@@ -493,20 +680,48 @@ export class JobRunner {
     if (o === 'failed' || o === 'no-answer') run.errors++;
   }
 
+  /** Writes a node's end state to the journal; a reply's ACK waits for it (hold). */
+  #journalOutcome(jobId: string, node: string, outcome: JobNodeOutcome, messageId?: string): void {
+    const { journal, log } = this.#deps;
+    if (journal === undefined) return;
+    const write = (): Promise<void> => {
+      const p = journal.putOutcome(jobId, node, outcome, Date.now());
+      if (messageId === undefined) return p;
+      this.#journaling.set(messageId, p);
+      p.then(
+        () => this.#journaling.delete(messageId),
+        () => {
+          this.#journaling.delete(messageId);
+          this.#unjournaled.set(messageId, write);
+        },
+      );
+      return p;
+    };
+    write().catch((err: unknown) =>
+      log('warn', 'cannot write a job node end state to the shared state', {
+        job: jobId,
+        node,
+        error: String(err),
+      }),
+    );
+  }
+
   #skipWaiting(run: Run, reason: string): void {
     if (run.waiting === 0) return;
     const waiting = this.store.waiting(run.id, run.waiting);
     this.store.transaction(() => {
       for (const n of waiting) {
-        if (this.store.finishNode(run.id, n.node, { state: 'cancelled', error: reason })) {
+        const outcome = { state: 'cancelled' as const, error: reason };
+        if (this.store.finishNode(run.id, n.node, outcome)) {
           run.waiting--;
+          this.#journalOutcome(run.id, n.node, outcome);
         }
       }
     });
   }
 
   #startMore(run: Run, now: number): void {
-    if (run.waiting === 0) return;
+    if (run.waiting === 0 || run.sending) return;
     const { maxConcurrency, batchSleepMs } = run.spec;
     let room: number;
     if (maxConcurrency > 0 && batchSleepMs > 0) {
@@ -529,6 +744,37 @@ export class JobRunner {
   }
 
   #send(run: Run, nodes: readonly JobNodeRecord[]): void {
+    const { journal } = this.#deps;
+    if (journal === undefined) {
+      this.#sendNow(run, nodes);
+      return;
+    }
+    // On shared state a batch is recorded before it is sent: a standby sends it again (same ids).
+    run.sending = true;
+    journal
+      .putStarted(
+        run.id,
+        nodes.map((n) => n.node),
+      )
+      .then(
+        () => {
+          run.sending = false;
+          if (this.#stopped || this.#runs.get(run.id) !== run || run.cancelled || run.aborted)
+            return;
+          this.#sendNow(run, nodes);
+          this.#schedule();
+        },
+        (err: unknown) => {
+          run.sending = false;
+          this.#deps.log('warn', 'cannot record a batch in the shared state; trying again', {
+            job: run.id,
+            error: String(err),
+          });
+        },
+      );
+  }
+
+  #sendNow(run: Run, nodes: readonly JobNodeRecord[]): void {
     // The job rows and the outbox rows commit together: a crash cannot leave a node marked
     // waiting whose message was already sent (it would be sent, and run, twice).
     this.store.transaction(() => {
@@ -547,6 +793,10 @@ export class JobRunner {
             error: r.error ?? 'not sent: duplicate message id',
           });
           run.errors++;
+          this.#journalOutcome(run.id, r.node, {
+            state: 'rejected',
+            error: r.error ?? 'not sent: duplicate message id',
+          });
         }
       }
     });
@@ -564,20 +814,24 @@ export class JobRunner {
     nodes: readonly string[],
   ): { node: string; id?: string; error?: string }[] {
     const out: { node: string; id?: string; error?: string }[] = [];
+    const idFor = jobMessageIds(this.#deps.ctx.identity.seed, jobId);
     for (let i = 0; i < nodes.length; i += SEND_CHUNK) {
       const chunk = nodes.slice(i, i + SEND_CHUNK);
-      const result = this.#deps.ctx.services.submit([
-        {
-          toNodes: chunk,
-          method: 'REQCliCommand',
-          methodArgs: [...spec.args],
-          // The result settles the outbox row (executor, inReplyTo); nothing else is done with it.
-          replyMethod: 'REQNone',
-          jobId,
-          methodTimeout: spec.methodTimeout,
-          ttl: Math.max(1, Math.ceil(spec.ttl)),
-        },
-      ]);
+      const result = this.#deps.ctx.services.submit(
+        [
+          {
+            toNodes: chunk,
+            method: 'REQCliCommand',
+            methodArgs: [...spec.args],
+            // The result settles the outbox row (executor, inReplyTo); nothing else is done with it.
+            replyMethod: 'REQNone',
+            jobId,
+            methodTimeout: spec.methodTimeout,
+            ttl: Math.max(1, Math.ceil(spec.ttl)),
+          },
+        ],
+        { idFor },
+      );
       const errors = result.rejected[0]?.errors;
       chunk.forEach((node, k) => {
         const id = errors === undefined ? result.accepted[k] : undefined;
@@ -609,6 +863,12 @@ export class JobRunner {
       reason = `${counts.failed} failed, ${counts.noAnswer} did not answer`;
     }
     this.store.finish(run.id, state, reason);
+    this.#deps.journal?.finishJob(run.id, state, reason, Date.now()).catch((err: unknown) =>
+      this.#deps.log('warn', 'cannot record the end of a job in the shared state', {
+        job: run.id,
+        error: String(err),
+      }),
+    );
     this.#runs.delete(run.id);
     for (const [id, entry] of this.#byMessage) if (entry.run === run) this.#byMessage.delete(id);
     this.#event(run.id, JOB_EVENTS.finished, { state, ...(reason && { reason }), counts });

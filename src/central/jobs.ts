@@ -22,7 +22,8 @@ import { verifyRequest } from '../protocol/signed-request.js';
 import { toAmiral } from './job-amiral.js';
 import { centralTrust, refusalText } from './trusted.js';
 import { JobError, JobRunner, type JobSettings } from './job-runner.js';
-import type { Leadership } from './leadership.js';
+import { JobJournal } from '../store/jetstream/jobs.js';
+import type { CentralState, Leadership } from './leadership.js';
 import type { CentralReply } from './wire.js';
 
 // Central's job duty: the runner, `adm.central.jobs` for the CLI (signed requests from trusted
@@ -38,6 +39,8 @@ export interface JobsExtensionOptions {
   readonly httpToken?: string;
   /** The inventory's nodes (for `all`, `where` and GET /api/v1/nodes). */
   readonly candidates: () => readonly TargetCandidate[];
+  /** Where the jobs' shared state lives: on JetStream they are journalled for a standby. */
+  readonly state?: CentralState;
 }
 
 export interface JobsExtension extends NodeExtension {
@@ -147,7 +150,10 @@ export function jobsExtension(
     const body = req.body as JobsRequest;
     switch (body?.op) {
       case 'submit':
-        return { ok: true, result: r.submit(parseJobSubmit(body.job), req.signer, req.id) };
+        return {
+          ok: true,
+          result: await r.submit(parseJobSubmit(body.job), req.signer, req.id),
+        };
       case 'get': {
         const id = jobIdOf(r, body.id);
         const waitS = Math.min(MAX_WAIT_S, Math.max(0, Number(body.wait ?? 0)));
@@ -206,7 +212,7 @@ export function jobsExtension(
           return { status: 400, body: { error: 'Expected a JSON body' } };
         }
         try {
-          const job = r.submit(parseJobSubmit(body), 'http-api');
+          const job = await r.submit(parseJobSubmit(body), 'http-api');
           const waitS = Number(req.query.get('wait') ?? 0);
           if (waitS > 0) {
             const done = await r.wait(job.id, Math.min(waitS, 3600) * 1000);
@@ -273,15 +279,21 @@ export function jobsExtension(
     async start(c: NodeContext) {
       trust = centralTrust(c);
       token = options.httpToken ?? apiToken(c.options.dataDir);
-      runner = new JobRunner({
+      const { state } = options;
+      const journal =
+        state?.backend === 'jetstream' ? await JobJournal.open(c.nc, state) : undefined;
+      const r = new JobRunner({
         ctx: c,
         settings: options.settings,
         candidates: options.candidates,
         log: c.options.log,
+        ...(journal !== undefined && { journal }),
       });
-      runner.start();
-      stopServing = leadership.whileLeading(() => [
-        c.nc.subscribe(c.subjects.central(JOBS_SERVICE), {
+      runner = r;
+      r.start();
+      const unhold = c.holdReplies((ids) => r.hold(ids));
+      const serve = (): (() => void) => {
+        const sub = c.nc.subscribe(c.subjects.central(JOBS_SERVICE), {
           callback: (err, msg) => {
             if (err) return;
             handle(msg)
@@ -293,8 +305,40 @@ export function jobsExtension(
                 c.options.log('warn', 'jobs: cannot answer', { error: String(e) }),
               );
           },
-        }),
-      ]);
+        });
+        return () => sub.unsubscribe();
+      };
+      // While it leads, in this order: take over the shared state's running jobs, take the
+      // replies addressed to central (nodes hold them until then), then serve the job API.
+      let stopLeading: (() => void) | undefined;
+      let turn = Promise.resolve();
+      const unwatch = leadership.watch((leading) => {
+        turn = turn.then(async () => {
+          if (leading && stopLeading === undefined && runner === r) {
+            try {
+              await r.takeOver();
+            } catch (err) {
+              c.options.log('error', 'cannot take over the running jobs', { error: String(err) });
+            }
+            if (!leadership.leading || runner !== r) return;
+            c.receive(true);
+            stopLeading = serve();
+          } else if (!leading && stopLeading !== undefined) {
+            stopLeading();
+            stopLeading = undefined;
+            if (journal !== undefined) {
+              c.receive(false);
+              r.suspend();
+            }
+          }
+        });
+      });
+      stopServing = () => {
+        unwatch();
+        unhold();
+        stopLeading?.();
+        stopLeading = undefined;
+      };
     },
     async stop() {
       stopServing();

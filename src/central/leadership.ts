@@ -10,7 +10,12 @@ import { DEFAULT_LEASE_MS, LeaderLease } from './leader.js';
 // is asked again by the client (requestCentral waits up to `centralWait`).
 
 export type CentralState =
-  { readonly backend: 'sqlite' } | ({ readonly backend: 'jetstream' } & JetStreamStateOptions);
+  | { readonly backend: 'sqlite' }
+  | ({
+      readonly backend: 'jetstream';
+      /** Who this central is among those sharing its name (the lease's holder); default its name. */
+      readonly instance?: string;
+    } & JetStreamStateOptions);
 
 export interface LeaderView {
   /** The leading central's name; undefined while none does. */
@@ -47,7 +52,7 @@ export class Leadership implements NodeExtension {
   }
 
   async start(ctx: NodeContext): Promise<void> {
-    this.#self = ctx.options.name;
+    this.#self = (this.#state.backend === 'jetstream' && this.#state.instance) || ctx.options.name;
     if (this.#state.backend === 'sqlite') {
       this.#alone = true;
       this.#emit(true);
@@ -55,7 +60,7 @@ export class Leadership implements NodeExtension {
     }
     this.#lease = await LeaderLease.start(ctx.nc, {
       ...this.#state,
-      holder: ctx.options.name,
+      holder: this.#state.instance ?? ctx.options.name,
       leaseMs: this.#leaseMs,
       log: ctx.options.log,
       onChange: (leading) => this.#emit(leading),
@@ -64,6 +69,13 @@ export class Leadership implements NodeExtension {
 
   #emit(leading: boolean): void {
     for (const fn of this.#listeners) fn(leading);
+  }
+
+  /** Calls `listener` now and on every change of this central's leadership; returns its removal. */
+  watch(listener: (leading: boolean) => void): () => void {
+    this.#listeners.add(listener);
+    listener(this.leading);
+    return () => this.#listeners.delete(listener);
   }
 
   /**

@@ -92,6 +92,11 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
     key: 'central.state.replicas',
     description: 'copies of each JetStream bucket (1, 3 or 5)',
   },
+  {
+    flags: '--central-instance <name>',
+    key: 'central.state.instance',
+    description: 'this central among those sharing one name and key (who leads)',
+  },
 ];
 
 /** The commander attribute name of a flag: `--data-dir <dir>` → `dataDir`. */

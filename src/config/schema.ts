@@ -286,6 +286,11 @@ export const CentralStateConfigSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,32}$/, { message: '1 to 32 of A-Z a-z 0-9 _ -' })
       .default('admiral'),
+    /** This central among those sharing one name and key (the leader lease's holder, shown as who leads); default the node's name. */
+    instance: z
+      .string()
+      .regex(/^[A-Za-z0-9_.@-]{1,64}$/, { message: '1 to 64 of A-Z a-z 0-9 _ . @ -' })
+      .optional(),
   })
   .strict();
 

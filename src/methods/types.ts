@@ -104,8 +104,12 @@ export interface NodeServices {
   /**
    * Validates, signs and commits messages to the outbox, as operator input is (same shape as
    * Steward's JSON); `fromNode` is this node. Returns the ids accepted and errors per message.
+   * `idFor` names the id of the copy for a node (CompletionContext.idFor).
    */
-  submit(messages: readonly Record<string, unknown>[]): {
+  submit(
+    messages: readonly Record<string, unknown>[],
+    options?: { readonly idFor?: (toNode: string | undefined) => string | undefined },
+  ): {
     accepted: string[];
     rejected: { index: number; errors: string[] }[];
   };

@@ -44,6 +44,8 @@ export interface ExecutorDeps {
   readonly console: (line: string) => void;
   /** The node's services, given to every method. */
   readonly services: () => NodeServices;
+  /** What the ACKs of settled replies wait for (Settler.hold); absent: nothing. */
+  readonly holdSettled?: (requests: readonly string[]) => Promise<void> | undefined;
 }
 
 /** The sender's terminal state for the status a reply carries. */
@@ -155,6 +157,11 @@ export class Executor {
       ...(msg.error && { error: msg.error }),
     });
     return finished ? { id: msg.inReplyTo, state } : 'duplicate';
+  }
+
+  /** What holds the ACKs of settled replies (ExecutorDeps.holdSettled). */
+  hold(requests: readonly string[]): Promise<void> | undefined {
+    return this.#deps.holdSettled?.(requests);
   }
 
   /** After the commit of `settle`d replies: count them, as run ones are. */

@@ -20,6 +20,17 @@ export interface NodeContext {
   readonly nodeKeys: NodeKeys;
   /** Sends a line to the central's error log (REQErrorLog), durably. */
   reportError(fields: ErrorLine): void;
+  /**
+   * Starts or stops taking messages addressed to this node. A node built with
+   * `deferReceiving` (a central on shared state) takes none until told to: only the leading
+   * central may, or two would settle the same replies.
+   */
+  receive(on: boolean): void;
+  /**
+   * Adds what the ACK of a settled reply waits for (Settler.hold): `hook` returns a promise for
+   * the requests it cares about, or undefined. Returns its removal.
+   */
+  holdReplies(hook: (requests: readonly string[]) => Promise<void> | undefined): () => void;
 }
 
 /** A line for the central's error log: what failed, for which message, and why. */

@@ -33,6 +33,9 @@ export function nodeOptionsFromConfig(config: Config, log: Logger): NodeOptions 
     },
     central: config.centralNode,
     isCentral: config.isCentral,
+    // Centrals sharing state take messages only while they lead (central/leadership.ts).
+    ...(config.isCentral &&
+      config.central.state.backend === 'jetstream' && { deferReceiving: true }),
     subjectPrefix: config.subjectPrefix,
     compression: config.compression,
     helloIntervalMs: config.helloInterval * 1000,

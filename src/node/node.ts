@@ -93,6 +93,10 @@ export class AdmiralNode {
   httpServer: RunningHttpServer | undefined;
   #nc: NatsConnection | undefined;
   readonly #subs: Subscription[] = [];
+  /** The subscription to messages addressed to this node, while it takes them. */
+  #inbound: Subscription | undefined;
+  /** What settled replies' ACKs wait for (NodeContext.holdReplies). */
+  readonly #replyHolds = new Set<(requests: readonly string[]) => Promise<void> | undefined>();
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #startedAt = Date.now();
   readonly #started: NonNullable<NodeOptions['extensions']>[number][] = [];
@@ -132,8 +136,8 @@ export class AdmiralNode {
     this.services = {
       nodeName: options.name,
       publicKey: identity.publicKey,
-      submit: (messages) => {
-        const r = this.submit(JSON.stringify(messages), 'method');
+      submit: (messages, submitOptions) => {
+        const r = this.submit(JSON.stringify(messages), 'method', submitOptions?.idFor);
         return {
           accepted: [...r.accepted],
           rejected: r.rejected.map((x) => ({ index: x.index, errors: [...x.errors] })),
@@ -198,6 +202,11 @@ export class AdmiralNode {
       },
       console: (line) => options.log('info', line, { console: true }),
       services: () => this.services,
+      holdSettled: (requests) => {
+        if (this.#replyHolds.size === 0) return undefined;
+        const held = [...this.#replyHolds].flatMap((hook) => hook(requests) ?? []);
+        return held.length === 0 ? undefined : Promise.all(held).then(() => undefined);
+      },
     });
     this.nodeKeys = new NodeKeys(this.store.database.db, {
       self: { name: options.name, publicKey: identity.publicKey },
@@ -311,6 +320,11 @@ export class AdmiralNode {
       metrics: this.metrics,
       nodeKeys: this.nodeKeys,
       reportError: (fields) => this.reportError(fields),
+      receive: (on) => this.#receive(on),
+      holdReplies: (hook) => {
+        this.#replyHolds.add(hook);
+        return () => this.#replyHolds.delete(hook);
+      },
     };
     for (const ext of options.extensions ?? []) {
       await ext.start(ctx);
@@ -411,20 +425,33 @@ export class AdmiralNode {
     }
   }
 
+  /** Subscribes to the messages addressed to this node, or ends that subscription. */
+  #receive(on: boolean): void {
+    const nc = this.#nc;
+    if (!on || nc === undefined || nc.isClosed()) {
+      this.#inbound?.unsubscribe();
+      this.#inbound = undefined;
+      return;
+    }
+    if (this.#inbound !== undefined) return;
+    const { subjects, options } = this;
+    this.#inbound = nc.subscribe(subjects.nodeSubscription(options.name), {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          this.receiver.handle(msg);
+        } catch (e) {
+          options.log('error', 'failed to receive a message', { error: String(e) });
+        }
+      },
+    });
+    // Those holding messages for this node (a standby that now leads) send them at once.
+    if (options.deferReceiving === true) this.#publishEvent('online');
+  }
+
   #subscribe(nc: NatsConnection): void {
     const { subjects, options } = this;
-    this.#subs.push(
-      nc.subscribe(subjects.nodeSubscription(options.name), {
-        callback: (err, msg) => {
-          if (err) return;
-          try {
-            this.receiver.handle(msg);
-          } catch (e) {
-            options.log('error', 'failed to receive a message', { error: String(e) });
-          }
-        },
-      }),
-    );
+    if (options.deferReceiving !== true) this.#receive(true);
     this.#subs.push(
       nc.subscribe(subjects.key(options.name), {
         callback: (err, msg) => {
@@ -596,11 +623,11 @@ export class AdmiralNode {
    * for what was rejected, and the ids already in the outbox (a batch sent again) with their
    * state; one bad message never stops the others, and no input makes it throw.
    */
-  submit(raw: Buffer | string, source = 'api'): SubmitResult {
+  submit(raw: Buffer | string, source = 'api', idFor?: CompletionContext['idFor']): SubmitResult {
     const { options } = this;
     let parsed: ReturnType<typeof parseInput>;
     try {
-      parsed = parseInput(raw, this.#completion());
+      parsed = parseInput(raw, { ...this.#completion(), ...(idFor && { idFor }) });
     } catch (err) {
       const reason =
         err instanceof InputSyntaxError || err instanceof InputLimitError

@@ -25,6 +25,11 @@ export interface NodeOptions {
   /** Name of the central node (error log, inventory). */
   readonly central: string;
   readonly isCentral: boolean;
+  /**
+   * Takes no message addressed to it until an extension calls `ctx.receive(true)`: a central on
+   * shared state, which receives only while it leads (central/leadership.ts).
+   */
+  readonly deferReceiving?: boolean;
   readonly subjectPrefix: string;
   readonly compression: Compression;
   readonly helloIntervalMs: number;

@@ -181,10 +181,20 @@ export class Receiver {
     const at = Date.now();
     const audit: AuditEntry[] = [];
     const stored: Message[] = [];
+    // What else must hold a settled reply before its ACK (a job's outcome on shared state): the
+    // sender keeps it until then, so a central that dies in between loses nothing. A copy seen
+    // again is held as well: its first ACK may be the one that never left.
+    const answered = batch.flatMap(({ msg }, i) =>
+      settles[i] === true && msg.inReplyTo !== undefined ? [msg.inReplyTo] : [],
+    );
+    const held = answered.length > 0 ? settler?.hold?.(answered) : undefined;
+    const later: { nats: Msg; frame: AckFrame }[] = [];
     for (let i = 0; i < batch.length; i++) {
       const { nats, msg } = batch[i] as Received;
       const status = statuses[i] as 'stored' | 'duplicate';
-      this.#respond(nats, { ack: msg.id, status });
+      if (held !== undefined && settles[i] === true)
+        later.push({ nats, frame: { ack: msg.id, status } });
+      else this.#respond(nats, { ack: msg.id, status });
       const settledHere = settles[i] === true;
       if (status === 'stored' && !settledHere) stored.push(msg);
       const line = {
@@ -203,6 +213,17 @@ export class Receiver {
     store.audit.appendMany(audit);
     if (settledReplies > 0) settler?.settled(settled, settledReplies);
     if (stored.length > 0) this.#deps.onStored(stored);
+    held?.then(
+      () => {
+        for (const { nats, frame } of later) this.#respond(nats, frame);
+      },
+      (err: unknown) =>
+        // Not ACKed: their senders retry, and the next copy is held again.
+        log('warn', 'settled replies not acknowledged: what holds them failed', {
+          count: later.length,
+          error: String(err),
+        }),
+    );
   }
 
   /** Why the message is refused before its signature is checked: addressing and freshness. */
@@ -242,6 +263,11 @@ export interface Settler {
   settlesOnly(msg: Message): boolean;
   settle(msg: Message): { id: string; state: OutboxTerminalState } | 'new' | 'duplicate';
   settled(requests: readonly { id: string; state: OutboxTerminalState }[], replies: number): void;
+  /**
+   * After the commit: a promise the ACKs of these settled replies (by the request they answer)
+   * wait for, or undefined when nothing holds them. A rejection leaves them unACKed.
+   */
+  hold?(requests: readonly string[]): Promise<void> | undefined;
 }
 
 /** What is known of a refused message: as much as could be read of it. */

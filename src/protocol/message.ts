@@ -307,6 +307,11 @@ export interface CompletionContext {
   defaultTtlSeconds?: number;
   /** Id generator (default UUIDv7). */
   newId?: (now: number) => string;
+  /**
+   * The id of the copy for `toNode`, when its sender decides it (a fleet job's message to a node
+   * is the same id whichever central sends it: job-runner.ts); undefined falls back to `newId`.
+   */
+  idFor?: (toNode: string | undefined) => string | undefined;
   /** Longest time to live from createdAt, seconds (default 604800 s, 7 days; `messages.maxTtl`). */
   maxTtlSeconds?: number;
 }
@@ -367,7 +372,7 @@ export function completeMessage(
   const r = parseMessage({
     ...rest,
     ...(first === undefined ? {} : { toNode: first }),
-    id: input.id ?? newId(now),
+    id: input.id ?? ctx.idFor?.(first) ?? newId(now),
     fromNode: ctx.fromNode,
     createdAt,
     expiresAt,
@@ -377,7 +382,8 @@ export function completeMessage(
   // and a fresh id, so the first is the only one the schema needs to see: a job to 10,000 nodes
   // is validated once, not 10,000 times (bench/fleet).
   const out: Message[] = [r.value];
-  for (const node of others) out.push({ ...r.value, toNode: node, id: newId(now) });
+  for (const node of others)
+    out.push({ ...r.value, toNode: node, id: ctx.idFor?.(node) ?? newId(now) });
   return { ok: true, value: out };
 }
 

@@ -329,6 +329,8 @@ export class JobStore {
     submittedBy: string;
     nodes: readonly string[];
     started?: ReadonlyMap<string, { messageId: string } | { error: string }>;
+    /** When it was submitted (a job taken over from the shared state); default now. */
+    createdAt?: number;
   }): void {
     const now = Date.now();
     this.#db.transaction(() => {
@@ -337,7 +339,7 @@ export class JobStore {
         spec: JSON.stringify(job.spec),
         submittedBy: job.submittedBy,
         total: job.nodes.length,
-        now,
+        now: job.createdAt ?? now,
       });
       job.nodes.forEach((node, position) => {
         const started = job.started?.get(node);
@@ -352,6 +354,14 @@ export class JobStore {
           finishedAt: started !== undefined && 'error' in started ? now : null,
         });
       });
+    })();
+  }
+
+  /** Forgets a job and its nodes (a stale copy of a job this central takes over). */
+  remove(id: string): void {
+    this.#db.transaction(() => {
+      this.#db.prepare('DELETE FROM job_nodes WHERE job_id = ?').run(id);
+      this.#db.prepare('DELETE FROM jobs WHERE id = ?').run(id);
     })();
   }
 

@@ -116,13 +116,14 @@ export const encodeKey = (name: string): string => Buffer.from(name, 'utf8').toS
 export const decodeKey = (key: string): string => Buffer.from(key, 'base64url').toString('utf8');
 
 /**
- * The keys of `kv` that hold or held a value, from the stream's subjects. Unlike `kv.keys()`, this
+ * The keys of `kv` (matching `filter`, a subject pattern) that hold or held a value, from the
+ * stream's subjects. Unlike `kv.keys()`, this
  * makes no consumer, so it works while the cluster re-elects its meta leader after losing a server.
  */
-export async function bucketKeys(kv: Bucket): Promise<string[]> {
+export async function bucketKeys(kv: Bucket, filter = '>'): Promise<string[]> {
   const prefix = `$KV.${kv.bucket}.`;
   const info = await whileLeaderless(() =>
-    kv.jsm.streams.info(kv.stream, { subjects_filter: `${prefix}>` }),
+    kv.jsm.streams.info(kv.stream, { subjects_filter: `${prefix}${filter}` }),
   );
   return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
 }

@@ -1,0 +1,154 @@
+import type { Bucket, KvEntry } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
+import { JOB_NODE_STATES, type JobNodeOutcome, type JobSpec, type JobState } from '../jobs.js';
+import { bucketKeys, type JetStreamStateOptions, openBucket, whileLeaderless } from './buckets.js';
+
+// Jobs on shared state: what a standby needs to continue the running jobs of a leader that died
+// (DESIGN.md, "Security by default": "a standby takes over a running job where it stood, from the
+// shared state, without sending any node its command twice"). One KV bucket, `<prefix>_jobs`:
+//   job.<id>               the job as submitted (spec, who asked, its nodes in target order) and
+//                          its state; written before the submitter gets the job's id
+//   started.<id>.<first>   the nodes of a batch, written before any of its messages is sent
+//   node.<id>.<node>       a node's end state, written before the reply that brought it is ACKed
+// The leader's SQLite job store stays its working copy (every read, the dashboard's pages);
+// this journal is what outlives it. A node's message id is the same whichever central sends it
+// (job-runner.ts), so a node that already has it answers `duplicate` and does not run it again.
+
+const JobSchema = z.strictObject({
+  id: z.string(),
+  spec: z.custom<JobSpec>((v) => typeof v === 'object' && v !== null),
+  submittedBy: z.string(),
+  nodes: z.array(z.string()),
+  createdAt: z.number().int(),
+  state: z.enum(['running', 'completed', 'failed', 'aborted', 'cancelled']),
+  reason: z.string().optional(),
+  finishedAt: z.number().int().optional(),
+});
+export type JournalJob = z.output<typeof JobSchema>;
+
+const OutcomeSchema = z.strictObject({
+  state: z.enum(JOB_NODE_STATES),
+  exitCode: z.number().int().optional(),
+  output: z.string().optional(),
+  stderr: z.string().optional(),
+  error: z.string().optional(),
+  ackedAt: z.number().int().optional(),
+  finishedAt: z.number().int(),
+});
+export type JournalOutcome = z.output<typeof OutcomeSchema>;
+
+const StartedSchema = z.array(z.string());
+
+function decode<T>(e: KvEntry | null, schema: z.ZodType<T>): T | undefined {
+  if (e === null || e.operation !== 'PUT') return undefined;
+  const parsed = schema.safeParse(e.json());
+  if (!parsed.success) throw new Error(`jobs bucket key ${e.key} holds no job record`);
+  return parsed.data;
+}
+
+export class JobJournal {
+  private constructor(readonly kv: Bucket) {}
+
+  static async open(nc: NatsConnection, options: JetStreamStateOptions): Promise<JobJournal> {
+    return new JobJournal(await openBucket(nc, 'jobs', options));
+  }
+
+  async #get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
+    return decode(await whileLeaderless(() => this.kv.get(key)), schema);
+  }
+
+  async #put(key: string, value: unknown): Promise<void> {
+    await whileLeaderless(() => this.kv.put(key, JSON.stringify(value)));
+  }
+
+  putJob(job: JournalJob): Promise<void> {
+    return this.#put(`job.${job.id}`, job);
+  }
+
+  /** Records that `nodes` of the job are being sent (a batch, named by its first node). */
+  putStarted(jobId: string, nodes: readonly string[]): Promise<void> {
+    if (nodes.length === 0) return Promise.resolve();
+    return this.#put(`started.${jobId}.${nodes[0]}`, nodes);
+  }
+
+  putOutcome(
+    jobId: string,
+    node: string,
+    outcome: JobNodeOutcome,
+    finishedAt: number,
+  ): Promise<void> {
+    const value: JournalOutcome = {
+      state: outcome.state,
+      ...(outcome.exitCode !== undefined && { exitCode: outcome.exitCode }),
+      ...(outcome.output !== undefined && { output: outcome.output }),
+      ...(outcome.stderr !== undefined && { stderr: outcome.stderr }),
+      ...(outcome.error !== undefined && { error: outcome.error }),
+      ...(outcome.ackedAt !== undefined && { ackedAt: outcome.ackedAt }),
+      finishedAt,
+    };
+    return this.#put(`node.${jobId}.${node}`, value);
+  }
+
+  async finishJob(
+    id: string,
+    state: Exclude<JobState, 'running'>,
+    reason: string | undefined,
+    finishedAt: number,
+  ): Promise<void> {
+    const job = await this.#get(`job.${id}`, JobSchema);
+    if (job === undefined) return;
+    await this.putJob({ ...job, state, ...(reason !== undefined && { reason }), finishedAt });
+  }
+
+  async job(id: string): Promise<JournalJob | undefined> {
+    return this.#get(`job.${id}`, JobSchema);
+  }
+
+  /** The jobs still running, oldest first. */
+  async running(): Promise<JournalJob[]> {
+    const keys = await bucketKeys(this.kv, 'job.*');
+    const jobs = await Promise.all(keys.map((k) => this.#get(k, JobSchema)));
+    return jobs
+      .filter((j): j is JournalJob => j !== undefined && j.state === 'running')
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  /** The nodes of the job that were started (sent at least once), in no order. */
+  async started(jobId: string): Promise<Set<string>> {
+    const keys = await bucketKeys(this.kv, `started.${jobId}.*`);
+    const batches = await Promise.all(keys.map((k) => this.#get(k, StartedSchema)));
+    return new Set(batches.flatMap((b) => b ?? []));
+  }
+
+  /** The end states recorded for the job's nodes, by node. */
+  async outcomes(jobId: string): Promise<Map<string, JournalOutcome>> {
+    const prefix = `node.${jobId}.`;
+    const keys = await bucketKeys(this.kv, `${prefix}*`);
+    const out = new Map<string, JournalOutcome>();
+    await Promise.all(
+      keys.map(async (k) => {
+        const o = await this.#get(k, OutcomeSchema);
+        if (o !== undefined) out.set(k.slice(prefix.length), o);
+      }),
+    );
+    return out;
+  }
+
+  /** Drops the jobs that finished at or before `before`, with their batches and nodes. */
+  async purge(before: number): Promise<number> {
+    let n = 0;
+    for (const key of await bucketKeys(this.kv, 'job.*')) {
+      const job = await this.#get(key, JobSchema);
+      if (job === undefined || job.state === 'running' || (job.finishedAt ?? 0) > before) continue;
+      for (const k of [
+        ...(await bucketKeys(this.kv, `started.${job.id}.*`)),
+        ...(await bucketKeys(this.kv, `node.${job.id}.*`)),
+      ])
+        await whileLeaderless(() => this.kv.purge(k));
+      await whileLeaderless(() => this.kv.purge(key));
+      n++;
+    }
+    return n;
+  }
+}
