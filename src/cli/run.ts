@@ -10,7 +10,13 @@ import {
   outcomeOf,
 } from '../fleet/job-view.js';
 import { queryInventory } from '../fleet/inventory-client.js';
-import { getJob, getJobWithNodes, submitJob, waitForJob } from '../fleet/jobs-client.js';
+import {
+  getJob,
+  getJobWithNodes,
+  readThroughFailover,
+  submitJob,
+  waitForJob,
+} from '../fleet/jobs-client.js';
 import { type LiveRunReport, runLive } from '../fleet/live.js';
 import { parseRateLimit, RateLimitSyntaxError } from '../fleet/rate.js';
 import { FilterSyntaxError, isEmptyTarget, type Target, whereToRecord } from '../fleet/target.js';
@@ -187,14 +193,15 @@ async function waitForOnline(
 ): Promise<JobView> {
   const answered = (job: JobView): boolean =>
     (job.nodes ?? []).every((n) => !online.has(n.node) || outcomeOf(n) !== 'running');
+  const read = <T>(fn: () => Promise<T>): Promise<T> => readThroughFailover(client, fn);
   let graceUntil: number | undefined;
   for (;;) {
-    const summary = await getJob(client, id, { nodes: false });
+    const summary = await read(() => getJob(client, id, { nodes: false }));
     onProgress?.(summary);
-    if (summary.state !== 'running') return getJobWithNodes(client, id);
+    if (summary.state !== 'running') return read(() => getJobWithNodes(client, id));
     // Counts first: the per-node view is fetched only once enough nodes have finished.
     if (summary.counts.finished >= online.size) {
-      const job = await getJobWithNodes(client, id);
+      const job = await read(() => getJobWithNodes(client, id));
       if (job.state !== 'running') return job;
       if (answered(job)) {
         graceUntil ??= Date.now() + GRACE_MS;

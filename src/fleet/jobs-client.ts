@@ -1,4 +1,5 @@
 import { requestCentral } from '../central/client.js';
+import { CentralUnavailableError } from '../central/errors.js';
 import type { AdmiralClient } from '../client/connect.js';
 import { signRequest } from '../protocol/signed-request.js';
 import type { JobSubmit, JobsRequest } from './job-request.js';
@@ -27,7 +28,13 @@ export function submitJob(
 export function getJob(
   client: AdmiralClient,
   id: string,
-  options: { waitS?: number; nodes?: boolean; offset?: number; limit?: number } = {},
+  options: {
+    waitS?: number;
+    nodes?: boolean;
+    offset?: number;
+    limit?: number;
+    timeoutMs?: number;
+  } = {},
 ): Promise<JobView> {
   const waitS = options.waitS ?? 0;
   return call(
@@ -40,7 +47,7 @@ export function getJob(
       ...(options.offset !== undefined && { offset: options.offset }),
       ...(options.limit !== undefined && { limit: options.limit }),
     },
-    (waitS + 10) * 1000,
+    options.timeoutMs ?? (waitS + 10) * 1000,
   ) as Promise<JobView>;
 }
 
@@ -66,23 +73,64 @@ export async function getJobWithNodes(client: AdmiralClient, id: string): Promis
   return { ...view, nodes };
 }
 
-/** Waits for the job to end; `onProgress` gets the summary every `pollMs` while it runs. */
+/**
+ * How long a wait for a job rides out a central that does not answer: a standby taking over
+ * from a leader that died (docs/operations.md, "Scaling out") leads within a few seconds.
+ */
+export const FAILOVER_WAIT_MS = 30_000;
+
+/**
+ * Runs `read` (a request that changes nothing, so asking again is harmless) again while no
+ * central answers it, for up to FAILOVER_WAIT_MS (or the client's --central-wait, if longer) in
+ * a row; any other error, and the last unavailability, are thrown.
+ */
+export async function readThroughFailover<T>(
+  client: AdmiralClient,
+  read: () => Promise<T>,
+): Promise<T> {
+  let since: number | undefined;
+  for (;;) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!(err instanceof CentralUnavailableError)) throw err;
+      since ??= Date.now();
+      if (Date.now() - since >= Math.max(FAILOVER_WAIT_MS, client.centralWaitMs ?? 0)) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** Seconds of one long poll while waiting for a job; short, so a leader that dies costs little. */
+const LONG_POLL_S = 5;
+
+/**
+ * Waits for the job to end; `onProgress` gets the summary every `pollMs` while it runs. A central
+ * that stops answering meanwhile (a failover) is asked again (readThroughFailover).
+ */
 export async function waitForJob(
   client: AdmiralClient,
   id: string,
   onProgress?: (job: JobView) => void,
   pollMs = 200,
 ): Promise<JobView> {
+  const read = <T>(fn: () => Promise<T>): Promise<T> => readThroughFailover(client, fn);
   for (;;) {
     if (onProgress) {
-      const job = await getJob(client, id, { nodes: false });
+      const job = await read(() => getJob(client, id, { nodes: false }));
       onProgress(job);
-      if (job.state !== 'running') return getJobWithNodes(client, id);
+      if (job.state !== 'running') return read(() => getJobWithNodes(client, id));
       await new Promise((r) => setTimeout(r, pollMs));
     } else {
       // The long poll asks for no nodes: a large job's whole view would pass max_payload.
-      const job = await getJob(client, id, { waitS: 25, nodes: false });
-      if (job.state !== 'running') return getJobWithNodes(client, id);
+      const job = await read(() =>
+        getJob(client, id, {
+          waitS: LONG_POLL_S,
+          nodes: false,
+          timeoutMs: (LONG_POLL_S + 5) * 1000,
+        }),
+      );
+      if (job.state !== 'running') return read(() => getJobWithNodes(client, id));
     }
   }
 }
