@@ -31,14 +31,20 @@ export class NatsJwtAccess implements NodeBrokerAccess {
   }
 
   async revoke(publicKey: string): Promise<undefined> {
+    // Another central of this operator may have revoked since: keep its revocations.
+    await this.#catchUp();
     this.#operator.revoke(publicKey);
     await this.#push();
     return undefined;
   }
 
-  /** Pushes the account JWT as it stands: a revocation that did not reach the servers before. */
+  /**
+   * Takes in what the servers hold (revocations by another central of this operator), then
+   * pushes the account JWT as it stands: a revocation that did not reach the servers before.
+   */
   async start(log: Logger): Promise<void> {
     try {
+      await this.#catchUp();
       await this.#push();
     } catch (err) {
       log('warn', 'the account JWT (revocations) could not be pushed to nats-server', {
@@ -52,11 +58,40 @@ export class NatsJwtAccess implements NodeBrokerAccess {
     this.#system = undefined;
   }
 
-  async #push(): Promise<void> {
+  async #connection(): Promise<NatsConnection> {
     if (this.#system === undefined || this.#system.isClosed()) {
       this.#system = await this.#connectSystem();
     }
-    await this.#operator.push(this.#system);
+    return this.#system;
+  }
+
+  async #push(): Promise<void> {
+    await this.#operator.push(await this.#connection());
+  }
+
+  /**
+   * Merges the fleet account's JWT as the servers' resolver holds it
+   * ($SYS.REQ.ACCOUNT.<account>.CLAIMS.LOOKUP) into the operator's. A server that does not answer
+   * leaves it as it is: the push that follows says whether any server is there.
+   */
+  async #catchUp(): Promise<void> {
+    const subject = `$SYS.REQ.ACCOUNT.${this.#operator.accountPublicKey}.CLAIMS.LOOKUP`;
+    let text: string;
+    try {
+      const nc = await this.#connection();
+      const msg = await nc.request(subject, '', { timeout: 2000 });
+      text = Buffer.from(msg.data).toString('utf8').trim();
+    } catch {
+      return;
+    }
+    // An answer that is not a JWT (an error, or none stored yet) changes nothing, and neither
+    // does one that is not this operator's (merge refuses it): ours is pushed over it.
+    if (text.split('.').length !== 3) return;
+    try {
+      this.#operator.merge(text);
+    } catch {
+      return;
+    }
   }
 }
 

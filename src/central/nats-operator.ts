@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { verifyJwt } from '../broker/jwt.js';
 import { formatCreds } from '../protocol/creds.js';
 import { enrolUserPermissions, type SubjectPermissions } from '../protocol/enrolment.js';
 import {
@@ -303,6 +304,59 @@ export class NatsOperator {
     this.#accountJwt = encodeJwt(claims, this.#operator);
     writeSecret(join(this.dir, NATS_OPERATOR_FILES.accountJwt), `${this.#accountJwt}\n`);
     return this.#accountJwt;
+  }
+
+  /**
+   * Takes in the revocations of `jwt`, the fleet account's JWT as a server holds it: another
+   * central of the same operator (a standby with a copy of this folder) may have revoked nodes
+   * since this one last wrote it. The account JWT is signed again with both sets of revocations,
+   * issued after both, and saved; returns whether it gained any (push it then). Refuses a JWT that
+   * is not this operator's for this account.
+   */
+  merge(jwt: string): boolean {
+    let theirs: ReturnType<typeof verifyJwt>;
+    try {
+      theirs = verifyJwt(jwt.trim(), 'O', 'account');
+    } catch (err) {
+      throw new NatsOperatorError(
+        `the account JWT a server holds does not verify: ${String(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (theirs.iss !== this.#operator.publicKey || theirs.sub !== this.#account.publicKey) {
+      throw new NatsOperatorError(
+        `the account JWT a server holds is ${theirs.sub} issued by ${theirs.iss}, not this fleet's account ${this.#account.publicKey} of operator ${this.#operator.publicKey}`,
+      );
+    }
+    const old = decodeJwtClaims(this.#accountJwt);
+    const ours = (old.nats.revocations as Record<string, number> | undefined) ?? {};
+    const revocations = { ...ours };
+    let gained = false;
+    const given = (theirs.nats as { revocations?: unknown }).revocations;
+    for (const [key, at] of Object.entries(
+      typeof given === 'object' && given !== null ? given : {},
+    )) {
+      if (typeof at !== 'number' || !/^U[A-Z2-7]{55}$/.test(key)) continue;
+      if ((revocations[key] ?? -1) >= at) continue;
+      revocations[key] = at;
+      gained = true;
+    }
+    if (!gained) return false;
+    const theirIat = typeof theirs.iat === 'number' ? theirs.iat : 0;
+    this.#accountJwt = encodeJwt(
+      {
+        iat: Math.max(nowSeconds(), old.iat + 1, theirIat + 1),
+        iss: this.#operator.publicKey,
+        sub: this.#account.publicKey,
+        name: old.name,
+        nats: accountNats(this.#signing.publicKey, revocations),
+      },
+      this.#operator,
+    );
+    writeSecret(join(this.dir, NATS_OPERATOR_FILES.accountJwt), `${this.#accountJwt}\n`);
+    return true;
   }
 
   /** Whether `publicKey` is revoked in the account JWT as it stands. */

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { NatsJwtAccess } from '../../src/central/nats-jwt-access.js';
@@ -108,4 +111,69 @@ test('a revocation no server took is refused out loud, then pushed when central 
   await again.start(() => undefined);
   t.after(() => again.close());
   assert.equal(await closedWithin(nc, 5000), true, 'the revoked node is still connected');
+});
+
+test('two centrals sharing one operator: a revocation by one survives the next revocation and the restart of the other', async (t) => {
+  const nats = await startOperatorNats(t);
+  if (nats === undefined) return;
+  // Central b's copy of the operator folder was made before a revoked anything.
+  const bDir = await mkdtemp(join(tmpdir(), 'admiral-operator-b-'));
+  t.after(() => rm(bDir, { recursive: true, force: true }));
+  await cp(nats.operator.dir, bDir, { recursive: true });
+  const a = new NatsJwtAccess(nats.operator, () => nats.system());
+  t.after(() => a.close());
+  const b = new NatsJwtAccess(NatsOperator.load(bDir, subjects), () => nats.system());
+  t.after(() => b.close());
+  const [ship1, ship2] = [generateIdentity(), generateIdentity()];
+  const login = (who: typeof ship1, name: string) =>
+    connect({
+      servers: nats.urls,
+      authenticator: creds(nats.operator.userCreds(who, name)),
+      reconnect: false,
+    });
+  await (await login(ship1, 'ship1')).close();
+
+  await a.revoke(ship1.publicKey);
+  await assert.rejects(login(ship1, 'ship1'), /authorization|authentication/i);
+  // b starts (pushes what it holds) and revokes another node, in the same second as a did.
+  await b.start(() => undefined);
+  await b.revoke(ship2.publicKey);
+  await assert.rejects(login(ship2, 'ship2'), /authorization|authentication/i, 'b revoked ship2');
+  await assert.rejects(
+    login(ship1, 'ship1'),
+    /authorization|authentication/i,
+    "b's update took back a's revocation of ship1",
+  );
+  // And a, revoking after b, keeps b's.
+  const ship3 = generateIdentity();
+  await a.revoke(ship3.publicKey);
+  await assert.rejects(login(ship2, 'ship2'), /authorization|authentication/i, "a took back b's");
+});
+
+test("merge takes in another copy's revocations and refuses an account JWT not of this operator", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'admiral-operator-merge-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const a = NatsOperator.init(join(dir, 'a'), subjects);
+  await cp(join(dir, 'a'), join(dir, 'b'), { recursive: true });
+  const b = NatsOperator.load(join(dir, 'b'), subjects);
+  const [k1, k2] = [generateIdentity().publicKey, generateIdentity().publicKey];
+  b.revoke(k2);
+  const fromA = a.revoke(k1);
+  assert.equal(b.merge(fromA), true, 'b gains k1');
+  assert.equal(b.isRevoked(k1) && b.isRevoked(k2), true);
+  assert.equal(b.merge(fromA), false, 'nothing new the second time');
+  // Survives a restart: the merged JWT is saved.
+  assert.equal(NatsOperator.load(join(dir, 'b'), subjects).isRevoked(k1), true);
+
+  const stranger = NatsOperator.init(join(dir, 'c'), subjects);
+  stranger.revoke(generateIdentity().publicKey);
+  assert.throws(() => b.merge(stranger.accountJwt), /not this fleet's account/);
+  const [head, , sig] = fromA.split('.');
+  const forged = Buffer.from(
+    JSON.stringify({
+      ...JSON.parse(Buffer.from(fromA.split('.')[1]!, 'base64url').toString()),
+      nats: {},
+    }),
+  ).toString('base64url');
+  assert.throws(() => b.merge(`${head}.${forged}.${sig}`), /does not verify/);
 });
