@@ -54,6 +54,18 @@ export interface TokenView {
 export type TokenCheck =
   { readonly ok: true; readonly id: string } | { readonly ok: false; readonly reason: string };
 
+/**
+ * One record changed, as shared with other centrals (src/store/jetstream/enrolment.ts): a token or
+ * a node by its id or name, its new value, or none when it was dropped.
+ */
+export type EnrolChange =
+  | { readonly kind: 'token'; readonly key: string; readonly value?: JoinToken }
+  | { readonly kind: 'node'; readonly key: string; readonly value?: EnrolRecord };
+
+/** Checks a shared record before it is taken in (another central wrote it). */
+export const parseToken = (v: unknown): JoinToken => tokenSchema.parse(v);
+export const parseNode = (v: unknown): EnrolRecord => nodeSchema.parse(v);
+
 const hashOf = (secret: string): string => createHash('sha256').update(secret).digest('hex');
 
 export class EnrolmentStore {
@@ -61,6 +73,8 @@ export class EnrolmentStore {
   readonly #now: () => number;
   #tokens: JoinToken[] = [];
   #nodes: EnrolRecord[] = [];
+  /** Told of every change made here (not of those `apply` takes in). */
+  onChange: ((change: EnrolChange) => void) | undefined;
 
   constructor(path: string, now: () => number = Date.now) {
     this.#path = path;
@@ -93,6 +107,7 @@ export class EnrolmentStore {
     };
     this.#tokens.push(rec);
     this.#save();
+    this.#changed({ kind: 'token', key: id, value: { ...rec } });
     return { token: `${id}.${secret}`, view: this.#view(rec) };
   }
 
@@ -107,6 +122,7 @@ export class EnrolmentStore {
     if (!rec) return false;
     rec.revokedAt ??= this.#now();
     this.#save();
+    this.#changed({ kind: 'token', key: rec.id, value: { ...rec } });
     return true;
   }
 
@@ -135,6 +151,7 @@ export class EnrolmentStore {
     if (rec) {
       rec.uses++;
       this.#save();
+      this.#changed({ kind: 'token', key: rec.id, value: { ...rec } });
     }
   }
 
@@ -155,6 +172,7 @@ export class EnrolmentStore {
     if (i < 0) return false;
     this.#nodes.splice(i, 1);
     this.#save();
+    this.#changed({ kind: 'node', key: name });
     return true;
   }
 
@@ -164,6 +182,7 @@ export class EnrolmentStore {
     if (stale.length === 0) return [];
     this.#nodes = this.#nodes.filter((n) => !stale.includes(n));
     this.#save();
+    for (const n of stale) this.#changed({ kind: 'node', key: n.name });
     return stale.map((n) => n.name);
   }
 
@@ -187,7 +206,39 @@ export class EnrolmentStore {
     if (fields.reason !== undefined) rec.reason = fields.reason;
     else delete rec.reason;
     this.#save();
+    this.#changed({ kind: 'node', key: name, value: { ...rec } });
     return { ...rec };
+  }
+
+  /** Every record, as changes (to seed a shared copy). */
+  entries(): EnrolChange[] {
+    return [
+      ...this.#tokens.map((t): EnrolChange => ({ kind: 'token', key: t.id, value: { ...t } })),
+      ...this.#nodes.map((n): EnrolChange => ({ kind: 'node', key: n.name, value: { ...n } })),
+    ];
+  }
+
+  /**
+   * Takes in a change another central made (the shared copy's); returns the record it replaced.
+   * `onChange` is not told: the change is not this central's to share.
+   */
+  apply(change: EnrolChange): JoinToken | EnrolRecord | undefined {
+    let old: JoinToken | EnrolRecord | undefined;
+    if (change.kind === 'token') {
+      old = this.#tokens.find((t) => t.id === change.key);
+      this.#tokens = this.#tokens.filter((t) => t.id !== change.key);
+      if (change.value !== undefined) this.#tokens.push({ ...change.value, id: change.key });
+    } else {
+      old = this.#nodes.find((n) => n.name === change.key);
+      this.#nodes = this.#nodes.filter((n) => n.name !== change.key);
+      if (change.value !== undefined) this.#nodes.push({ ...change.value, name: change.key });
+    }
+    this.#save();
+    return old;
+  }
+
+  #changed(change: EnrolChange): void {
+    this.onChange?.(change);
   }
 
   #view(t: JoinToken): TokenView {

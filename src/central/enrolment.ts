@@ -15,7 +15,14 @@ import {
 } from '../protocol/enrolment.js';
 import { isValidNodeName, type Subjects } from '../protocol/index.js';
 import { verifyRequest } from '../protocol/signed-request.js';
-import type { EnrolmentStore, EnrolRecord, EnrolState, TokenView } from './enrolment-store.js';
+import type { SharedEnrolment } from '../store/jetstream/enrolment.js';
+import type {
+  EnrolChange,
+  EnrolmentStore,
+  EnrolRecord,
+  EnrolState,
+  TokenView,
+} from './enrolment-store.js';
 import { RateLimiter } from './rate-limit.js';
 import { centralTrust, refusalText } from './trusted.js';
 
@@ -67,6 +74,13 @@ export interface EnrolmentOptions {
   readonly pendingTtlMs?: number;
   /** Requests per second without a valid token, all together (`central.enrol.requestsPerSecond`); default 20. */
   readonly requestsPerSecond?: number;
+  /**
+   * Centrals sharing state (JetStream): the records are shared through this bucket, opened once
+   * connected, and only the leader serves enrolment (`leadership`).
+   */
+  readonly shared?: (nc: NatsConnection) => Promise<SharedEnrolment>;
+  /** Whether this central leads, and its changes; without it the enrolment is always served. */
+  readonly leadership?: { watch(listener: (leading: boolean) => void): () => void };
 }
 
 /** Defaults of the enrolment limits (config `central.enrol.*`). */
@@ -147,6 +161,12 @@ export class EnrolmentExtension implements NodeExtension {
   readonly #subs: Subscription[] = [];
   readonly #limiter: RateLimiter;
   #ctx: NodeContext | undefined;
+  #shared: SharedEnrolment | undefined;
+  /** The newest revision of each shared key taken in (an older one arriving late is ignored). */
+  readonly #revisions = new Map<string, number>();
+  /** This central's writes to the shared records not yet acknowledged. */
+  readonly #writing = new Set<Promise<unknown>>();
+  readonly #cleanups: (() => void)[] = [];
 
   constructor(options: EnrolmentOptions) {
     this.#o = options;
@@ -190,6 +210,43 @@ export class EnrolmentExtension implements NodeExtension {
   async start(ctx: NodeContext): Promise<void> {
     this.#ctx = ctx;
     await this.#o.broker.start?.(ctx.options.log);
+    const { shared, leadership } = this.#o;
+    if (shared !== undefined) {
+      const bucket = await shared(ctx.nc);
+      this.#shared = bucket;
+      await this.#catchUp(true);
+      this.#o.store.onChange = (change) => this.#share(change);
+      this.#cleanups.push(
+        bucket.watch(
+          (change, revision) => this.#take(change, revision),
+          () => void this.#catchUp(false).catch(() => undefined),
+          ctx.options.log,
+        ),
+      );
+    }
+    if (leadership === undefined) {
+      this.#serve(ctx);
+      return;
+    }
+    // Only the leader answers: two centrals deciding on one name at once could both admit it.
+    let turn = Promise.resolve();
+    this.#cleanups.push(
+      leadership.watch((leading) => {
+        turn = turn.then(async () => {
+          if (leading && this.#subs.length === 0) {
+            await this.#catchUp(false).catch((err: unknown) =>
+              ctx.options.log('warn', 'cannot read the shared enrolment records', {
+                error: String(err),
+              }),
+            );
+            this.#serve(ctx);
+          } else if (!leading) this.#unserve();
+        });
+      }),
+    );
+  }
+
+  #serve(ctx: NodeContext): void {
     const operators = centralTrust(ctx);
     const nc: NatsConnection = ctx.nc;
     this.#subs.push(
@@ -206,6 +263,11 @@ export class EnrolmentExtension implements NodeExtension {
         callback: (err, msg) => {
           if (err) return;
           this.#admin(msg.data, operators)
+            // An operator's decision is answered once the other centrals can see it.
+            .then(async (reply) => {
+              await Promise.allSettled([...this.#writing]);
+              return reply;
+            })
             .then(
               (reply) => msg.respond(JSON.stringify(reply)),
               (e: unknown) => msg.respond(JSON.stringify({ ok: false, error: String(e) })),
@@ -219,10 +281,73 @@ export class EnrolmentExtension implements NodeExtension {
     );
   }
 
-  async stop(): Promise<void> {
+  #unserve(): void {
     for (const s of this.#subs) s.unsubscribe();
     this.#subs.length = 0;
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.#cleanups.splice(0)) c();
+    this.#unserve();
+    this.#o.store.onChange = undefined;
+    await Promise.allSettled([...this.#writing]);
     await this.#o.broker.close?.();
+  }
+
+  /** Writes a change made here to the shared records. */
+  #share(change: EnrolChange): void {
+    const shared = this.#shared;
+    if (shared === undefined) return;
+    const key = `${change.kind}.${change.key}`;
+    const p = shared.write(change).then(
+      (revision) => {
+        if (revision !== undefined) this.#revisions.set(key, revision);
+      },
+      (err: unknown) =>
+        this.#ctx?.options.log('error', 'an enrolment change did not reach the shared state', {
+          record: key,
+          error: String(err),
+        }),
+    );
+    this.#writing.add(p);
+    void p.finally(() => this.#writing.delete(p));
+  }
+
+  /**
+   * Reads every shared record and takes in those newer than this central's. On the first read,
+   * the records only this central has (its SQLite-era file) are written there, so the first
+   * central on JetStream brings its enrolments along.
+   */
+  async #catchUp(first: boolean): Promise<void> {
+    const shared = this.#shared;
+    if (shared === undefined) return;
+    const all = await shared.all();
+    for (const { change, revision } of all) this.#take(change, revision);
+    if (!first) return;
+    const there = new Set(all.map(({ change }) => `${change.kind}.${change.key}`));
+    for (const change of this.#o.store.entries()) {
+      if (!there.has(`${change.kind}.${change.key}`)) this.#share(change);
+    }
+  }
+
+  /** Takes in a change another central made: the record, and the node's key (node-keys.ts). */
+  #take(change: EnrolChange, revision: number): void {
+    const key = `${change.kind}.${change.key}`;
+    if ((this.#revisions.get(key) ?? 0) >= revision) return;
+    this.#revisions.set(key, revision);
+    const old = this.#o.store.apply(change);
+    const ctx = this.#ctx;
+    if (change.kind !== 'node' || ctx === undefined) return;
+    const rec = change.value;
+    const was = old as EnrolRecord | undefined;
+    if (
+      rec?.state === 'accepted' &&
+      (was?.state !== 'accepted' || was.publicKey !== rec.publicKey)
+    ) {
+      ctx.nodeKeys.enrol(rec.name, rec.publicKey);
+    } else if (rec?.state === 'revoked' && was?.state !== 'revoked') {
+      ctx.nodeKeys.revoke(rec.name);
+    }
   }
 
   #enrol(raw: Uint8Array): EnrolReply {

@@ -43,6 +43,6 @@ export function centralExtensions(config: Config): NodeExtension[] {
   );
   // Enrolment on nats-server with JWTs (`admiral up --listen` runs its own on the embedded broker).
   const operatorDir = config.central.enrol.natsOperatorDir;
-  if (operatorDir !== undefined) extensions.push(natsEnrolmentExtension(config, operatorDir));
+  if (operatorDir !== undefined) extensions.push(natsEnrolmentExtension(config, operatorDir, leadership));
   return extensions;
 }

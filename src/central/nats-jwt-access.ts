@@ -5,7 +5,8 @@ import { connectToBroker } from '../node/broker-connection.js';
 import type { Logger } from '../observability/logger.js';
 import type { SubjectPermissions } from '../protocol/enrolment.js';
 import { Subjects } from '../protocol/index.js';
-import { EnrolmentExtension, type NodeBrokerAccess } from './enrolment.js';
+import { SharedEnrolment } from '../store/jetstream/enrolment.js';
+import { EnrolmentExtension, type EnrolmentOptions, type NodeBrokerAccess } from './enrolment.js';
 import { EnrolmentStore } from './enrolment-store.js';
 import { NATS_OPERATOR_FILES, NatsOperator } from './nats-operator.js';
 
@@ -100,7 +101,11 @@ export class NatsJwtAccess implements NodeBrokerAccess {
  * operator folder of `admiral nats init`, the enrolment records in `<dataDir>/enrolment.json`
  * (as `admiral up --listen`), updates pushed over the broker central uses, as the system user.
  */
-export function natsEnrolmentExtension(config: Config, operatorDir: string): EnrolmentExtension {
+export function natsEnrolmentExtension(
+  config: Config,
+  operatorDir: string,
+  leadership?: EnrolmentOptions['leadership'],
+): EnrolmentExtension {
   const inData = (p: string): string => (isAbsolute(p) ? p : join(resolve(config.dataDir), p));
   const dir = inData(operatorDir);
   const operator = NatsOperator.load(dir, new Subjects(config.subjectPrefix));
@@ -118,7 +123,14 @@ export function natsEnrolmentExtension(config: Config, operatorDir: string): Enr
     ),
   );
   const e = config.central.enrol;
+  const state = config.central.state;
   return new EnrolmentExtension({
+    // Centrals sharing state share the enrolment records, and only the leader enrols.
+    ...(state.backend === 'jetstream' && {
+      shared: (nc: NatsConnection) =>
+        SharedEnrolment.open(nc, { replicas: state.replicas, prefix: state.bucketPrefix }),
+      ...(leadership !== undefined && { leadership }),
+    }),
     store: new EnrolmentStore(inData('enrolment.json')),
     broker: access,
     tokenTtlMs: e.tokenTtl * 1000,
