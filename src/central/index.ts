@@ -6,6 +6,7 @@ import { type InventoryExtension, inventoryExtension } from './inventory.js';
 import { jobsExtension, jobsOptionsFromConfig } from './jobs.js';
 import { Leadership } from './leadership.js';
 import { natsEnrolmentExtension } from './nats-jwt-access.js';
+import { SharedInventory } from '../store/jetstream/inventory.js';
 
 // The one place that lists the central role's duties: `admiral up` and `admiral node start`
 // pass `centralExtensions(config)` to the node when `config.isCentral`. Each central feature
@@ -14,13 +15,23 @@ import { natsEnrolmentExtension } from './nats-jwt-access.js';
 /** The extensions a central node runs, built from its validated config. */
 export function centralExtensions(config: Config): NodeExtension[] {
   const options = brokerServicesOptions(config);
+  const { state } = options;
   // First: the others ask it whether this central leads.
   const leadership = new Leadership(options.state);
   const services = new BrokerServices(options, leadership);
   const extensions: NodeExtension[] = [
     leadership,
     services,
-    inventoryExtension({ missedHellos: config.central.inventory.missedHellos }),
+    inventoryExtension({
+      missedHellos: config.central.inventory.missedHellos,
+      // Centrals sharing state share what they know of the nodes.
+      ...(state.backend === 'jetstream' && {
+        shared: {
+          open: (nc) => SharedInventory.open(nc, state),
+          leadership,
+        },
+      }),
+    }),
   ];
   // Jobs resolve `all` and `where` targets against the inventory, found when a job needs it.
   const inventoryExt = extensions.find(
@@ -43,6 +54,7 @@ export function centralExtensions(config: Config): NodeExtension[] {
   );
   // Enrolment on nats-server with JWTs (`admiral up --listen` runs its own on the embedded broker).
   const operatorDir = config.central.enrol.natsOperatorDir;
-  if (operatorDir !== undefined) extensions.push(natsEnrolmentExtension(config, operatorDir, leadership));
+  if (operatorDir !== undefined)
+    extensions.push(natsEnrolmentExtension(config, operatorDir, leadership));
   return extensions;
 }

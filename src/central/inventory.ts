@@ -11,6 +11,7 @@ import {
 import type { NodeContext, NodeExtension } from '../node/extension.js';
 import { guarded } from '../node/guarded.js';
 import type { NodeKeys } from '../node/node-keys.js';
+import type { Logger } from '../observability/logger.js';
 import {
   DEFAULT_MAX_CLOCK_SKEW_MS,
   eventVerifyItem,
@@ -23,6 +24,7 @@ import {
 import type { VerifyItem } from '../protocol/verifier.js';
 import { verifyRequest } from '../protocol/signed-request.js';
 import { type InventoryRecord, InventoryStore } from '../store/inventory.js';
+import { type SharedInventory, worthSharing } from '../store/jetstream/inventory.js';
 import { centralTrust, refusalText } from './trusted.js';
 
 // The central's node inventory (DESIGN.md, "Roles"): every node seen, online or offline with the
@@ -100,6 +102,7 @@ export class Inventory {
   readonly #missed: number;
   readonly #now: () => number;
   readonly #listeners = new Set<(rec: InventoryRecord) => void>();
+  readonly #forgotten = new Set<(node: string) => void>();
   /** The run (NodeEvent.instance) each node's last online or hello came from. */
   readonly #instances = new Map<string, string>();
 
@@ -240,7 +243,27 @@ export class Inventory {
     this.#nodes.delete(node);
     this.#dirty.delete(node);
     this.#store.delete(node);
+    for (const l of this.#forgotten) l(node);
     return undefined;
+  }
+
+  /** Calls `listener` with the name of every node forgotten; returns its removal. */
+  onForget(listener: (node: string) => void): () => void {
+    this.#forgotten.add(listener);
+    return () => this.#forgotten.delete(listener);
+  }
+
+  /**
+   * Takes in what another central knew of a node (the shared inventory), when it heard from the
+   * node later than this one did; returns whether it did.
+   */
+  adopt(rec: InventoryRecord): boolean {
+    const prev = this.#nodes.get(rec.node);
+    if (prev !== undefined && prev.lastSeen >= rec.lastSeen) return false;
+    this.#nodes.set(rec.node, rec);
+    this.#dirty.add(rec.node);
+    this.#changed(rec);
+    return true;
   }
 
   /** Answers one query (see InventoryQuery). */
@@ -304,6 +327,14 @@ function checkTarget(raw: Target): Target {
 export interface InventoryExtensionOptions {
   /** Hellos a node may miss before it is marked offline; default 3. */
   readonly missedHellos?: number;
+  /**
+   * Centrals sharing state (JetStream): the leader writes what a successor needs of each node to
+   * this bucket, and a central reads it when it starts and when it takes the lease.
+   */
+  readonly shared?: {
+    readonly open: (nc: NatsConnection) => Promise<SharedInventory>;
+    readonly leadership: { watch(listener: (leading: boolean) => void): () => void };
+  };
   /** Hello interval assumed for nodes that do not announce theirs, in ms; default the central's own. */
   readonly helloIntervalMs?: number;
 }
@@ -318,6 +349,7 @@ export function inventoryExtension(options: InventoryExtensionOptions = {}): Inv
   let inventory: Inventory | undefined;
   let subs: Subscription[] = [];
   const timers: NodeJS.Timeout[] = [];
+  const cleanups: (() => void)[] = [];
   let nc: NatsConnection | undefined;
   return {
     name: 'inventory',
@@ -351,6 +383,9 @@ export function inventoryExtension(options: InventoryExtensionOptions = {}): Inv
       }, 200);
       flush.unref();
       timers.push(flush);
+      if (options.shared !== undefined) {
+        cleanups.push(await shareInventory(inv, options.shared, ctx.nc, ctx.options.log));
+      }
       if (helloIntervalMs > 0) {
         const every = Math.max(100, Math.min(1000, Math.floor(helloIntervalMs / 2)));
         const sweep = setInterval(() => {
@@ -389,12 +424,92 @@ export function inventoryExtension(options: InventoryExtensionOptions = {}): Inv
       await ctx.nc.flush();
     },
     async stop() {
+      for (const c of cleanups.splice(0)) c();
       for (const t of timers) clearInterval(t);
       for (const s of subs) s.unsubscribe();
       subs = [];
       inventory?.flush();
       if (nc !== undefined && !nc.isClosed()) await nc.flush().catch(() => undefined);
     },
+  };
+}
+
+/**
+ * Shares the inventory through `shared`'s bucket: reads it now and whenever this central takes
+ * the lease (adopting the nodes heard from later elsewhere), and while it leads writes each change
+ * worth sharing (coalesced per node, every 200 ms) and each forget. Returns its end.
+ */
+async function shareInventory(
+  inv: Inventory,
+  shared: NonNullable<InventoryExtensionOptions['shared']>,
+  nc: NatsConnection,
+  log: Logger,
+): Promise<() => void> {
+  const bucket = await shared.open(nc);
+  const sent = new Map<string, InventoryRecord>();
+  const due = new Map<string, InventoryRecord | undefined>();
+  let leading = false;
+  const read = async (): Promise<void> => {
+    let adopted = 0;
+    for (const rec of await bucket.all()) {
+      sent.set(rec.node, rec);
+      if (inv.adopt(rec)) adopted++;
+    }
+    if (adopted > 0) log('info', 'inventory: nodes taken from the shared state', { adopted });
+  };
+  await read().catch((err: unknown) =>
+    log('warn', 'inventory: cannot read the shared state', { error: String(err) }),
+  );
+  const offChange = inv.onChange((rec) => {
+    if (leading && worthSharing(sent.get(rec.node), rec)) due.set(rec.node, rec);
+  });
+  const offForget = inv.onForget((node) => {
+    if (leading) due.set(node, undefined);
+  });
+  let writing = false;
+  const timer = setInterval(() => {
+    if (writing || due.size === 0) return;
+    writing = true;
+    const batch = [...due];
+    due.clear();
+    Promise.all(
+      batch.map(async ([node, rec]) => {
+        if (rec === undefined) {
+          await bucket.delete(node);
+          sent.delete(node);
+        } else {
+          await bucket.put(rec);
+          sent.set(node, rec);
+        }
+      }),
+    )
+      .catch((err: unknown) =>
+        log('warn', 'inventory: cannot write the shared state', { error: String(err) }),
+      )
+      .finally(() => {
+        writing = false;
+      });
+  }, 200);
+  timer.unref();
+  let turn = Promise.resolve();
+  const unwatch = shared.leadership.watch((now) => {
+    turn = turn.then(async () => {
+      if (now && !leading) {
+        await read().catch((err: unknown) =>
+          log('warn', 'inventory: cannot read the shared state', { error: String(err) }),
+        );
+        // What this central knows better than the bucket goes there now.
+        for (const rec of inv.list())
+          if (worthSharing(sent.get(rec.node), rec)) due.set(rec.node, rec);
+      }
+      leading = now;
+    });
+  });
+  return () => {
+    unwatch();
+    offChange();
+    offForget();
+    clearInterval(timer);
   };
 }
 

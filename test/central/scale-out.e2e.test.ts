@@ -205,7 +205,19 @@ test('scale-out: R3 JetStream, two centrals, ten JWT-enrolled nodes; leader and 
   for (let k = 0; k < 10; k++) await write();
 
   const done = await running;
-  const output = `${done.stderr}\ncentral b:\n${b.output()}`;
+  // What the servers said of closed connections and errors, should the CLI have lost its own.
+  const trail = nats.cluster.servers
+    .map((x) =>
+      x
+        .log()
+        .split('\n')
+        .filter((l) => /\[(ERR|WRN)\]|closed|Slow|Stale|Authorization/i.test(l))
+        .slice(-15)
+        .map((l) => `${x.name}: ${l}`)
+        .join('\n'),
+    )
+    .join('\n');
+  const output = `${done.stderr}\ncentral b:\n${b.output()}\nservers:\n${trail}`;
   assert.equal(done.code, 0, output);
   const job = JSON.parse(done.stdout) as JobView;
   assert.equal(job.state, 'completed', output);
