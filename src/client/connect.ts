@@ -145,8 +145,13 @@ export async function connectClient(options: ClientOptions = {}): Promise<Admira
   let url: string;
   if (options.broker !== undefined) url = normalizeBrokerUrl(options.broker);
   else {
+    // The server the node is connected to (the embedded broker's real port, for one); a node on
+    // a cluster has the cluster's list in its config, which survives the loss of that server.
     const fromStatus = readStatusServer(dataDir);
-    url = fromStatus !== undefined ? normalizeBrokerUrl(fromStatus) : config.broker.url;
+    url =
+      fromStatus !== undefined && !config.broker.url.includes(',')
+        ? normalizeBrokerUrl(fromStatus)
+        : config.broker.url;
   }
   const seedFile = join(dataDir, 'identity.seed');
   let identity: Identity;

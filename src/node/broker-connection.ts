@@ -211,6 +211,10 @@ export function connectionOptions(
       ...reconnectHooks({ maxMs: opts.reconnectWaitMs ?? 2000, extraMs }),
       pingInterval: 20_000,
     });
+  } else if (servers.length > 1) {
+    // A command talking to a cluster rides out the loss of its server: it goes on with another
+    // (a `run` waiting for its job while a server dies), and gives up after a few tries.
+    Object.assign(options, { reconnect: true, maxReconnectAttempts: 10, reconnectTimeWait: 250 });
   } else {
     options.reconnect = false;
   }
