@@ -167,6 +167,8 @@ export class EnrolmentExtension implements NodeExtension {
   /** This central's writes to the shared records not yet acknowledged. */
   readonly #writing = new Set<Promise<unknown>>();
   readonly #cleanups: (() => void)[] = [];
+  /** Settles once the shared records were read after this central took the lease. */
+  #ready: Promise<void> = Promise.resolve();
 
   constructor(options: EnrolmentOptions) {
     this.#o = options;
@@ -234,7 +236,8 @@ export class EnrolmentExtension implements NodeExtension {
       leadership.watch((leading) => {
         turn = turn.then(async () => {
           if (leading && this.#subs.length === 0) {
-            await this.#catchUp(false).catch((err: unknown) =>
+            // Served at once (nobody gets "no responders"), answered once the records are read.
+            this.#ready = this.#catchUp(false).catch((err: unknown) =>
               ctx.options.log('warn', 'cannot read the shared enrolment records', {
                 error: String(err),
               }),
@@ -249,20 +252,21 @@ export class EnrolmentExtension implements NodeExtension {
   #serve(ctx: NodeContext): void {
     const operators = centralTrust(ctx);
     const nc: NatsConnection = ctx.nc;
+    const enrol = guarded(
+      ctx.options.log,
+      'enrolment',
+      (msg) => msg.respond(JSON.stringify(this.#enrol(msg.data))),
+      (e) => JSON.stringify({ status: 'rejected', reason: `bad enrolment request: ${String(e)}` }),
+    );
     this.#subs.push(
       nc.subscribe(ctx.subjects.central(ENROL_SERVICE), {
-        callback: guarded(
-          ctx.options.log,
-          'enrolment',
-          (msg) => msg.respond(JSON.stringify(this.#enrol(msg.data))),
-          (e) =>
-            JSON.stringify({ status: 'rejected', reason: `bad enrolment request: ${String(e)}` }),
-        ),
+        callback: (err, msg) => void this.#ready.then(() => enrol(err, msg)),
       }),
       nc.subscribe(ctx.subjects.central(ENROL_ADMIN_SERVICE), {
         callback: (err, msg) => {
           if (err) return;
-          this.#admin(msg.data, operators)
+          this.#ready
+            .then(() => this.#admin(msg.data, operators))
             // An operator's decision is answered once the other centrals can see it.
             .then(async (reply) => {
               await Promise.allSettled([...this.#writing]);

@@ -22,25 +22,33 @@ async function ask(
 ): Promise<EnrolAdminReply & { ok: true }> {
   const signed = signRequest(ENROL_ADMIN_SERVICE, body, client.identity);
   let reply: EnrolAdminReply;
-  try {
-    const msg = await client.nc.request(
-      client.subjects.central(ENROL_ADMIN_SERVICE),
-      JSON.stringify(signed),
-      {
-        timeout: TIMEOUT_MS,
-      },
-    );
-    reply = JSON.parse(Buffer.from(msg.data).toString('utf8')) as EnrolAdminReply;
-  } catch (err) {
-    const text = err instanceof Error ? err.message : String(err);
-    if (/no responders|503/i.test(text)) {
+  // No responders: the request reached nobody, so asking again cannot do anything twice; a
+  // central restarting, or a standby taking the lease, answers within --central-wait.
+  const deadline = Date.now() + (client.centralWaitMs ?? 0);
+  for (;;) {
+    try {
+      const msg = await client.nc.request(
+        client.subjects.central(ENROL_ADMIN_SERVICE),
+        JSON.stringify(signed),
+        { timeout: TIMEOUT_MS },
+      );
+      reply = JSON.parse(Buffer.from(msg.data).toString('utf8')) as EnrolAdminReply;
+      break;
+    } catch (err) {
+      const text = err instanceof Error ? err.message : String(err);
+      if (!/no responders|503/i.test(text)) {
+        throw new CliError(`central did not answer: ${text}`, 1, { cause: err });
+      }
+      if (Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
       throw new CliError(
-        'no central answers enrolment requests: joining is on only in a central started with admiral up --listen',
+        'no central answers enrolment requests: joining is on only in a central started with admiral up --listen, or with node start --central-role --nats-operator DIR',
         1,
         { cause: err },
       );
     }
-    throw new CliError(`central did not answer: ${text}`, 1, { cause: err });
   }
   if (!reply.ok) throw new CliError(reply.error);
   return reply;
