@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_MAX_CLOCK_SKEW_MS } from '../protocol/freshness.js';
 
 // admiral's configuration: one schema, every object strict (an unknown key is an error naming the

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigSchema } from './schema.js';
 
 // Reads the schema's structure, so the environment, flags, docs and the default file all follow
