@@ -1,5 +1,5 @@
 // Where admiral's own files are: the one module that computes paths from its own location, for
-// both layouts the code runs in (test/layout.test.ts checks every path in both).
+// both layouts the code runs in (test/cli/layout.test.ts checks every path in both).
 // - tsc's output: this module is dist/src/layout.js, the others dist/src/<folder>/<name>.js.
 // - the CLI bundle (scripts/build-cli.mjs, what `bin` runs): every module, this one included, is
 //   inlined into an entry or a chunk directly in dist/bin/ (no subfolders), and each helper below

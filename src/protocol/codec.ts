@@ -4,8 +4,9 @@ import { DecodeError, PayloadTooLargeError } from './errors.js';
 import { checkJsonText, DEFAULT_JSON_LIMITS, type JsonLimits } from './limits.js';
 
 // zstd-napi (a native library) is loaded on first use, not with this module: messages are not
-// compressed by default, and loading it costs an idle node ≈ 3 MiB of resident memory
-// (docs/benchmarks.md, "bench/idle"). Node resolves it from node_modules, in the CLI bundle too.
+// compressed by default, and loading it cost an idle node 1 MiB of resident memory (3 MiB in a
+// bare process; docs/benchmarks.md, "bench/idle"). Node resolves it from node_modules, from the CLI
+// bundle too (it is external there).
 const requireNative = createRequire(import.meta.url);
 let zstdApi: typeof import('zstd-napi') | undefined;
 let zstdBinding: typeof import('zstd-napi/binding.js') | undefined;
