@@ -3,7 +3,7 @@
 // nats-server or the embedded broker and writes each test's result. See docs/broker.md.
 //
 //   node scripts/natsjs-suite.mjs --source NATSJS_GIT_DIR --work DIR --broker embedded|nats-server
-//                                 [--deno PATH] [--main admiral/dist/src/cli/main.js] [--out results.json]
+//                                 [--deno PATH] [--main admiral/dist/bin/admiral.js] [--out results.json]
 //                                 [--compare other.json] [TEST_FILE...]
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ const { values, positionals } = parseArgs({
     work: { type: 'string', default: '/tmp/natsjs-suite' },
     broker: { type: 'string', default: 'embedded' },
     deno: { type: 'string', default: 'deno' },
-    main: { type: 'string', default: join(repo, 'dist', 'src', 'cli', 'main.js') },
+    main: { type: 'string', default: join(repo, 'dist', 'bin', 'admiral.js') },
     out: { type: 'string' },
     compare: { type: 'string' },
   },

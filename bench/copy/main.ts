@@ -10,12 +10,12 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openLocalOutbox, submitToSocket } from '../../src/cli/system.js';
 import { loadIdentity } from '../../src/protocol/signing.js';
 import { FileTrustStore } from '../../src/protocol/trust.js';
+import { CLI_BUNDLE } from '../../src/layout.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = CLI_BUNDLE;
 const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
 
 function parseSize(text: string): number {

@@ -17,8 +17,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
+import { CLI_BUNDLE } from '../../src/layout.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = CLI_BUNDLE;
 const SIM = fileURLToPath(new URL('../fleet/sim-nodes.js', import.meta.url));
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);

@@ -42,8 +42,9 @@ import {
 } from '../../src/protocol/index.js';
 import { openDatabase } from '../../src/store/db.js';
 import { type BrokerProcess, startEmbedded, startNatsServer } from '../lib/brokers.js';
+import { CLI_BUNDLE } from '../../src/layout.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = CLI_BUNDLE;
 const SIM = fileURLToPath(new URL('./sim-nodes.js', import.meta.url));
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);

@@ -7,23 +7,26 @@
 //   admiral RSS (1 = admiral costs no more than the bare connection).
 // - `admiral up`'s ready time: from spawn to its "admiral is up" lines, beside `node -e ''`'s
 //   start-up (the floor any Node.js command pays).
-//   node dist/bench/idle/main.js [--settle 35] [--runs 3]
+//   node dist/bench/idle/main.js [--settle 35] [--runs 3] [--cli dist/bin/admiral.js] [--node-flags '…']
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startNatsServer } from '../lib/brokers.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 /** The package's root (dist/bench/idle → ../../..): the reference resolves nats.js from there. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
   return i < 0 ? undefined : process.argv[i + 1];
 };
+/** The CLI measured: the bundle `bin` runs (scripts/build-cli.mjs), or --cli (e.g. dist/src/cli/main.js). */
+const CLI = resolve(ROOT, arg('--cli') ?? 'dist/bin/admiral.js');
+/** Node flags put before the CLI (--node-flags '--max-semi-space-size=1'), to measure them. */
+const NODE_FLAGS = (arg('--node-flags') ?? '').split(' ').filter((f) => f !== '');
 const SETTLE_S = Number(arg('--settle') ?? 35);
 const RUNS = Number(arg('--runs') ?? 3);
 
@@ -133,6 +136,7 @@ async function main(): Promise<void> {
         await idle(
           'node start',
           [
+            ...NODE_FLAGS,
             CLI,
             'node',
             'start',
@@ -151,6 +155,7 @@ async function main(): Promise<void> {
         await idle(
           'up',
           [
+            ...NODE_FLAGS,
             CLI,
             'up',
             '--broker-port',
@@ -174,7 +179,7 @@ async function main(): Promise<void> {
   }
   const ref = median(rows['reference: node + one NATS connection']!.rss);
   console.log(
-    `\nmedian of ${RUNS}, after ${SETTLE_S} s idle, on ${broker.name}; ratio = reference RSS / RSS\n`,
+    `\nmedian of ${RUNS}, after ${SETTLE_S} s idle, on ${broker.name}, ${[...NODE_FLAGS, CLI].join(' ')}; ratio = reference RSS / RSS\n`,
   );
   console.log('| process | RSS (MiB) | peak (MiB) | ratio | ready (ms) |');
   console.log('| --- | ---: | ---: | ---: | ---: |');

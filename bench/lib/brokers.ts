@@ -2,7 +2,7 @@
 // event loop with the benchmark's clients: admiral's embedded broker and Debian's nats-server.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { CLI_BUNDLE } from '../../src/layout.js';
 
 export interface BrokerProcess {
   readonly name: string;
@@ -13,7 +13,7 @@ export interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = CLI_BUNDLE;
 
 export function natsServerPath(): string | undefined {
   for (const p of ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']) {

@@ -1,17 +1,20 @@
 // Errors the broker raises to its caller, and the exact -ERR texts it sends to clients.
 
 /** Base class of every error the broker throws to its caller. */
+// Each class names itself: the CLI bundle is minified (scripts/build-cli.mjs), so a class's own
+// name is not what the source says.
 export class BrokerError extends Error {
+  override name = 'BrokerError';
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    this.name = new.target.name;
   }
 }
 
 /** The options given to `Broker.start` are invalid. */
 export class BrokerConfigError extends BrokerError {
+  override name = 'BrokerConfigError';
   /** Dotted path of the offending option, when one is known. */
   readonly option: string | undefined;
   constructor(message: string, option?: string, options?: { cause?: unknown }) {
@@ -22,6 +25,7 @@ export class BrokerConfigError extends BrokerError {
 
 /** A non-loopback listener was asked for without TLS and authorization, and without `insecure`. */
 export class InsecureListenError extends BrokerError {
+  override name = 'InsecureListenError';
   readonly host: string;
   constructor(host: string) {
     super(
@@ -35,6 +39,7 @@ export class InsecureListenError extends BrokerError {
 
 /** The listening socket could not be opened (address in use, permission denied, ...). */
 export class BrokerListenError extends BrokerError {
+  override name = 'BrokerListenError';
   readonly host: string;
   readonly port: number;
   constructor(host: string, port: number, cause: unknown) {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // The embedded broker's options. Names follow nats-server's configuration keys
 // (server/opts.go) in camelCase; `src/broker/conf.ts` maps a nats-server config file onto them,

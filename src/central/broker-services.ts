@@ -1,6 +1,6 @@
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { isLoopbackHost } from '../broker/loopback.js';
 import type { Config } from '../config/schema.js';
 import type { NodeContext, NodeExtension } from '../node/extension.js';

@@ -1,6 +1,5 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { JobRequestError, parseJobSubmit } from '../fleet/job-request.js';
 import type { JobNodeView, JobView } from '../fleet/job-view.js';
 import { resolveTarget, TargetError } from '../fleet/target.js';
@@ -22,6 +21,7 @@ import type { InventoryRecord } from '../store/inventory.js';
 import type { Inventory } from './inventory.js';
 import { JobError, type JobRunner } from './job-runner.js';
 import type { Registry } from './registry.js';
+import { WEB_DIR } from '../layout.js';
 import { VERSION } from '../version.js';
 
 // The web dashboard (docs/dashboard.md): the built front end at `/`, a login that trades the API
@@ -29,8 +29,8 @@ import { VERSION } from '../version.js';
 // server-sent event stream of inventory and job changes (batched, so a busy fleet sends one
 // message per batch, not one per node).
 
-/** The front end, built by `npm run build` (scripts/build-web.mjs) next to dist/src. */
-export const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
+/** The front end, built by `npm run build` (scripts/build-web.mjs) into dist/web. */
+export { WEB_DIR };
 
 /** How often queued changes go out to the pages, in ms. */
 const FLUSH_MS = 250;

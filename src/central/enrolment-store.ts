@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Central's record of join tokens and of the nodes that asked to join, kept in one JSON file
 // (`<dataDir>/enrolment.json`, mode 0600) written atomically on every change. Only the central

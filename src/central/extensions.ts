@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { helperPath } from '../layout.js';
 import { withoutSecretEnv } from '../config/secret-env.js';
 import { ExtensionError } from './errors.js';
 import type { RunnerAnswer } from './extension-runner.js';
@@ -13,7 +13,7 @@ import { METHOD_NAME, MODULE_NAME } from './wire.js';
 // keeps serving. A module's methods are its exported functions (and those of a default-exported
 // object); each is called as `method(data, context)` and may return a value or a promise.
 
-const RUNNER = fileURLToPath(new URL('./extension-runner.js', import.meta.url));
+const RUNNER = helperPath('extension-runner');
 const EXTENSIONS = ['.mjs', '.cjs'] as const;
 
 export interface ExtensionLimits {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Requests and replies of the central's plain request/reply services on `adm.central.<service>`
 // (subjects.central): JSON both ways. A reply is `{ok: true, result}` or `{ok: false, code, error}`.

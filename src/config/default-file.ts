@@ -4,7 +4,7 @@ import { parseDocument, stringify } from 'yaml';
 import { ConfigError } from './errors.js';
 import { flagEntries, flatten, mergeEntries } from './layers.js';
 import { NODE_CONFIG_FILE, validate } from './load.js';
-import { ConfigSchema } from './schema.js';
+import { configSchema } from './schema.js';
 
 // Steward's rule: a default config file is written on first start, and every value given as a
 // flag is written into it, so the next start without flags runs with the same settings.
@@ -91,7 +91,7 @@ export function removeFromConfigFile(dataDir: string, key: string): boolean {
 }
 
 function commentedDefaults(): string {
-  const defaults = ConfigSchema.parse({});
+  const defaults = configSchema().parse({});
   return stringify(defaults)
     .trimEnd()
     .split('\n')

@@ -1,5 +1,5 @@
-import type { z } from 'zod';
-import { ConfigSchema } from './schema.js';
+import type * as z from 'zod';
+import { configSchema } from './schema.js';
 import { schemaAt, shapeOf } from './shape.js';
 
 // Environment variables: ADMIRAL_ + the key in UPPER_SNAKE. `__` separates nesting levels
@@ -52,7 +52,7 @@ export function resolveEnvName(name: string): string[] | undefined {
   }
   return resolveWords(
     rest.split('_').filter((w) => w !== ''),
-    ConfigSchema,
+    configSchema(),
     [],
   );
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ConfigError, type ConfigIssue, describeValue } from './errors.js';
 import { deepFreeze } from './freeze.js';
 import {
@@ -13,7 +13,7 @@ import {
 } from './layers.js';
 import { isSecretKey, REDACTED } from './redact.js';
 import { configEnv } from './secret-env.js';
-import { type Config, ConfigSchema } from './schema.js';
+import { type Config, configSchema } from './schema.js';
 import { schemaAt, shapeOf } from './shape.js';
 
 /** The node's own config file inside its data dir (written on first start). */
@@ -97,7 +97,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
 
 /** Validates merged input and freezes the result; errors name each key's layer. */
 export function validate(data: unknown, origins: ReadonlyMap<string, string>): Config {
-  const result = ConfigSchema.safeParse(data);
+  const result = configSchema().safeParse(data);
   if (!result.success) {
     throw new ConfigError(result.error.issues.flatMap((i) => toIssues(i, data, origins)));
   }
@@ -169,7 +169,7 @@ function toIssues(
 ): ConfigIssue[] {
   const path = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') {
-    const shape = shapeOf(schemaAt(path) ?? ConfigSchema) ?? {};
+    const shape = shapeOf(schemaAt(path) ?? configSchema()) ?? {};
     const known = Object.keys(shape);
     return issue.keys.map((k) => {
       const hint = closest(k, known);

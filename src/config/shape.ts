@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import { ConfigSchema } from './schema.js';
+import * as z from 'zod';
+import { configSchema } from './schema.js';
 
 // Reads the schema's structure, so the environment, flags, docs and the default file all follow
 // the one schema instead of a hand-kept list of keys.
@@ -48,7 +48,7 @@ export function shapeOf(schema: z.ZodType): Record<string, z.ZodType> | undefine
 /** The schema at a dotted path (`broker.url`), or undefined when there is no such key. */
 export function schemaAt(
   path: readonly string[],
-  root: z.ZodType = ConfigSchema,
+  root: z.ZodType = configSchema(),
 ): z.ZodType | undefined {
   let s: z.ZodType | undefined = root;
   for (const key of path) {
@@ -60,7 +60,7 @@ export function schemaAt(
 }
 
 /** Every leaf key of the configuration, as paths, in schema order. */
-export function leafPaths(root: z.ZodType = ConfigSchema, prefix: string[] = []): string[][] {
+export function leafPaths(root: z.ZodType = configSchema(), prefix: string[] = []): string[][] {
   const shape = shapeOf(root);
   if (shape === undefined) return [prefix];
   const out: string[][] = [];

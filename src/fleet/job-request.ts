@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseRateLimit, type RateLimit } from './rate.js';
 import { type Filter, type Target, TargetError, whereFromRecord } from './target.js';
 

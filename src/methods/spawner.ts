@@ -6,7 +6,7 @@
 // cannot start, commands are started from this process by the same code (run-files.ts); a run
 // whose helper died is followed by polling its process until it is gone, its exit code lost.
 import { type ChildProcess, fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { helperPath } from '../layout.js';
 import { withoutSecretEnv } from '../config/secret-env.js';
 import { processAlive } from './process-group.js';
 import { removeRun, type RunEnd, type RunRequest, type RunStart, startRun } from './run-files.js';
@@ -21,7 +21,7 @@ interface Pending {
 /** Removals asked of the helper: resolve with null when done, or the error's text. */
 const removals = new Map<number, (error: string | null) => void>();
 
-const HELPER = fileURLToPath(new URL('./spawner-child.js', import.meta.url));
+const HELPER = helperPath('spawner-child');
 const POLL_MS = 50;
 
 let helper: ChildProcess | undefined;

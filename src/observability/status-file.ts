@@ -1,5 +1,5 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Choria's status file: written on an interval so monitoring can tell whether the node is alive,
 // connected and receiving messages (`choria tool status --message-since 10m --max-age 1h`).

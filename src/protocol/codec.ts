@@ -1,8 +1,19 @@
+import { createRequire } from 'node:module';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { compress as zstdCompress } from 'zstd-napi';
-import zstd from 'zstd-napi/binding.js';
 import { DecodeError, PayloadTooLargeError } from './errors.js';
 import { checkJsonText, DEFAULT_JSON_LIMITS, type JsonLimits } from './limits.js';
+
+// zstd-napi (a native library) is loaded on first use, not with this module: messages are not
+// compressed by default, and loading it cost an idle node 1 MiB of resident memory (3 MiB in a
+// bare process; docs/benchmarks.md, "bench/idle"). Node resolves it from node_modules, from the CLI
+// bundle too (it is external there).
+const requireNative = createRequire(import.meta.url);
+let zstdApi: typeof import('zstd-napi') | undefined;
+let zstdBinding: typeof import('zstd-napi/binding.js') | undefined;
+const zstdLib = (): typeof import('zstd-napi') =>
+  (zstdApi ??= requireNative('zstd-napi') as typeof import('zstd-napi'));
+const zstd = (): typeof import('zstd-napi/binding.js') =>
+  (zstdBinding ??= requireNative('zstd-napi/binding.js') as typeof import('zstd-napi/binding.js'));
 
 // Payload bytes: JSON, optionally compressed. As in Steward (seed 003, "Compression of the Nats
 // message payload"), the sender chooses, and the receiver detects the compression by itself: here
@@ -64,7 +75,7 @@ export function compress(bytes: Uint8Array, compression: Compression): Uint8Arra
     case COMPRESSION.gzip:
       return gzipSync(bytes);
     case COMPRESSION.zstd:
-      return zstdCompress(bytes);
+      return zstdLib().compress(bytes);
   }
 }
 
@@ -124,8 +135,8 @@ export function decodeJson(bytes: Uint8Array, options: DecodeOptions = {}): unkn
 // frame could ask for gigabytes: stream into fixed-size chunks and stop past the limit instead.
 function zstdDecompressBounded(bytes: Uint8Array, maxBytes: number): Uint8Array {
   const compression = COMPRESSION.zstd;
-  const chunkSize = zstd.dStreamOutSize();
-  const dctx = new zstd.DCtx();
+  const chunkSize = zstd().dStreamOutSize();
+  const dctx = new (zstd().DCtx)();
   const chunks: Buffer[] = [];
   let total = 0;
   let input = bytes;

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { closestNames } from './methods.js';
 
 // Turns zod issues into sentences that name the field, what was expected and what was received

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatIssues } from './describe.js';
 import { InvalidMessageError } from './errors.js';
 import { newMessageId, UUIDV7_PATTERN } from './id.js';

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidKeyError, TrustStoreError } from './errors.js';
 import { isPublicKey, type TrustLookup } from './signing.js';
 

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { helperUrl } from '../layout.js';
 import type { Message } from './message.js';
 import { envelopeSigningText, isValidSignatureOver } from './signing.js';
 
@@ -89,7 +90,7 @@ export class SignatureVerifier {
     if (this.#inline) return undefined;
     if (this.#worker !== undefined) return this.#worker;
     try {
-      const worker = new Worker(new URL('./verify-worker.js', import.meta.url));
+      const worker = new Worker(helperUrl('verify-worker'));
       worker.on('message', (res: VerifyResponse) => {
         const w = this.#waiting.get(res.seq);
         if (w === undefined) return;

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { RawClient } from '../conformance/brokers.js';
+import { CLI_BUNDLE } from '../../src/layout.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = CLI_BUNDLE;
 
 // `admiral broker start` is started the way nats-server is: its flag spellings, a ports file to
 // find the ports in, SIGUSR2 for lame duck mode.
@@ -28,11 +28,11 @@ test('broker start takes nats-server’s flags, writes a ports file and leaves o
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  const file = join(dir, `main.js_${child.pid}.ports`);
+  const file = join(dir, `${basename(CLI)}_${child.pid}.ports`);
   let ports: { nats: string[]; monitoring: string[] } | undefined;
   for (let i = 0; i < 200 && ports === undefined; i++) {
     const names = await readdir(dir);
-    if (names.includes(`main.js_${child.pid}.ports`)) {
+    if (names.includes(`${basename(CLI)}_${child.pid}.ports`)) {
       ports = JSON.parse(await readFile(file, 'utf8')) as typeof ports;
     } else {
       await new Promise((r) => setTimeout(r, 50));

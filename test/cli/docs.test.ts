@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { CLI_BUNDLE } from '../../src/layout.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = CLI_BUNDLE;
 
 // docs/cli.md is the CLI reference: every command and subcommand that `admiral --help` lists must
 // have its entry there, so the reference cannot fall behind the code.

@@ -8,12 +8,13 @@ import Database from 'better-sqlite3';
 import { submitToSocket } from '../../src/cli/system.js';
 import type { SubmitResult } from '../../src/node/inputs/types.js';
 import { Outbox, type OutboxRecord, type OutboxState } from '../../src/store/outbox.js';
+import { CLI_BUNDLE } from '../../src/layout.js';
 
 // A real fleet for tests: `admiral up` (embedded broker + central) and `admiral node start`
 // processes, each with its own data dir under one temp folder. Everything is stopped in t.after.
 
-/** The compiled CLI entry point. */
-export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The CLI users run: the bundle (scripts/build-cli.mjs), so that what is tested is what ships. */
+export const CLI = CLI_BUNDLE;
 
 export interface NodeProcess {
   readonly name: string;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { ChatBridge } from '../../src/chat/bridge.js';
 import { IrcConnection } from '../../src/chat/irc-connection.js';
 import type { AdmiralClient } from '../../src/client/connect.js';
-import { ConfigSchema } from '../../src/config/schema.js';
+import { configSchema } from '../../src/config/schema.js';
 import { generateIdentity, Subjects } from '../../src/protocol/index.js';
 import { ircTestClient, startIrcServer } from '../helpers/irc-server.js';
 
@@ -116,7 +116,7 @@ async function recordingServer(t: test.TestContext) {
 
 test('a flood of commands never makes the bridge send faster than flood control allows', async (t) => {
   const srv = await recordingServer(t);
-  const config = ConfigSchema.parse({
+  const config = configSchema().parse({
     chat: {
       irc: {
         server: `127.0.0.1:${srv.port}`,
@@ -153,7 +153,7 @@ test('a flood of commands never makes the bridge send faster than flood control 
 
 test('an account entry admits the account the server vouches for, not a nick that looks like it', async (t) => {
   const srv = await recordingServer(t);
-  const config = ConfigSchema.parse({
+  const config = configSchema().parse({
     chat: {
       irc: {
         server: `127.0.0.1:${srv.port}`,

@@ -1,6 +1,6 @@
 import type { Bucket } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isValidNodeName } from '../../protocol/index.js';
 import type { InventoryRecord } from '../inventory.js';
 import { bucketKeys, type JetStreamStateOptions, openBucket, whileLeaderless } from './buckets.js';

@@ -1,6 +1,6 @@
 import type { Bucket, KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { z } from 'zod';
+import * as z from 'zod';
 import { JOB_NODE_STATES, type JobNodeOutcome, type JobSpec, type JobState } from '../jobs.js';
 import { bucketKeys, type JetStreamStateOptions, openBucket, whileLeaderless } from './buckets.js';
 

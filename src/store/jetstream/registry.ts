@@ -1,5 +1,5 @@
 import type { Bucket, KvEntry } from '@nats-io/kv';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RegistryState } from '../registry-state.js';
 import type { ServiceEntry } from '../services.js';
 import { bucketKeys, decodeKey, encodeKey, isWrongRevision, whileLeaderless } from './buckets.js';
