@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { LeaderView } from '../../src/central/leadership.js';
-import type { CentralReply } from '../../src/central/wire.js';
-import { spawnAdmiral, stopAdmiral, untilOutput } from '../helpers/admiral-process.js';
+import { leaderOf, startStandby } from '../helpers/centrals.js';
 import { startFleet } from '../helpers/fleet.js';
 import { startJetStream } from '../helpers/jetstream.js';
 
@@ -53,36 +50,14 @@ test('a standby that leads knows the nodes only the dead leader heard, offline o
   // Let the leader's coalesced write of ship1's offline state go out.
   await new Promise((r) => setTimeout(r, 500));
 
-  const bDir = join(fleet.dir, 'central-b');
-  await mkdir(bDir, { mode: 0o700 });
-  await copyFile(join(fleet.dir, 'admiral-data', 'identity.seed'), join(bDir, 'identity.seed'));
-  const b = spawnAdmiral(
-    [
-      'node',
-      'start',
-      '--central-role',
-      '--name',
-      'central',
-      '--data-dir',
-      bDir,
-      '--broker',
-      js.url,
-      ...SHARED,
-      '--central-instance',
-      'b',
-    ],
-    fleet.dir,
-  );
-  t.after(() => stopAdmiral(b));
-  await untilOutput('central b up', () => /node central is up/.test(b.output()), b);
+  const b = await startStandby(t, {
+    dir: join(fleet.dir, 'central-b'),
+    from: join(fleet.dir, 'admiral-data'),
+    cwd: fleet.dir,
+    args: ['--broker', js.url, ...SHARED, '--central-instance', 'b'],
+  });
   await fleet.central.kill9();
-  for (const deadline = Date.now() + 15_000; ;) {
-    const m = await js.nc
-      .request('adm.central.leader', '{}', { timeout: 2000 })
-      .catch(() => undefined);
-    const r =
-      m === undefined ? undefined : (JSON.parse(Buffer.from(m.data).toString()) as CentralReply);
-    if (r?.ok === true && (r.result as LeaderView).leader === 'b') break;
+  for (const deadline = Date.now() + 15_000; (await leaderOf(js.nc)) !== 'b';) {
     assert.ok(Date.now() < deadline, `b never led: ${b.output()}`);
     await new Promise((res) => setTimeout(res, 200));
   }

@@ -1,15 +1,20 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { ensureServerPki, serverNames } from '../../src/central/pki.js';
-import type { LeaderView } from '../../src/central/leadership.js';
 import type { CentralReply } from '../../src/central/wire.js';
-import type { JobView } from '../../src/fleet/job-view.js';
-import { spawnAdmiral, stopAdmiral, untilOutput } from '../helpers/admiral-process.js';
+import { untilOutput } from '../helpers/admiral-process.js';
+import {
+  assertRanOnceEach,
+  leaderOf,
+  startStandby,
+  twoBatchJob,
+  untilOnline,
+} from '../helpers/centrals.js';
 import { runCli, startFleet } from '../helpers/fleet.js';
 import { startOperatorNats } from '../helpers/nats-operator.js';
 
@@ -67,12 +72,6 @@ test('scale-out: R3 JetStream, two centrals, ten JWT-enrolled nodes; leader and 
     '1',
   ];
 
-  // The standby's data dir: a copy of the leader's key and operator folder, made before either runs.
-  const bDir = join(dir, 'central-b');
-  await mkdir(bDir, { mode: 0o700 });
-  await copyFile(join(aDir, 'identity.seed'), join(bDir, 'identity.seed'));
-  await cp(join(aDir, 'nats'), join(bDir, 'nats'), { recursive: true });
-
   const fleet = await startFleet(t, {
     dir,
     nodes: [],
@@ -92,10 +91,7 @@ test('scale-out: R3 JetStream, two centrals, ten JWT-enrolled nodes; leader and 
     const m = await nc.request(subject, JSON.stringify(body), { timeout: 2000 });
     return JSON.parse(Buffer.from(m.data).toString()) as CentralReply;
   };
-  const leader = async (): Promise<string | undefined> => {
-    const r = await ask('adm.central.leader', {}).catch(() => undefined);
-    return r?.ok === true ? (r.result as LeaderView).leader : undefined;
-  };
+  const leader = () => leaderOf(nc);
   assert.equal(await leader(), 'a');
   const cli = (args: readonly string[]) => runCli(['--data-dir', aDir, ...args], dir);
 
@@ -127,31 +123,14 @@ test('scale-out: R3 JetStream, two centrals, ten JWT-enrolled nodes; leader and 
     assert.match(joined, /BEGIN NATS USER JWT/, `${n} logs in with a user JWT`);
   }
   // The standby starts only now: what it knows of the enrolled nodes comes from the shared state.
-  const b = spawnAdmiral(
-    [
-      'node',
-      'start',
-      '--central-role',
-      '--name',
-      'central',
-      '--data-dir',
-      bDir,
-      '--broker',
-      urls(s2, s3, s1),
-      ...central(bDir, 'b'),
-    ],
-    dir,
-  );
-  t.after(() => stopAdmiral(b));
-  await untilOutput('central b up', () => /node central is up/.test(b.output()), b);
-  for (const deadline = Date.now() + 30_000; ;) {
-    const r = await cli(['nodes', '--format', 'json', '--cols', 'node,state']);
-    const rows = JSON.parse(r.stdout || '[]') as { node: string; state: string }[];
-    const online = rows.filter((x) => x.state === 'online').map((x) => x.node);
-    if (all.every((n) => online.includes(n))) break;
-    assert.ok(Date.now() < deadline, `not every node came online: ${r.stdout}${r.stderr}`);
-    await new Promise((res) => setTimeout(res, 250));
-  }
+  const b = await startStandby(t, {
+    dir: join(dir, 'central-b'),
+    from: aDir,
+    cwd: dir,
+    withNats: true,
+    args: ['--broker', urls(s2, s3, s1), ...central(join(dir, 'central-b'), 'b')],
+  });
+  await untilOnline(cli, all);
 
   // Registry writes, before and through the failover; those acknowledged must all stay.
   const acked: string[] = [];
@@ -170,29 +149,8 @@ test('scale-out: R3 JetStream, two centrals, ten JWT-enrolled nodes; leader and 
   for (let k = 0; k < 20; k++) await write();
 
   const runs = join(dir, 'runs.log');
-  const running = cli([
-    '--format',
-    'json',
-    'run',
-    '--nodes',
-    all.join(','),
-    '--max-concurrency',
-    '5',
-    '--timeout',
-    '30s',
-    '--ttl',
-    '120s',
-    '--',
-    'sh',
-    '-c',
-    `echo $$ >> ${runs}; sleep 3; echo $$`,
-  ]);
-  for (const deadline = Date.now() + 20_000; ;) {
-    const lines = await readFile(runs, 'utf8').catch(() => '');
-    if (lines.trim().split('\n').filter(Boolean).length >= 5) break;
-    assert.ok(Date.now() < deadline, `the first batch did not start: ${fleet.central.output()}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
+  const { running, firstBatch } = twoBatchJob(cli, all, runs);
+  await firstBatch(() => fleet.central.output());
   const killedAt = Date.now();
   await fleet.central.kill9();
   await s1.kill();
@@ -218,20 +176,8 @@ test('scale-out: R3 JetStream, two centrals, ten JWT-enrolled nodes; leader and 
         .join('\n'),
     )
     .join('\n');
-  const output = `${done.stderr}\ncentral b:\n${b.output()}\nservers:\n${trail}`;
-  assert.equal(done.code, 0, output);
-  const job = JSON.parse(done.stdout) as JobView;
-  assert.equal(job.state, 'completed', output);
-  const nodes = job.nodes ?? [];
-  assert.deepEqual(nodes.map((n) => n.node).sort(), [...all].sort());
-  for (const n of nodes) assert.equal(n.state, 'completed', `${n.node}: ${JSON.stringify(n)}`);
-  const lines = (await readFile(runs, 'utf8')).trim().split('\n');
-  assert.equal(lines.length, all.length, `runs: ${lines.join(' ')}`);
-  assert.deepEqual(
-    nodes.map((n) => (n.output ?? '').trim()).sort(),
-    [...lines].sort(),
-    'every node reported the one run it made',
-  );
+  const output = `central b:\n${b.output()}\nservers:\n${trail}`;
+  await assertRanOnceEach(done, all, runs, output);
 
   let list: CentralReply | undefined;
   for (const deadline = Date.now() + 15_000; list === undefined && Date.now() < deadline;) {
