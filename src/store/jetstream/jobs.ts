@@ -1,6 +1,8 @@
 import type { Bucket, KvEntry } from '@nats-io/kv';
+import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import * as z from 'zod';
+import { isValidNodeName } from '../../protocol/index.js';
 import { JOB_NODE_STATES, type JobNodeOutcome, type JobSpec, type JobState } from '../jobs.js';
 import { bucketKeys, type JetStreamStateOptions, openBucket, whileLeaderless } from './buckets.js';
 
@@ -10,7 +12,9 @@ import { bucketKeys, type JetStreamStateOptions, openBucket, whileLeaderless } f
 //   job.<id>               the job as submitted (spec, who asked, its nodes in target order) and
 //                          its state; written before the submitter gets the job's id
 //   started.<id>.<first>   the nodes of a batch, written before any of its messages is sent
-//   node.<id>.<node>       a node's end state, written before the reply that brought it is ACKed
+//   ends.<id>.<uuid>       the end states of nodes that ended together (the replies of one settled
+//                          batch, by node), written before those replies are ACKed: one put per
+//                          batch instead of one per node (docs/benchmarks.md, bench/fleet)
 // The leader's SQLite job store stays its working copy (every read, the dashboard's pages);
 // this journal is what outlives it. A node's message id is the same whichever central sends it
 // (job-runner.ts), so a node that already has it answers `duplicate` and does not run it again.
@@ -39,6 +43,10 @@ const OutcomeSchema = z.strictObject({
 export type JournalOutcome = z.output<typeof OutcomeSchema>;
 
 const StartedSchema = z.array(z.string());
+const EndsSchema = z.record(z.string(), OutcomeSchema);
+
+/** Bytes of end states per `ends` entry: well under nats-server's default max_payload (1 MiB). */
+const ENDS_BYTES = 256 * 1024;
 
 function decode<T>(e: KvEntry | null, schema: z.ZodType<T>): T | undefined {
   if (e === null || e.operation !== 'PUT') return undefined;
@@ -47,7 +55,16 @@ function decode<T>(e: KvEntry | null, schema: z.ZodType<T>): T | undefined {
   return parsed.data;
 }
 
+interface PendingEnds {
+  readonly values: Map<string, JournalOutcome>;
+  readonly waiters: { resolve: () => void; reject: (err: unknown) => void }[];
+}
+
 export class JobJournal {
+  /** End states waiting for this turn of the event loop to end, by job. */
+  readonly #pending = new Map<string, PendingEnds>();
+  #scheduled = false;
+
   private constructor(readonly kv: Bucket) {}
 
   static async open(nc: NatsConnection, options: JetStreamStateOptions): Promise<JobJournal> {
@@ -72,6 +89,10 @@ export class JobJournal {
     return this.#put(`started.${jobId}.${nodes[0]}`, nodes);
   }
 
+  /**
+   * Records a node's end state; resolves once it is stored. The end states given in one turn of
+   * the event loop (a settled batch of replies) are written together, one entry per job.
+   */
   putOutcome(
     jobId: string,
     node: string,
@@ -87,7 +108,49 @@ export class JobJournal {
       ...(outcome.ackedAt !== undefined && { ackedAt: outcome.ackedAt }),
       finishedAt,
     };
-    return this.#put(`node.${jobId}.${node}`, value);
+    let pending = this.#pending.get(jobId);
+    if (pending === undefined) {
+      pending = { values: new Map(), waiters: [] };
+      this.#pending.set(jobId, pending);
+    }
+    pending.values.set(node, value);
+    const waiters = pending.waiters;
+    const done = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.#flushEnds());
+    }
+    return done;
+  }
+
+  #flushEnds(): void {
+    this.#scheduled = false;
+    const batches = [...this.#pending];
+    this.#pending.clear();
+    for (const [jobId, { values, waiters }] of batches) {
+      const chunks: Record<string, JournalOutcome>[] = [];
+      let chunk: Record<string, JournalOutcome> = {};
+      let bytes = 0;
+      for (const [node, value] of values) {
+        const size = JSON.stringify(value).length + node.length + 8;
+        if (bytes > 0 && bytes + size > ENDS_BYTES) {
+          chunks.push(chunk);
+          chunk = {};
+          bytes = 0;
+        }
+        chunk[node] = value;
+        bytes += size;
+      }
+      chunks.push(chunk);
+      Promise.all(chunks.map((c) => this.#put(`ends.${jobId}.${randomUUID()}`, c))).then(
+        () => {
+          for (const w of waiters) w.resolve();
+        },
+        (err: unknown) => {
+          for (const w of waiters) w.reject(err);
+        },
+      );
+    }
   }
 
   async finishJob(
@@ -123,15 +186,29 @@ export class JobJournal {
 
   /** The end states recorded for the job's nodes, by node. */
   async outcomes(jobId: string): Promise<Map<string, JournalOutcome>> {
-    const prefix = `node.${jobId}.`;
-    const keys = await bucketKeys(this.kv, `${prefix}*`);
+    const keys = await bucketKeys(this.kv, `ends.${jobId}.*`);
     const out = new Map<string, JournalOutcome>();
-    await Promise.all(
-      keys.map(async (k) => {
-        const o = await this.#get(k, OutcomeSchema);
-        if (o !== undefined) out.set(k.slice(prefix.length), o);
-      }),
-    );
+    // An entry that is not end states (none of ours) is skipped: it must not stop a takeover. A
+    // read that fails is thrown: what it holds must not be taken for nothing.
+    const raw = await Promise.all(keys.map((k) => whileLeaderless(() => this.kv.get(k))));
+    const entries = raw.map((e) => {
+      if (e === null || e.operation !== 'PUT') return undefined;
+      let value: unknown;
+      try {
+        value = e.json();
+      } catch {
+        return undefined;
+      }
+      const parsed = EndsSchema.safeParse(value);
+      return parsed.success ? parsed.data : undefined;
+    });
+    for (const ends of entries) {
+      for (const [node, o] of Object.entries(ends ?? {})) {
+        if (!isValidNodeName(node)) continue;
+        const seen = out.get(node);
+        if (seen === undefined || seen.finishedAt < o.finishedAt) out.set(node, o);
+      }
+    }
     return out;
   }
 
@@ -143,7 +220,7 @@ export class JobJournal {
       if (job === undefined || job.state === 'running' || (job.finishedAt ?? 0) > before) continue;
       for (const k of [
         ...(await bucketKeys(this.kv, `started.${job.id}.*`)),
-        ...(await bucketKeys(this.kv, `node.${job.id}.*`)),
+        ...(await bucketKeys(this.kv, `ends.${job.id}.*`)),
       ])
         await whileLeaderless(() => this.kv.purge(k));
       await whileLeaderless(() => this.kv.purge(key));
