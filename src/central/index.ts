@@ -7,6 +7,7 @@ import { jobsExtension, jobsOptionsFromConfig } from './jobs.js';
 import { Leadership } from './leadership.js';
 import { natsEnrolmentExtension } from './nats-jwt-access.js';
 import { SharedInventory } from '../store/jetstream/inventory.js';
+import { SharedTrust } from './shared-trust.js';
 
 // The one place that lists the central role's duties: `admiral up` and `admiral node start`
 // pass `centralExtensions(config)` to the node when `config.isCentral`. Each central feature
@@ -52,6 +53,8 @@ export function centralExtensions(config: Config): NodeExtension[] {
       registry: () => services.registry,
     }),
   );
+  // Centrals sharing state share the operator keys they trust (trust.json).
+  if (state.backend === 'jetstream') extensions.push(new SharedTrust(state));
   // Enrolment on nats-server with JWTs (`admiral up --listen` runs its own on the embedded broker).
   const operatorDir = config.central.enrol.natsOperatorDir;
   if (operatorDir !== undefined)

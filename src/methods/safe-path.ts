@@ -17,6 +17,8 @@ import { ReadNotAllowedError, UnsafePathError } from './errors.js';
 export const DATA_DIR_STATE: ReadonlySet<string> = new Set([
   'identity.seed',
   'trust.json',
+  // What the centrals on JetStream last synced of trust.json (central/shared-trust.ts).
+  'trust-shared.json',
   'config.yaml',
   'enrolment.json',
   'api-token',

@@ -22,11 +22,21 @@ type Cli = (
  */
 export async function startStandby(
   t: TestContext,
-  options: { dir: string; from: string; cwd: string; withNats?: boolean; args: readonly string[] },
+  options: {
+    dir: string;
+    from: string;
+    cwd: string;
+    withNats?: boolean;
+    /** Start it again in the data dir it already has. */
+    again?: boolean;
+    args: readonly string[];
+  },
 ): Promise<AdmiralProcess> {
-  await mkdir(options.dir, { mode: 0o700 });
-  await copyFile(join(options.from, 'identity.seed'), join(options.dir, 'identity.seed'));
-  if (options.withNats === true) {
+  if (options.again !== true) {
+    await mkdir(options.dir, { mode: 0o700 });
+    await copyFile(join(options.from, 'identity.seed'), join(options.dir, 'identity.seed'));
+  }
+  if (options.withNats === true && options.again !== true) {
     await cp(join(options.from, 'nats'), join(options.dir, 'nats'), { recursive: true });
   }
   const p = spawnAdmiral(
