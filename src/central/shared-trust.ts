@@ -1,8 +1,11 @@
+import { sign } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bucket } from '@nats-io/kv';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
-import { FileTrustStore, isPublicKey, type TrustedKey } from '../protocol/index.js';
+import type { Logger } from '../observability/logger.js';
+import { FileTrustStore, type Identity, isPublicKey } from '../protocol/index.js';
+import { isValidSignatureOver } from '../protocol/signing.js';
 import {
   bucketKeys,
   type JetStreamStateOptions,
@@ -12,19 +15,63 @@ import {
 
 // The operator keys central trusts (`<dataDir>/trust.json`, `admiral trust add|remove`) shared by
 // the centrals of a group on JetStream (docs/operations.md, "Scaling out"): one KV key per trusted
-// key in `<prefix>_trust` (`key.<public key>`). Every central, every SYNC_MS: what changed in its
-// own file since it last looked goes to the bucket (added keys put, removed keys deleted), and what
-// the bucket has that its file lacks, or lost since, goes into its file. So `admiral trust add` on
-// one central's machine reaches the others within seconds, and a removal as well. The bucket is
-// written by centrals and operators only: nodes have no permission on $KV (protocol/enrolment.ts).
-// What was last synced is kept in `<dataDir>/trust-shared.json`, so a central that was down while
-// a key was removed elsewhere removes it when it starts, instead of bringing it back.
+// key in `<prefix>_trust` (`key.<public key>`), whose value says whether it is trusted (a removal
+// is a value too, not a delete), since when, and is signed by the centrals' shared key. Every
+// central, every SYNC_MS: what changed in its own file since it last looked goes to the bucket,
+// then the bucket's newest word on each key goes into its file. A value not signed by the
+// centrals' key, or older than one this central already took, is ignored: someone else allowed
+// the JetStream API can neither add an operator key nor bring back one removed. What was last
+// synced is kept in `<dataDir>/trust-shared.json`, so a central that was down while a key was
+// removed elsewhere removes it when it starts, instead of bringing it back.
 
 const SYNC_MS = 2000;
+
+/** Where the last sync is kept, in the data dir. */
+export const SNAPSHOT_FILE = 'trust-shared.json';
 
 export interface SharedTrustOptions extends JetStreamStateOptions {
   /** ms between two looks; default 2000. */
   readonly syncMs?: number;
+}
+
+/** One key's shared state, as stored (without its signature). */
+interface Entry {
+  readonly trusted: boolean;
+  /** ms; a newer word on the key replaces an older one. */
+  readonly at: number;
+  readonly label?: string;
+}
+
+function signingText(bucket: string, key: string, e: Entry): string {
+  return `admiral shared trust\0${bucket}\0${key}\0${e.trusted}\0${e.at}\0${e.label ?? ''}`;
+}
+
+/** The entry's value, signed by `identity`. */
+export function sealEntry(bucket: string, key: string, e: Entry, identity: Identity): string {
+  const sig = sign(null, Buffer.from(signingText(bucket, key, e), 'utf8'), identity.privateKey);
+  return JSON.stringify({ ...e, sig: sig.toString('base64url') });
+}
+
+/** The entry a value holds, if it is one signed by `signer` for this key; else undefined. */
+function openEntry(bucket: string, key: string, text: string, signer: string): Entry | undefined {
+  let v: { trusted?: unknown; at?: unknown; label?: unknown; sig?: unknown };
+  try {
+    v = JSON.parse(text) as typeof v;
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  if (typeof v.trusted !== 'boolean' || typeof v.at !== 'number' || typeof v.sig !== 'string') {
+    return undefined;
+  }
+  if (v.label !== undefined && typeof v.label !== 'string') return undefined;
+  const e: Entry = {
+    trusted: v.trusted,
+    at: v.at,
+    ...(typeof v.label === 'string' && { label: v.label }),
+  };
+  const bytes = Buffer.from(signingText(bucket, key, e), 'utf8');
+  return isValidSignatureOver(bytes, v.sig, signer) ? e : undefined;
 }
 
 export class SharedTrust implements NodeExtension {
@@ -33,12 +80,16 @@ export class SharedTrust implements NodeExtension {
   #timer: NodeJS.Timeout | undefined;
   #kv: Bucket | undefined;
   #store: FileTrustStore | undefined;
+  #identity: Identity | undefined;
+  #log: Logger = () => undefined;
   /** The keys of the file as last synced (what "changed since" is measured against). */
-  #file = new Map<string, TrustedKey>();
-  /** The keys of the bucket as last synced. */
-  #bucket = new Set<string>();
+  #file = new Set<string>();
+  /** The newest entry time taken for each key. */
+  #seen = new Map<string, number>();
   #busy = false;
   #snapshotPath = '';
+  /** Keys whose bucket value was refused, not to log them again at every look. */
+  readonly #refused = new Set<string>();
 
   constructor(options: SharedTrustOptions) {
     this.#options = options;
@@ -47,6 +98,8 @@ export class SharedTrust implements NodeExtension {
   async start(ctx: NodeContext): Promise<void> {
     this.#kv = await openBucket(ctx.nc, 'trust', this.#options);
     this.#store = new FileTrustStore(join(ctx.options.dataDir, 'trust.json'));
+    this.#identity = ctx.identity;
+    this.#log = ctx.options.log;
     this.#snapshotPath = join(ctx.options.dataDir, SNAPSHOT_FILE);
     this.#load();
     const log = ctx.options.log;
@@ -61,7 +114,7 @@ export class SharedTrust implements NodeExtension {
           this.#busy = false;
         });
     };
-    // The first look brings this central's keys to the bucket (nothing synced yet: all are new).
+    // The first look brings this central's keys to the bucket (on a first start all are new).
     await this.sync().catch((err: unknown) =>
       log('warn', 'cannot share the trust store through JetStream', { error: String(err) }),
     );
@@ -77,50 +130,47 @@ export class SharedTrust implements NodeExtension {
   async sync(): Promise<void> {
     const kv = this.#kv;
     const store = this.#store;
-    if (kv === undefined || store === undefined) return;
+    const identity = this.#identity;
+    if (kv === undefined || store === undefined || identity === undefined) return;
+    const bucket = kv.bucket;
     const local = new Map(store.list().map((k) => [k.publicKey, k]));
-    // This file's changes since the last look.
-    for (const [key, k] of local) {
-      if (!this.#file.has(key)) {
-        await whileLeaderless(() => kv.put(`key.${key}`, JSON.stringify(k)));
-      }
-    }
-    for (const key of this.#file.keys()) {
-      if (!local.has(key)) await whileLeaderless(() => kv.delete(`key.${key}`));
-    }
-    // The bucket's, into the file.
-    const shared = new Map<string, TrustedKey>();
+    // This file's changes since the last look, each newer than anything seen for its key.
+    const put = async (key: string, trusted: boolean, label?: string): Promise<void> => {
+      const at = Math.max(Date.now(), (this.#seen.get(key) ?? 0) + 1);
+      const e: Entry = { trusted, at, ...(label !== undefined && { label }) };
+      await whileLeaderless(() => kv.put(`key.${key}`, sealEntry(bucket, key, e, identity)));
+      this.#seen.set(key, at);
+    };
+    for (const [key, k] of local) if (!this.#file.has(key)) await put(key, true, k.label);
+    for (const key of this.#file) if (!local.has(key)) await put(key, false);
+    // The bucket's newest word on each key, into the file.
     for (const k of await bucketKeys(kv, 'key.*')) {
-      const e = await whileLeaderless(() => kv.get(k));
-      if (e === null || e.operation !== 'PUT') continue;
-      const publicKey = k.slice('key.'.length);
-      let label: unknown;
-      try {
-        label = (e.json() as { label?: unknown }).label;
-      } catch {
+      const key = k.slice('key.'.length);
+      if (!isPublicKey(key)) continue;
+      const raw = await whileLeaderless(() => kv.get(k));
+      if (raw === null || raw.operation !== 'PUT') continue;
+      const e = openEntry(bucket, key, raw.string(), identity.publicKey);
+      if (e === undefined) {
+        if (!this.#refused.has(key)) {
+          this.#refused.add(key);
+          this.#log('warn', 'shared trust: a value not signed by the central key is ignored', {
+            key,
+          });
+        }
         continue;
       }
-      if (!isPublicKey(publicKey)) continue;
-      shared.set(publicKey, {
-        publicKey,
-        addedAt: 0,
-        ...(typeof label === 'string' && { label }),
-      });
-    }
-    for (const [key, k] of shared) {
-      if (!local.has(key) && !this.#bucket.has(key)) {
-        store.add(key, k.label);
-        local.set(key, { ...k, addedAt: Date.now() });
-      }
-    }
-    for (const key of this.#bucket) {
-      if (!shared.has(key) && local.has(key) && this.#file.has(key)) {
+      this.#refused.delete(key);
+      if (e.at <= (this.#seen.get(key) ?? -1)) continue; // taken already, or older
+      this.#seen.set(key, e.at);
+      if (e.trusted && !local.has(key)) {
+        store.add(key, e.label);
+        local.set(key, { publicKey: key, addedAt: Date.now() });
+      } else if (!e.trusted && local.has(key)) {
         store.remove(key);
         local.delete(key);
       }
     }
-    this.#file = local;
-    this.#bucket = new Set([...shared.keys(), ...local.keys()]);
+    this.#file = new Set(local.keys());
     this.#save();
   }
 
@@ -129,23 +179,16 @@ export class SharedTrust implements NodeExtension {
     try {
       const snap = JSON.parse(readFileSync(this.#snapshotPath, 'utf8')) as {
         file?: unknown;
-        bucket?: unknown;
+        seen?: unknown;
       };
-      const keys = (v: unknown): string[] =>
-        Array.isArray(v) ? v.filter((k): k is string => isPublicKey(k)) : [];
-      const local = new Map(this.#store?.list().map((k) => [k.publicKey, k]) ?? []);
-      this.#file = new Map(
-        keys(snap.file).flatMap((k) => {
-          const rec = local.get(k);
-          return rec === undefined ? [] : [[k, rec] as const];
-        }),
-      );
-      // A key synced before and removed from the file since (by hand, while down) stays marked
-      // as synced, so the next look deletes it from the bucket too.
-      for (const k of keys(snap.file)) {
-        if (!this.#file.has(k)) this.#file.set(k, { publicKey: k, addedAt: 0 });
+      if (Array.isArray(snap.file)) {
+        this.#file = new Set(snap.file.filter((k): k is string => isPublicKey(k)));
       }
-      this.#bucket = new Set(keys(snap.bucket));
+      if (typeof snap.seen === 'object' && snap.seen !== null) {
+        for (const [k, at] of Object.entries(snap.seen)) {
+          if (isPublicKey(k) && typeof at === 'number') this.#seen.set(k, at);
+        }
+      }
     } catch {
       // No snapshot (a first start) or an unreadable one: nothing was synced.
     }
@@ -154,14 +197,11 @@ export class SharedTrust implements NodeExtension {
   #save(): void {
     const body = {
       version: 1,
-      file: [...this.#file.keys()].sort(),
-      bucket: [...this.#bucket].sort(),
+      file: [...this.#file].sort(),
+      seen: Object.fromEntries([...this.#seen].sort(([a], [b]) => (a < b ? -1 : 1))),
     };
     const tmp = `${this.#snapshotPath}.${process.pid}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, this.#snapshotPath);
   }
 }
-
-/** Where the last sync is kept, in the data dir. */
-export const SNAPSHOT_FILE = 'trust-shared.json';
