@@ -13,7 +13,7 @@ import {
   nodePermissions,
   type SubjectPermissions,
 } from '../protocol/enrolment.js';
-import { isValidNodeName, type Subjects } from '../protocol/index.js';
+import { type Identity, isValidNodeName, type Subjects } from '../protocol/index.js';
 import { verifyRequest } from '../protocol/signed-request.js';
 import type { SharedEnrolment } from '../store/jetstream/enrolment.js';
 import type {
@@ -78,7 +78,7 @@ export interface EnrolmentOptions {
    * Centrals sharing state (JetStream): the records are shared through this bucket, opened once
    * connected, and only the leader serves enrolment (`leadership`).
    */
-  readonly shared?: (nc: NatsConnection) => Promise<SharedEnrolment>;
+  readonly shared?: (nc: NatsConnection, identity: Identity) => Promise<SharedEnrolment>;
   /** Whether this central leads, and its changes; without it the enrolment is always served. */
   readonly leadership?: { watch(listener: (leading: boolean) => void): () => void };
 }
@@ -162,8 +162,11 @@ export class EnrolmentExtension implements NodeExtension {
   readonly #limiter: RateLimiter;
   #ctx: NodeContext | undefined;
   #shared: SharedEnrolment | undefined;
-  /** The newest revision of each shared key taken in (an older one arriving late is ignored). */
-  readonly #revisions = new Map<string, number>();
+  /**
+   * The time of the newest value of each shared key this central holds (written or taken); an
+   * older one, arriving late or put back by someone, is ignored. Seeded from the records' own times.
+   */
+  readonly #seen = new Map<string, number>();
   /** This central's writes to the shared records not yet acknowledged. */
   readonly #writing = new Set<Promise<unknown>>();
   readonly #cleanups: (() => void)[] = [];
@@ -214,13 +217,24 @@ export class EnrolmentExtension implements NodeExtension {
     await this.#o.broker.start?.(ctx.options.log);
     const { shared, leadership } = this.#o;
     if (shared !== undefined) {
-      const bucket = await shared(ctx.nc);
+      const bucket = await shared(ctx.nc, ctx.identity);
       this.#shared = bucket;
+      // What this central holds is as new as its records say: an older value is not taken.
+      for (const c of this.#o.store.entries()) {
+        const v = c.value;
+        const at =
+          v === undefined
+            ? 0
+            : 'updatedAt' in v
+              ? v.updatedAt
+              : Math.max(v.createdAt, v.revokedAt ?? 0);
+        this.#seen.set(`${c.kind}.${c.key}`, at);
+      }
       await this.#catchUp(true);
       this.#o.store.onChange = (change) => this.#share(change);
       this.#cleanups.push(
         bucket.watch(
-          (change, revision) => this.#take(change, revision),
+          (change, at) => this.#take(change, at),
           () => void this.#catchUp(false).catch(() => undefined),
           ctx.options.log,
         ),
@@ -298,20 +312,18 @@ export class EnrolmentExtension implements NodeExtension {
     await this.#o.broker.close?.();
   }
 
-  /** Writes a change made here to the shared records. */
+  /** Writes a change made here to the shared records, newer than any value seen for its key. */
   #share(change: EnrolChange): void {
     const shared = this.#shared;
     if (shared === undefined) return;
     const key = `${change.kind}.${change.key}`;
-    const p = shared.write(change).then(
-      (revision) => {
-        if (revision !== undefined) this.#revisions.set(key, revision);
-      },
-      (err: unknown) =>
-        this.#ctx?.options.log('error', 'an enrolment change did not reach the shared state', {
-          record: key,
-          error: String(err),
-        }),
+    const at = Math.max(Date.now(), (this.#seen.get(key) ?? 0) + 1);
+    this.#seen.set(key, at);
+    const p = shared.write(change, at).catch((err: unknown) =>
+      this.#ctx?.options.log('error', 'an enrolment change did not reach the shared state', {
+        record: key,
+        error: String(err),
+      }),
     );
     this.#writing.add(p);
     void p.finally(() => this.#writing.delete(p));
@@ -326,7 +338,7 @@ export class EnrolmentExtension implements NodeExtension {
     const shared = this.#shared;
     if (shared === undefined) return;
     const all = await shared.all();
-    for (const { change, revision } of all) this.#take(change, revision);
+    for (const { change, at } of all) this.#take(change, at);
     if (!first) return;
     const there = new Set(all.map(({ change }) => `${change.kind}.${change.key}`));
     for (const change of this.#o.store.entries()) {
@@ -335,10 +347,10 @@ export class EnrolmentExtension implements NodeExtension {
   }
 
   /** Takes in a change another central made: the record, and the node's key (node-keys.ts). */
-  #take(change: EnrolChange, revision: number): void {
+  #take(change: EnrolChange, at: number): void {
     const key = `${change.kind}.${change.key}`;
-    if ((this.#revisions.get(key) ?? 0) >= revision) return;
-    this.#revisions.set(key, revision);
+    if ((this.#seen.get(key) ?? -1) >= at) return;
+    this.#seen.set(key, at);
     const old = this.#o.store.apply(change);
     const ctx = this.#ctx;
     if (change.kind !== 'node' || ctx === undefined) return;

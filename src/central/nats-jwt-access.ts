@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { connectToBroker } from '../node/broker-connection.js';
 import type { Logger } from '../observability/logger.js';
 import type { SubjectPermissions } from '../protocol/enrolment.js';
-import { Subjects } from '../protocol/index.js';
+import { type Identity, Subjects } from '../protocol/index.js';
 import { SharedEnrolment } from '../store/jetstream/enrolment.js';
 import { EnrolmentExtension, type EnrolmentOptions, type NodeBrokerAccess } from './enrolment.js';
 import { EnrolmentStore } from './enrolment-store.js';
@@ -127,8 +127,12 @@ export function natsEnrolmentExtension(
   return new EnrolmentExtension({
     // Centrals sharing state share the enrolment records, and only the leader enrols.
     ...(state.backend === 'jetstream' && {
-      shared: (nc: NatsConnection) =>
-        SharedEnrolment.open(nc, { replicas: state.replicas, prefix: state.bucketPrefix }),
+      shared: (nc: NatsConnection, identity: Identity) =>
+        SharedEnrolment.open(
+          nc,
+          { replicas: state.replicas, prefix: state.bucketPrefix },
+          identity,
+        ),
       ...(leadership !== undefined && { leadership }),
     }),
     store: new EnrolmentStore(inData('enrolment.json')),

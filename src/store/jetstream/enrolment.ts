@@ -2,44 +2,65 @@ import { type Bucket, type KvEntry, KvWatchInclude } from '@nats-io/kv';
 import { delay, type NatsConnection } from '@nats-io/transport-node';
 import { type EnrolChange, parseNode, parseToken } from '../../central/enrolment-store.js';
 import type { Logger } from '../../observability/logger.js';
-import { isValidNodeName } from '../../protocol/index.js';
+import { sign } from 'node:crypto';
+import { type Identity, isValidNodeName } from '../../protocol/index.js';
+import { isValidSignatureOver } from '../../protocol/signing.js';
 import { bucketKeys, type JetStreamStateOptions, openBucket, whileLeaderless } from './buckets.js';
 
 // Enrolment shared by centrals (docs/operations.md, "Scaling out"): the join tokens and the nodes
 // that asked to join, one KV key each in `<prefix>_enrolment` (`token.<id>`, `node.<name>`). The
 // leading central writes every change it makes there; every central keeps its own copy (its
 // enrolment.json) and takes in the others' changes as they come (watch) and, in full, when it
-// takes the lease (`all`). A value that does not parse as a record is skipped: the bucket is
-// written by centrals only (nodes have no permission on $KV), but nothing read is trusted blind.
+// takes the lease (`all`). Each value is signed by the centrals' shared key and carries the time
+// it was written (a dropped record is a tombstone value): a value signed by any other key, or one
+// that does not parse as a record, is skipped, and the extension takes only values newer than the
+// record it holds (central/enrolment.ts), so a user allowed the JetStream API but without the key
+// can neither admit a node nor bring back an old record (an `accepted` over a `revoked`).
 
 const TOKEN_ID = /^[0-9a-f]{12}$/;
 
 export class SharedEnrolment {
-  private constructor(readonly kv: Bucket) {}
+  private constructor(
+    readonly kv: Bucket,
+    readonly identity: Identity,
+  ) {}
 
-  static async open(nc: NatsConnection, options: JetStreamStateOptions): Promise<SharedEnrolment> {
-    return new SharedEnrolment(await openBucket(nc, 'enrolment', options));
+  /** The bucket of `nc`'s fleet; values are signed by, and taken only from, `identity`. */
+  static async open(
+    nc: NatsConnection,
+    options: JetStreamStateOptions,
+    identity: Identity,
+  ): Promise<SharedEnrolment> {
+    return new SharedEnrolment(await openBucket(nc, 'enrolment', options), identity);
   }
 
-  /** Writes one change (a put, or a delete when the record was dropped); its revision, if a put. */
-  async write(change: EnrolChange): Promise<number | undefined> {
+  /**
+   * Writes one change at time `at`: the record, or a tombstone when it was dropped (a value, not a
+   * delete, so that nobody can undo a drop by deleting), signed by the centrals' key.
+   */
+  async write(change: EnrolChange, at: number): Promise<void> {
     const key = `${change.kind}.${change.key}`;
-    const { value } = change;
-    if (value === undefined) {
-      await whileLeaderless(() => this.kv.delete(key));
-      return undefined;
-    }
-    return whileLeaderless(() => this.kv.put(key, JSON.stringify(value)));
+    const rec = change.value === undefined ? null : JSON.stringify(change.value);
+    const sig = sign(
+      null,
+      Buffer.from(signingText(this.kv.bucket, key, at, rec), 'utf8'),
+      this.identity.privateKey,
+    ).toString('base64url');
+    await whileLeaderless(() => this.kv.put(key, JSON.stringify({ rec, at, sig })));
   }
 
-  /** Every record the bucket holds, with its revision. */
-  async all(): Promise<{ change: EnrolChange; revision: number }[]> {
+  /** Every record the bucket holds, with its time. */
+  async all(): Promise<{ change: EnrolChange; at: number }[]> {
     const keys = await bucketKeys(this.kv);
     const entries = await Promise.all(keys.map((k) => whileLeaderless(() => this.kv.get(k))));
     return entries.flatMap((e) => {
-      const change = e === null ? undefined : decode(e);
-      return change === undefined || e === null ? [] : [{ change, revision: e.revision }];
+      const got = e === null ? undefined : this.#decode(e);
+      return got === undefined ? [] : [got];
     });
+  }
+
+  #decode(e: KvEntry): { change: EnrolChange; at: number } | undefined {
+    return decode(e, this.kv.bucket, this.identity.publicKey);
   }
 
   /**
@@ -48,7 +69,7 @@ export class SharedEnrolment {
    * changed in between is read in full there.
    */
   watch(
-    onChange: (change: EnrolChange, revision: number) => void,
+    onChange: (change: EnrolChange, at: number) => void,
     onGap: () => void,
     log: Logger,
   ): () => void {
@@ -62,8 +83,8 @@ export class SharedEnrolment {
           if (stopped) it.stop();
           if (!first) onGap();
           for await (const e of it) {
-            const change = decode(e);
-            if (change !== undefined) onChange(change, e.revision);
+            const got = this.#decode(e);
+            if (got !== undefined) onChange(got.change, got.at);
           }
         } catch (err) {
           if (!stopped)
@@ -79,17 +100,36 @@ export class SharedEnrolment {
   }
 }
 
-function decode(e: KvEntry): EnrolChange | undefined {
+function signingText(bucket: string, key: string, at: number, rec: string | null): string {
+  return `admiral shared enrolment\0${bucket}\0${key}\0${at}\0${rec ?? ''}`;
+}
+
+/** A value signed by `signer` for its key: the change it holds and its time; else undefined. */
+function decode(
+  e: KvEntry,
+  bucket: string,
+  signer: string,
+): { change: EnrolChange; at: number } | undefined {
+  if (e.operation !== 'PUT') return undefined;
   const dot = e.key.indexOf('.');
   const kind = e.key.slice(0, dot);
   const key = e.key.slice(dot + 1);
-  const put = e.operation === 'PUT';
   try {
+    const v = e.json() as { rec?: unknown; at?: unknown; sig?: unknown };
+    if (typeof v.at !== 'number' || typeof v.sig !== 'string') return undefined;
+    if (v.rec !== null && typeof v.rec !== 'string') return undefined;
+    const bytes = Buffer.from(signingText(bucket, e.key, v.at, v.rec), 'utf8');
+    if (!isValidSignatureOver(bytes, v.sig, signer)) return undefined;
+    const value: unknown = v.rec === null ? undefined : JSON.parse(v.rec);
     if (kind === 'token' && TOKEN_ID.test(key)) {
-      return put ? { kind, key, value: parseToken(e.json()) } : { kind, key };
+      const change: EnrolChange =
+        value === undefined ? { kind, key } : { kind, key, value: parseToken(value) };
+      return { change, at: v.at };
     }
     if (kind === 'node' && isValidNodeName(key)) {
-      return put ? { kind, key, value: parseNode(e.json()) } : { kind, key };
+      const change: EnrolChange =
+        value === undefined ? { kind, key } : { kind, key, value: parseNode(value) };
+      return { change, at: v.at };
     }
   } catch {
     return undefined; // not a record: skipped
