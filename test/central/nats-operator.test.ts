@@ -125,10 +125,15 @@ test('two centrals sharing one operator: a revocation by one survives the next r
   const b = new NatsJwtAccess(NatsOperator.load(bDir, subjects), () => nats.system());
   t.after(() => b.close());
   const [ship1, ship2] = [generateIdentity(), generateIdentity()];
-  const login = (who: typeof ship1, name: string) =>
+  // Each node's JWT is issued once, before any revocation, as central issues it at enrolment (a
+  // revocation covers the JWTs issued up to its time: one minted later would pass).
+  const issued = new Map(
+    [ship1, ship2].map((who, i) => [who, nats.operator.userCreds(who, `ship${i + 1}`)]),
+  );
+  const login = (who: typeof ship1, _name: string) =>
     connect({
       servers: nats.urls,
-      authenticator: creds(nats.operator.userCreds(who, name)),
+      authenticator: creds(issued.get(who) ?? nats.operator.userCreds(who, _name)),
       reconnect: false,
     });
   await (await login(ship1, 'ship1')).close();
