@@ -281,7 +281,7 @@ export function jobsExtension(
       token = options.httpToken ?? apiToken(c.options.dataDir);
       const { state } = options;
       const journal =
-        state?.backend === 'jetstream' ? await JobJournal.open(c.nc, state) : undefined;
+        state?.backend === 'jetstream' ? await JobJournal.open(c.nc, state, c.identity) : undefined;
       const r = new JobRunner({
         ctx: c,
         settings: options.settings,

@@ -1,11 +1,10 @@
-import { sign } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bucket } from '@nats-io/kv';
 import type { NodeContext, NodeExtension } from '../node/extension.js';
 import type { Logger } from '../observability/logger.js';
 import { FileTrustStore, type Identity, isPublicKey } from '../protocol/index.js';
-import { isValidSignatureOver } from '../protocol/signing.js';
+import { seal, unseal } from '../store/jetstream/sealed.js';
 import {
   bucketKeys,
   type JetStreamStateOptions,
@@ -42,36 +41,24 @@ interface Entry {
   readonly label?: string;
 }
 
-function signingText(bucket: string, key: string, e: Entry): string {
-  return `admiral shared trust\0${bucket}\0${key}\0${e.trusted}\0${e.at}\0${e.label ?? ''}`;
-}
-
-/** The entry's value, signed by `identity`. */
+/** The entry's value, sealed by `identity` (store/jetstream/sealed.ts). */
 export function sealEntry(bucket: string, key: string, e: Entry, identity: Identity): string {
-  const sig = sign(null, Buffer.from(signingText(bucket, key, e), 'utf8'), identity.privateKey);
-  return JSON.stringify({ ...e, sig: sig.toString('base64url') });
+  return seal(bucket, key, JSON.stringify(e), identity);
 }
 
-/** The entry a value holds, if it is one signed by `signer` for this key; else undefined. */
-function openEntry(bucket: string, key: string, text: string, signer: string): Entry | undefined {
-  let v: { trusted?: unknown; at?: unknown; label?: unknown; sig?: unknown };
+/** The entry a value holds, if `signer` sealed it for this key; else undefined. */
+function openEntry(bucket: string, key: string, raw: string, signer: string): Entry | undefined {
+  const text = unseal(bucket, key, raw, signer);
+  if (text === undefined) return undefined;
+  let v: { trusted?: unknown; at?: unknown; label?: unknown };
   try {
     v = JSON.parse(text) as typeof v;
   } catch {
     return undefined;
   }
-  if (typeof v !== 'object' || v === null) return undefined;
-  if (typeof v.trusted !== 'boolean' || typeof v.at !== 'number' || typeof v.sig !== 'string') {
-    return undefined;
-  }
+  if (typeof v.trusted !== 'boolean' || typeof v.at !== 'number') return undefined;
   if (v.label !== undefined && typeof v.label !== 'string') return undefined;
-  const e: Entry = {
-    trusted: v.trusted,
-    at: v.at,
-    ...(typeof v.label === 'string' && { label: v.label }),
-  };
-  const bytes = Buffer.from(signingText(bucket, key, e), 'utf8');
-  return isValidSignatureOver(bytes, v.sig, signer) ? e : undefined;
+  return { trusted: v.trusted, at: v.at, ...(typeof v.label === 'string' && { label: v.label }) };
 }
 
 export class SharedTrust implements NodeExtension {
@@ -138,7 +125,9 @@ export class SharedTrust implements NodeExtension {
     const put = async (key: string, trusted: boolean, label?: string): Promise<void> => {
       const at = Math.max(Date.now(), (this.#seen.get(key) ?? 0) + 1);
       const e: Entry = { trusted, at, ...(label !== undefined && { label }) };
-      await whileLeaderless(() => kv.put(`key.${key}`, sealEntry(bucket, key, e, identity)));
+      await whileLeaderless(() =>
+        kv.put(`key.${key}`, sealEntry(bucket, `key.${key}`, e, identity)),
+      );
       this.#seen.set(key, at);
     };
     for (const [key, k] of local) if (!this.#file.has(key)) await put(key, true, k.label);
@@ -149,7 +138,7 @@ export class SharedTrust implements NodeExtension {
       if (!isPublicKey(key)) continue;
       const raw = await whileLeaderless(() => kv.get(k));
       if (raw === null || raw.operation !== 'PUT') continue;
-      const e = openEntry(bucket, key, raw.string(), identity.publicKey);
+      const e = openEntry(bucket, k, raw.string(), identity.publicKey);
       if (e === undefined) {
         if (!this.#refused.has(key)) {
           this.#refused.add(key);

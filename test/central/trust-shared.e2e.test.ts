@@ -73,7 +73,12 @@ test('trust add and remove on one central reach the other; a removal made while 
   const forged = generateIdentity().publicKey;
   await kv.put(
     `key.${forged}`,
-    sealEntry('admiral_trust', forged, { trusted: true, at: Date.now() }, generateIdentity()),
+    sealEntry(
+      'admiral_trust',
+      `key.${forged}`,
+      { trusted: true, at: Date.now() },
+      generateIdentity(),
+    ),
   );
   await kv.put(`key.${k1}`, k1Added);
   await new Promise((r) => setTimeout(r, 5000)); // two looks of each central

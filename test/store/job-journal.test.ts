@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bucketKeys } from '../../src/store/jetstream/buckets.js';
+import { generateIdentity } from '../../src/protocol/index.js';
 import { JobJournal } from '../../src/store/jetstream/jobs.js';
 import { startJetStream } from '../helpers/jetstream.js';
 
@@ -12,7 +13,8 @@ import { startJetStream } from '../helpers/jetstream.js';
 test('end states of one turn are one entry, split by size, and read back by node', async (t) => {
   const js = await startJetStream(t);
   if (js === undefined) return;
-  const journal = await JobJournal.open(js.nc, { prefix: 'jt' });
+  const central = generateIdentity();
+  const journal = await JobJournal.open(js.nc, { prefix: 'jt' }, central);
   const job = '01a24d42-7405-71b1-93d8-ae625f2c1ff8';
   await Promise.all(
     ['n1', 'n2', 'n3'].map((n, i) =>
@@ -33,9 +35,40 @@ test('end states of one turn are one entry, split by size, and read back by node
     JSON.stringify({ '../x': { state: 'completed', finishedAt: 1 } }),
   );
   await journal.kv.put(`ends.${job}.garbage`, '{"n1": "not an end state"}');
+  // Attack: end states sealed by another key (a JetStream API user without the centrals' key).
+  const other = await JobJournal.open(js.nc, { prefix: 'jt' }, generateIdentity());
+  await other.putOutcome(job, 'n9', { state: 'completed', exitCode: 0, output: 'forged' }, 3000);
   await journal.kv.put(`ends.${job}.text`, 'not JSON');
   const out = await journal.outcomes(job);
   assert.deepEqual([...out.keys()].sort(), ['b1', 'b2', 'b3', 'b4', 'n1', 'n2', 'n3']);
   assert.equal(out.get('n2')?.output, 'n2');
   assert.equal(out.get('b4')?.output?.length, big.length);
+});
+
+test('a running job in the journal not sealed by the centrals key is not taken over', async (t) => {
+  const js = await startJetStream(t);
+  if (js === undefined) return;
+  const central = generateIdentity();
+  const journal = await JobJournal.open(js.nc, { prefix: 'jr' }, central);
+  const job = (id: string) => ({
+    id,
+    spec: { args: ['true'] } as never,
+    submittedBy: 'operator',
+    nodes: ['n1'],
+    createdAt: 1,
+    state: 'running' as const,
+  });
+  await journal.putJob(job('01a24d42-7405-71b1-93d8-ae625f2c1ff8'));
+  // Attack: a job to run `rm -rf /` everywhere, written by a JetStream API user without the key,
+  // sealed by its own key or not sealed at all.
+  const other = await JobJournal.open(js.nc, { prefix: 'jr' }, generateIdentity());
+  await other.putJob({ ...job('01a24d42-7405-71b1-93d8-ae625f2c1ff9'), nodes: ['n1', 'n2'] });
+  await journal.kv.put(
+    'job.01a24d42-7405-71b1-93d8-ae625f2c1ffa',
+    JSON.stringify(job('01a24d42-7405-71b1-93d8-ae625f2c1ffa')),
+  );
+  assert.deepEqual(
+    (await journal.running()).map((j) => j.id),
+    ['01a24d42-7405-71b1-93d8-ae625f2c1ff8'],
+  );
 });

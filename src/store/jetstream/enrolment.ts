@@ -2,9 +2,8 @@ import { type Bucket, type KvEntry, KvWatchInclude } from '@nats-io/kv';
 import { delay, type NatsConnection } from '@nats-io/transport-node';
 import { type EnrolChange, parseNode, parseToken } from '../../central/enrolment-store.js';
 import type { Logger } from '../../observability/logger.js';
-import { sign } from 'node:crypto';
 import { type Identity, isValidNodeName } from '../../protocol/index.js';
-import { isValidSignatureOver } from '../../protocol/signing.js';
+import { seal, unseal } from './sealed.js';
 import { bucketKeys, type JetStreamStateOptions, openBucket, whileLeaderless } from './buckets.js';
 
 // Enrolment shared by centrals (docs/operations.md, "Scaling out"): the join tokens and the nodes
@@ -40,13 +39,9 @@ export class SharedEnrolment {
    */
   async write(change: EnrolChange, at: number): Promise<void> {
     const key = `${change.kind}.${change.key}`;
-    const rec = change.value === undefined ? null : JSON.stringify(change.value);
-    const sig = sign(
-      null,
-      Buffer.from(signingText(this.kv.bucket, key, at, rec), 'utf8'),
-      this.identity.privateKey,
-    ).toString('base64url');
-    await whileLeaderless(() => this.kv.put(key, JSON.stringify({ rec, at, sig })));
+    const rec = change.value === undefined ? null : change.value;
+    const sealed = seal(this.kv.bucket, key, JSON.stringify({ rec, at }), this.identity);
+    await whileLeaderless(() => this.kv.put(key, sealed));
   }
 
   /** Every record the bucket holds, with its time. */
@@ -100,11 +95,7 @@ export class SharedEnrolment {
   }
 }
 
-function signingText(bucket: string, key: string, at: number, rec: string | null): string {
-  return `admiral shared enrolment\0${bucket}\0${key}\0${at}\0${rec ?? ''}`;
-}
-
-/** A value signed by `signer` for its key: the change it holds and its time; else undefined. */
+/** A value sealed by `signer` for its key: the change it holds and its time; else undefined. */
 function decode(
   e: KvEntry,
   bucket: string,
@@ -114,13 +105,12 @@ function decode(
   const dot = e.key.indexOf('.');
   const kind = e.key.slice(0, dot);
   const key = e.key.slice(dot + 1);
+  const text = unseal(bucket, e.key, e.string(), signer);
+  if (text === undefined) return undefined;
   try {
-    const v = e.json() as { rec?: unknown; at?: unknown; sig?: unknown };
-    if (typeof v.at !== 'number' || typeof v.sig !== 'string') return undefined;
-    if (v.rec !== null && typeof v.rec !== 'string') return undefined;
-    const bytes = Buffer.from(signingText(bucket, e.key, v.at, v.rec), 'utf8');
-    if (!isValidSignatureOver(bytes, v.sig, signer)) return undefined;
-    const value: unknown = v.rec === null ? undefined : JSON.parse(v.rec);
+    const v = JSON.parse(text) as { rec?: unknown; at?: unknown };
+    if (typeof v.at !== 'number' || v.rec === undefined) return undefined;
+    const value = v.rec === null ? undefined : v.rec;
     if (kind === 'token' && TOKEN_ID.test(key)) {
       const change: EnrolChange =
         value === undefined ? { kind, key } : { kind, key, value: parseToken(value) };

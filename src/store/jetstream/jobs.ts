@@ -1,10 +1,11 @@
-import type { Bucket, KvEntry } from '@nats-io/kv';
+import type { Bucket } from '@nats-io/kv';
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import * as z from 'zod';
-import { isValidNodeName } from '../../protocol/index.js';
+import { type Identity, isValidNodeName } from '../../protocol/index.js';
 import { JOB_NODE_STATES, type JobNodeOutcome, type JobSpec, type JobState } from '../jobs.js';
 import { bucketKeys, type JetStreamStateOptions, openBucket, whileLeaderless } from './buckets.js';
+import { seal, unseal } from './sealed.js';
 
 // Jobs on shared state: what a standby needs to continue the running jobs of a leader that died
 // (DESIGN.md, "Security by default": "a standby takes over a running job where it stood, from the
@@ -48,13 +49,6 @@ const EndsSchema = z.record(z.string(), OutcomeSchema);
 /** Bytes of end states per `ends` entry: well under nats-server's default max_payload (1 MiB). */
 const ENDS_BYTES = 256 * 1024;
 
-function decode<T>(e: KvEntry | null, schema: z.ZodType<T>): T | undefined {
-  if (e === null || e.operation !== 'PUT') return undefined;
-  const parsed = schema.safeParse(e.json());
-  if (!parsed.success) throw new Error(`jobs bucket key ${e.key} holds no job record`);
-  return parsed.data;
-}
-
 interface PendingEnds {
   readonly values: Map<string, JournalOutcome>;
   readonly waiters: { resolve: () => void; reject: (err: unknown) => void }[];
@@ -65,18 +59,41 @@ export class JobJournal {
   readonly #pending = new Map<string, PendingEnds>();
   #scheduled = false;
 
-  private constructor(readonly kv: Bucket) {}
+  private constructor(
+    readonly kv: Bucket,
+    readonly identity: Identity,
+  ) {}
 
-  static async open(nc: NatsConnection, options: JetStreamStateOptions): Promise<JobJournal> {
-    return new JobJournal(await openBucket(nc, 'jobs', options));
+  /** The journal of `nc`'s fleet; its values are sealed by, and taken only from, `identity`. */
+  static async open(
+    nc: NatsConnection,
+    options: JetStreamStateOptions,
+    identity: Identity,
+  ): Promise<JobJournal> {
+    return new JobJournal(await openBucket(nc, 'jobs', options), identity);
   }
 
+  /**
+   * The value of `key`, when the centrals' key sealed it and it parses as `schema`; anything else
+   * (written by someone without that key, or not a record) is as if absent: it must neither run
+   * on the fleet nor stop a takeover. A read that fails is thrown.
+   */
   async #get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
-    return decode(await whileLeaderless(() => this.kv.get(key)), schema);
+    const e = await whileLeaderless(() => this.kv.get(key));
+    if (e === null || e.operation !== 'PUT') return undefined;
+    const text = unseal(this.kv.bucket, key, e.string(), this.identity.publicKey);
+    if (text === undefined) return undefined;
+    try {
+      const parsed = schema.safeParse(JSON.parse(text));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async #put(key: string, value: unknown): Promise<void> {
-    await whileLeaderless(() => this.kv.put(key, JSON.stringify(value)));
+    const sealed = seal(this.kv.bucket, key, JSON.stringify(value), this.identity);
+    await whileLeaderless(() => this.kv.put(key, sealed));
   }
 
   putJob(job: JournalJob): Promise<void> {
@@ -188,20 +205,7 @@ export class JobJournal {
   async outcomes(jobId: string): Promise<Map<string, JournalOutcome>> {
     const keys = await bucketKeys(this.kv, `ends.${jobId}.*`);
     const out = new Map<string, JournalOutcome>();
-    // An entry that is not end states (none of ours) is skipped: it must not stop a takeover. A
-    // read that fails is thrown: what it holds must not be taken for nothing.
-    const raw = await Promise.all(keys.map((k) => whileLeaderless(() => this.kv.get(k))));
-    const entries = raw.map((e) => {
-      if (e === null || e.operation !== 'PUT') return undefined;
-      let value: unknown;
-      try {
-        value = e.json();
-      } catch {
-        return undefined;
-      }
-      const parsed = EndsSchema.safeParse(value);
-      return parsed.success ? parsed.data : undefined;
-    });
+    const entries = await Promise.all(keys.map((k) => this.#get(k, EndsSchema)));
     for (const ends of entries) {
       for (const [node, o] of Object.entries(ends ?? {})) {
         if (!isValidNodeName(node)) continue;
