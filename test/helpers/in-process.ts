@@ -5,6 +5,7 @@ import type { TestContext } from 'node:test';
 import { Broker } from '../../src/broker/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { nodeOptionsFromConfig } from '../../src/node/from-config.js';
+import type { NodeExtension } from '../../src/node/extension.js';
 import { AdmiralNode } from '../../src/node/node.js';
 import { silentLogger } from '../../src/observability/logger.js';
 
@@ -16,6 +17,10 @@ export async function startInProcessNode(
   name: string,
   dir: string,
   brokerUrl: string,
+  more: {
+    readonly flags?: Readonly<Record<string, unknown>>;
+    readonly extensions?: NodeExtension[];
+  } = {},
 ): Promise<AdmiralNode> {
   const loaded = loadConfig({
     flags: {
@@ -25,10 +30,14 @@ export async function startInProcessNode(
       helloInterval: 0,
       'statusFile.interval': 0,
       'inputs.socket': false,
+      ...more.flags,
     },
     env: {},
   });
-  return AdmiralNode.start(nodeOptionsFromConfig(loaded.config, silentLogger));
+  return AdmiralNode.start({
+    ...nodeOptionsFromConfig(loaded.config, silentLogger),
+    ...(more.extensions !== undefined && { extensions: more.extensions }),
+  });
 }
 
 /** Polls `check` every 20 ms until it is true; throws naming `what` after `timeoutMs`. */

@@ -4,39 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Broker } from '../../src/broker/index.js';
-import { loadConfig } from '../../src/config/load.js';
 import type { NodeContext, NodeExtension } from '../../src/node/extension.js';
-import { nodeOptionsFromConfig } from '../../src/node/from-config.js';
-import { AdmiralNode } from '../../src/node/node.js';
-import { silentLogger } from '../../src/observability/logger.js';
-import { until } from '../helpers/in-process.js';
+import { startInProcessNode, until } from '../helpers/in-process.js';
 
 // NodeContext.holdReplies (what a central on shared state uses: a job node's end state is in the
 // journal before the reply that brought it is ACKed). The reply settles its request at once, but
 // its ACK waits for the hold; a hold that fails leaves it unACKed, so the replier sends it again
 // and the copy is held again.
 
-async function start(
-  name: string,
-  dir: string,
-  brokerUrl: string,
-  extensions: NodeExtension[] = [],
-): Promise<AdmiralNode> {
-  const loaded = loadConfig({
-    flags: {
-      nodeName: name,
-      dataDir: join(dir, name),
-      'broker.url': brokerUrl,
-      helloInterval: 0,
-      'statusFile.interval': 0,
-      'inputs.socket': false,
-      'messages.replyAckTimeout': 1,
-      'messages.replyRetries': 5,
-    },
-    env: {},
-  });
-  return AdmiralNode.start({ ...nodeOptionsFromConfig(loaded.config, silentLogger), extensions });
-}
+// Replies ACKed within a second, and sent again often enough for the test.
+const FAST = { 'messages.replyAckTimeout': 1, 'messages.replyRetries': 5 };
 
 test('a settled reply is ACKed only once what holds it resolves; a failed hold leaves it for a resend', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'admiral-hold-'));
@@ -53,8 +30,8 @@ test('a settled reply is ACKed only once what holds it resolves; a failed hold l
     },
     async stop() {},
   };
-  const a = await start('a', dir, broker.url, [holder]);
-  const b = await start('b', dir, broker.url);
+  const a = await startInProcessNode('a', dir, broker.url, { flags: FAST, extensions: [holder] });
+  const b = await startInProcessNode('b', dir, broker.url, { flags: FAST });
   t.after(async () => {
     await a.close();
     await b.close();
