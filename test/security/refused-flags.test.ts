@@ -36,6 +36,22 @@ describe('refused flag values', () => {
     assert.equal(existsSync(join(dataDir, 'config.yaml')), false, 'no config.yaml was written');
   });
 
+  test('node start with a central instance name that is not one is refused, naming the key', async (t) => {
+    const dir = await tempDir(t, 'admiral-refused-');
+    const dataDir = join(dir, 'c');
+    for (const bad of ['../x', 'a b', 'x'.repeat(65), 'a\nINFO forged']) {
+      const run = await runCli(
+        ['node', 'start', '--central-role', '--name', 'central', '--data-dir', dataDir]
+          .concat(['--central-state', 'jetstream', '--central-instance', bad])
+          .concat(['--broker', 'nats://127.0.0.1:1']),
+        dir,
+      );
+      assert.notEqual(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stderr, /central\.state\.instance/, run.stderr);
+      assert.equal(existsSync(join(dataDir, 'config.yaml')), false, 'no config.yaml was written');
+    }
+  });
+
   test('node start with an address it cannot listen on leaves an existing config.yaml unchanged', async (t) => {
     const dir = await tempDir(t, 'admiral-refused-');
     const dataDir = join(dir, 'x');
